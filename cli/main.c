@@ -1,0 +1,47 @@
+/*
+ * main.c - the one logferry binary: picks the subcommand and hands it argv.
+ */
+#include "cli.h"
+
+#include <stdio.h>
+#include <string.h>
+
+struct command {
+    const char *name;
+    int (*run)(int argc, char **argv);
+    const char *summary;
+};
+
+static const struct command commands[] = {
+    {"grok", lf_cmd_grok, "match lines from stdin against grok expressions, print JSON"},
+};
+
+static void usage(FILE *out)
+{
+    fprintf(out, "usage: logferry <command> [options]\n\ncommands:\n");
+    for (size_t i = 0; i < sizeof(commands) / sizeof(commands[0]); i++)
+        fprintf(out, "  %-8s %s\n", commands[i].name, commands[i].summary);
+    fprintf(out, "\n'logferry <command> --help' tells more. logferry %s\n", LF_VERSION);
+}
+
+int main(int argc, char **argv)
+{
+    if (argc < 2) {
+        usage(stderr);
+        return LF_EXIT_USAGE;
+    }
+    if (strcmp(argv[1], "--help") == 0 || strcmp(argv[1], "-h") == 0) {
+        usage(stdout);
+        return 0;
+    }
+    if (strcmp(argv[1], "--version") == 0) {
+        printf("logferry %s\n", LF_VERSION);
+        return 0;
+    }
+    for (size_t i = 0; i < sizeof(commands) / sizeof(commands[0]); i++)
+        if (strcmp(argv[1], commands[i].name) == 0)
+            return commands[i].run(argc - 1, argv + 1);
+    fprintf(stderr, "logferry: unknown command '%s'\n", argv[1]);
+    usage(stderr);
+    return LF_EXIT_USAGE;
+}

@@ -1,0 +1,308 @@
+/*
+ * event.c - an event is a flat list of dotted fields; writing it out sorts
+ * the fields by path so that every object's members sit together, then walks
+ * them once, opening and closing objects as the path prefix changes. Grok
+ * expressions hand their fields over already sorted, so the sort is one pass.
+ */
+#include "lf.h"
+
+#include <stdbool.h>
+#include <stdlib.h>
+#include <string.h>
+
+#define PATH_MAX_LEN 1024
+#define MAX_DEPTH (PATH_MAX_LEN / 2 + 1)
+
+void lf_event_init(struct lf_event *ev)
+{
+    memset(ev, 0, sizeof(*ev));
+}
+
+void lf_event_free(struct lf_event *ev)
+{
+    if (!ev)
+        return;
+    free(ev->fields);
+    free(ev->order);
+    memset(ev, 0, sizeof(*ev));
+}
+
+static int grow(struct lf_event *ev)
+{
+    if (ev->cap >= LF_EVENT_MAX_FIELDS)
+        return LF_ELIMIT;
+    size_t cap = ev->cap ? ev->cap * 2 : 32;
+    if (cap > LF_EVENT_MAX_FIELDS)
+        cap = LF_EVENT_MAX_FIELDS;
+    struct lf_field *fields = realloc(ev->fields, cap * sizeof(*fields));
+    if (!fields)
+        return LF_ENOMEM;
+    ev->fields = fields;
+    uint32_t *order = realloc(ev->order, cap * sizeof(*order));
+    if (!order)
+        return LF_ENOMEM;
+    ev->order = order;
+    ev->cap = cap;
+    return 0;
+}
+
+int lf_event_add(struct lf_event *ev, const struct lf_field *f)
+{
+    if (f->path_len == 0 || f->path_len > PATH_MAX_LEN)
+        return LF_EINVAL;
+    if (ev->nfields == ev->cap) {
+        int rc = grow(ev);
+        if (rc)
+            return rc;
+    }
+    ev->fields[ev->nfields++] = *f;
+    return 0;
+}
+
+int lf_event_add_string(struct lf_event *ev, const char *path, const char *s, size_t n)
+{
+    struct lf_field f = {.path = path,
+                         .path_len = (uint32_t)strlen(path),
+                         .type = LF_VAL_STRING,
+                         .str = s,
+                         .len = n};
+    return lf_event_add(ev, &f);
+}
+
+int lf_event_add_tag(struct lf_event *ev, const char *tag)
+{
+    struct lf_field f = {.path = "tags",
+                         .path_len = 4,
+                         .type = LF_VAL_STRING,
+                         .flags = LF_FIELD_LIST,
+                         .str = tag,
+                         .len = strlen(tag)};
+    return lf_event_add(ev, &f);
+}
+
+static bool same_path(const struct lf_field *f, const char *path, size_t len)
+{
+    return f->path_len == len && memcmp(f->path, path, len) == 0;
+}
+
+const struct lf_field *lf_event_get(const struct lf_event *ev, const char *path, size_t path_len)
+{
+    for (size_t i = 0; i < ev->nfields; i++)
+        if (same_path(&ev->fields[i], path, path_len))
+            return &ev->fields[i];
+    return NULL;
+}
+
+size_t lf_event_remove(struct lf_event *ev, const char *path, size_t path_len)
+{
+    size_t kept = 0;
+    for (size_t i = 0; i < ev->nfields; i++)
+        if (!same_path(&ev->fields[i], path, path_len))
+            ev->fields[kept++] = ev->fields[i];
+    size_t removed = ev->nfields - kept;
+    ev->nfields = kept;
+    return removed;
+}
+
+int lf_path_compare(const char *a, size_t alen, const char *b, size_t blen)
+{
+    size_t n = alen < blen ? alen : blen;
+    size_t i = 0;
+    while (i < n && a[i] == b[i])
+        i++;
+    if (i == n)
+        return alen < blen ? -1 : alen > blen;
+    /* '.' ranks below every other byte so children follow their parent. */
+    unsigned ca = a[i] == '.' ? 0u : (unsigned char)a[i] + 1u;
+    unsigned cb = b[i] == '.' ? 0u : (unsigned char)b[i] + 1u;
+    return ca < cb ? -1 : 1;
+}
+
+static int compare_fields(const struct lf_field *a, const struct lf_field *b)
+{
+    return lf_path_compare(a->path, a->path_len, b->path, b->path_len);
+}
+
+/* Stable insertion sort of the index: near-linear for the usual input of one
+ * long sorted run (grok fields) followed by a few more. */
+static void sort_order(struct lf_event *ev)
+{
+    uint32_t *order = ev->order;
+    for (size_t i = 0; i < ev->nfields; i++) {
+        uint32_t cur = (uint32_t)i;
+        size_t j = i;
+        while (j > 0 && compare_fields(&ev->fields[order[j - 1]], &ev->fields[cur]) > 0) {
+            order[j] = order[j - 1];
+            j--;
+        }
+        order[j] = cur;
+    }
+}
+
+static bool is_child(const struct lf_field *parent, const struct lf_field *f)
+{
+    return f->path_len > parent->path_len && f->path[parent->path_len] == '.' &&
+           memcmp(f->path, parent->path, parent->path_len) == 0;
+}
+
+/* Drops values whose path is also an object; returns how many were dropped. */
+static unsigned drop_conflicts(struct lf_event *ev)
+{
+    unsigned dropped = 0;
+    size_t n = ev->nfields;
+    for (size_t k = 0; k < n;) {
+        size_t end = k + 1;
+        const struct lf_field *f = &ev->fields[ev->order[k]];
+        while (end < n && compare_fields(f, &ev->fields[ev->order[end]]) == 0)
+            end++;
+        if (end < n && is_child(f, &ev->fields[ev->order[end]])) {
+            for (size_t j = k; j < end; j++)
+                ev->fields[ev->order[j]].path_len = 0; /* marks the field dropped */
+            dropped += (unsigned)(end - k);
+        }
+        k = end;
+    }
+    if (dropped) {
+        size_t kept = 0;
+        for (size_t i = 0; i < n; i++)
+            if (ev->fields[i].path_len)
+                ev->fields[kept++] = ev->fields[i];
+        ev->nfields = kept;
+    }
+    return dropped;
+}
+
+static int write_int(struct lf_buf *out, int64_t v)
+{
+    char tmp[24];
+    char *p = tmp + sizeof(tmp);
+    uint64_t u = v < 0 ? 0 - (uint64_t)v : (uint64_t)v;
+    do {
+        *--p = (char)('0' + u % 10);
+        u /= 10;
+    } while (u);
+    if (v < 0)
+        *--p = '-';
+    return lf_buf_append(out, p, (size_t)(tmp + sizeof(tmp) - p));
+}
+
+static int write_value(struct lf_buf *out, const struct lf_field *f)
+{
+    switch (f->type) {
+    case LF_VAL_INT:
+        return write_int(out, f->v.i);
+    case LF_VAL_FLOAT:
+        return lf_json_write_double(out, f->v.f);
+    case LF_VAL_NUMBER:
+        return lf_buf_append(out, f->str, f->len);
+    case LF_VAL_BOOL:
+        return f->v.i ? lf_buf_append(out, "true", 4) : lf_buf_append(out, "false", 5);
+    default:
+        return lf_json_write_string(out, f->str, f->len);
+    }
+}
+
+static int write_key(struct lf_buf *out, bool *need_comma, const char *key, size_t len)
+{
+    int rc;
+    if (*need_comma && (rc = lf_buf_putc(out, ',')))
+        return rc;
+    *need_comma = true;
+    if ((rc = lf_json_write_string(out, key, len)))
+        return rc;
+    return lf_buf_putc(out, ':');
+}
+
+/* Where the parent of a path ends: the offset of its last '.', or 0. */
+static size_t parent_len(const char *p, size_t len)
+{
+    while (len > 0 && p[len - 1] != '.')
+        len--;
+    return len ? len - 1 : 0;
+}
+
+static int write_fields(struct lf_event *ev, struct lf_buf *out)
+{
+    size_t seg_end[MAX_DEPTH];
+    bool need_comma[MAX_DEPTH + 1];
+    const char *open = NULL; /* path whose prefix names the open objects */
+    size_t depth = 0;
+    size_t n = ev->nfields;
+    int rc;
+
+    need_comma[0] = false;
+    for (size_t k = 0; k < n;) {
+        const struct lf_field *f = &ev->fields[ev->order[k]];
+        size_t end = k + 1;
+        while (end < n && compare_fields(f, &ev->fields[ev->order[end]]) == 0)
+            end++;
+
+        const char *p = f->path;
+        size_t pl = parent_len(p, f->path_len);
+
+        /* Keep the open objects this path shares, close the rest. */
+        size_t keep = 0;
+        while (keep < depth) {
+            size_t start = keep ? seg_end[keep - 1] + 1 : 0;
+            size_t e = seg_end[keep];
+            if (e > pl || p[e] != '.' || memcmp(open + start, p + start, e - start) != 0)
+                break;
+            keep++;
+        }
+        for (; depth > keep; depth--)
+            if ((rc = lf_buf_putc(out, '}')))
+                return rc;
+
+        /* Open the objects of this path that are not open yet. */
+        size_t pos = depth ? seg_end[depth - 1] + 1 : 0;
+        while (pl && pos < pl) {
+            size_t e = pos;
+            while (e < pl && p[e] != '.')
+                e++;
+            if ((rc = write_key(out, &need_comma[depth], p + pos, e - pos)) ||
+                (rc = lf_buf_putc(out, '{')))
+                return rc;
+            seg_end[depth++] = e;
+            need_comma[depth] = false;
+            pos = e + 1;
+        }
+        open = p;
+
+        size_t leaf = pl ? pl + 1 : 0;
+        if ((rc = write_key(out, &need_comma[depth], p + leaf, f->path_len - leaf)))
+            return rc;
+        bool list = end - k > 1 || (f->flags & LF_FIELD_LIST);
+        if (list && (rc = lf_buf_putc(out, '[')))
+            return rc;
+        for (size_t j = k; j < end; j++) {
+            if (j > k && (rc = lf_buf_putc(out, ',')))
+                return rc;
+            if ((rc = write_value(out, &ev->fields[ev->order[j]])))
+                return rc;
+        }
+        if (list && (rc = lf_buf_putc(out, ']')))
+            return rc;
+        k = end;
+    }
+    for (; depth > 0; depth--)
+        if ((rc = lf_buf_putc(out, '}')))
+            return rc;
+    return 0;
+}
+
+int lf_event_write_json(struct lf_event *ev, struct lf_buf *out)
+{
+    int rc;
+
+    sort_order(ev);
+    unsigned dropped = drop_conflicts(ev);
+    if (dropped) {
+        ev->conflicts += dropped;
+        if ((rc = lf_event_add_tag(ev, "_fieldconflict")))
+            return rc;
+        sort_order(ev);
+    }
+    if ((rc = lf_buf_putc(out, '{')) || (rc = write_fields(ev, out)))
+        return rc;
+    return lf_buf_putc(out, '}');
+}

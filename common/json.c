@@ -1,0 +1,198 @@
+/*
+ * json.c - writing JSON strings and numbers into an lf_buf.
+ *
+ * Log lines are data, never protocol: whatever bytes a line holds, the string
+ * written here is valid JSON on one line. Runs of plain ASCII are copied in
+ * one memcpy, which is what almost every log line is made of.
+ */
+#include "lf.h"
+
+#include <math.h>
+#include <stdio.h>
+#include <stdlib.h>
+#include <string.h>
+
+/* 1 for bytes copied as they are: printable ASCII other than '"' and '\\'. */
+static const unsigned char plain_byte[256] = {
+#define R16(v) v, v, v, v, v, v, v, v, v, v, v, v, v, v, v, v
+    R16(0), R16(0),
+    1, 1, 0, 1, 1, 1, 1, 1, 1, 1, 1, 1, 1, 1, 1, 1, /* 0x20: '"' is not plain */
+    R16(1), R16(1),
+    1, 1, 1, 1, 1, 1, 1, 1, 1, 1, 1, 1, 0, 1, 1, 1, /* 0x50: '\\' is not plain */
+    R16(1), R16(1),
+    R16(0), R16(0), R16(0), R16(0), R16(0), R16(0), R16(0), R16(0),
+#undef R16
+};
+
+/* Length of the well-formed UTF-8 sequence at s (1..4), or 0 if the bytes
+ * there are not one (overlong forms, surrogates and values past U+10FFFF are
+ * rejected, as Unicode's table 3-7 says). */
+static size_t utf8_sequence(const unsigned char *s, size_t n)
+{
+    unsigned char c = s[0];
+    unsigned char lo = 0x80, hi = 0xBF;
+    size_t len;
+
+    if (c >= 0xC2 && c <= 0xDF) {
+        len = 2;
+    } else if (c >= 0xE0 && c <= 0xEF) {
+        len = 3;
+        if (c == 0xE0)
+            lo = 0xA0;
+        else if (c == 0xED)
+            hi = 0x9F;
+    } else if (c >= 0xF0 && c <= 0xF4) {
+        len = 4;
+        if (c == 0xF0)
+            lo = 0x90;
+        else if (c == 0xF4)
+            hi = 0x8F;
+    } else {
+        return 0;
+    }
+    if (n < len || s[1] < lo || s[1] > hi)
+        return 0;
+    for (size_t i = 2; i < len; i++)
+        if (s[i] < 0x80 || s[i] > 0xBF)
+            return 0;
+    return len;
+}
+
+/* Input is taken in chunks so the worst-case reservation (6 output bytes per
+ * input byte) stays small even for a very long line. */
+#define ESCAPE_CHUNK 4096
+
+int lf_json_write_string(struct lf_buf *b, const char *str, size_t n)
+{
+    static const char hex[] = "0123456789abcdef";
+    const unsigned char *s = (const unsigned char *)str;
+    size_t i = 0;
+    int rc;
+
+    if ((rc = lf_buf_putc(b, '"')))
+        return rc;
+    while (i < n) {
+        size_t end = n - i > ESCAPE_CHUNK ? i + ESCAPE_CHUNK : n;
+        if ((rc = lf_buf_grow(b, (end - i) * 6 + 3)))
+            return rc;
+        char *o = b->data + b->len;
+        while (i < end) {
+            size_t run = i;
+            while (run < end && plain_byte[s[run]])
+                run++;
+            if (run > i) {
+                memcpy(o, s + i, run - i);
+                o += run - i;
+                i = run;
+                if (i == end)
+                    break;
+            }
+            unsigned char c = s[i];
+            if (c >= 0x80) {
+                /* A sequence may straddle the chunk end: look at the input. */
+                size_t len = utf8_sequence(s + i, n - i);
+                if (len) {
+                    memcpy(o, s + i, len);
+                    o += len;
+                    i += len;
+                    if (i > end) /* went past the chunk: reservation had slack */
+                        end = i;
+                } else {
+                    *o++ = (char)(0xC0 | (c >> 6));
+                    *o++ = (char)(0x80 | (c & 0x3F));
+                    i++;
+                }
+                continue;
+            }
+            *o++ = '\\';
+            switch (c) {
+            case '"':
+            case '\\':
+                *o++ = (char)c;
+                break;
+            case '\n':
+                *o++ = 'n';
+                break;
+            case '\r':
+                *o++ = 'r';
+                break;
+            case '\t':
+                *o++ = 't';
+                break;
+            case '\b':
+                *o++ = 'b';
+                break;
+            case '\f':
+                *o++ = 'f';
+                break;
+            default:
+                *o++ = 'u';
+                *o++ = '0';
+                *o++ = '0';
+                *o++ = hex[c >> 4];
+                *o++ = hex[c & 0xF];
+            }
+            i++;
+        }
+        b->len = (size_t)(o - b->data);
+    }
+    b->data[b->len] = '\0';
+    return lf_buf_putc(b, '"');
+}
+
+int lf_json_number_form(const char *s, size_t n)
+{
+    size_t i = 0;
+    int form = 1;
+
+    if (i < n && s[i] == '-')
+        i++;
+    if (i >= n)
+        return 0;
+    if (s[i] == '0') {
+        i++;
+    } else if (s[i] >= '1' && s[i] <= '9') {
+        while (i < n && s[i] >= '0' && s[i] <= '9')
+            i++;
+    } else {
+        return 0;
+    }
+    if (i < n && s[i] == '.') {
+        i++;
+        size_t digits = i;
+        while (i < n && s[i] >= '0' && s[i] <= '9')
+            i++;
+        if (i == digits)
+            return 0;
+        form = 2;
+    }
+    if (i < n && (s[i] == 'e' || s[i] == 'E')) {
+        i++;
+        if (i < n && (s[i] == '+' || s[i] == '-'))
+            i++;
+        size_t digits = i;
+        while (i < n && s[i] >= '0' && s[i] <= '9')
+            i++;
+        if (i == digits)
+            return 0;
+        form = 2;
+    }
+    return i == n ? form : 0;
+}
+
+int lf_json_write_double(struct lf_buf *b, double v)
+{
+    char tmp[40];
+
+    if (!isfinite(v))
+        return lf_buf_append(b, "null", 4);
+    int n = 0;
+    for (int prec = 15; prec <= 17; prec++) {
+        n = snprintf(tmp, sizeof(tmp), "%.*g", prec, v);
+        if (strtod(tmp, NULL) == v)
+            break;
+    }
+    if (!strpbrk(tmp, ".eE"))
+        tmp[n++] = '.', tmp[n++] = '0', tmp[n] = '\0';
+    return lf_buf_append(b, tmp, (size_t)n);
+}

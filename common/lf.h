@@ -1,0 +1,215 @@
+/*
+ * lf.h - the small shared pieces every part of logferry uses: one error enum,
+ * the logger, a growable byte buffer with a hard cap, the JSON string writer
+ * that turns arbitrary bytes into safe JSON, and the event (a flat list of
+ * dotted fields that is written out as nested JSON).
+ *
+ * This is the only header of common/ that other directories include.
+ */
+#ifndef LF_H
+#define LF_H
+
+#include <stdarg.h>
+#include <stddef.h>
+#include <stdint.h>
+
+#define LF_VERSION "0.1.0"
+
+/* ---- errors ------------------------------------------------------------ */
+
+/* Functions return 0 or one of these (negative); never 1 for success. */
+enum lf_err {
+    LF_OK = 0,
+    LF_ENOMEM = -1,   /* an allocation failed */
+    LF_EINVAL = -2,   /* bad argument or input */
+    LF_EIO = -3,      /* a read or write failed; errno tells more */
+    LF_ENOENT = -4,   /* no such file, pattern or field */
+    LF_ELIMIT = -5,   /* a configured cap was reached */
+    LF_ESYNTAX = -6,  /* malformed expression, pattern file or document */
+    LF_ECYCLE = -7,   /* a pattern refers to itself */
+    LF_ENOMATCH = -8, /* no expression matched */
+    LF_ECONFLICT = -9 /* a field is both a value and an object */
+};
+
+/* Returns a static, human readable description of an lf_err value. */
+const char *lf_strerror(int err);
+
+/* ---- logging ----------------------------------------------------------- */
+
+enum lf_log_level { LF_LOG_ERROR, LF_LOG_WARN, LF_LOG_INFO, LF_LOG_DEBUG };
+
+/* Sets the most verbose level that is printed (default LF_LOG_INFO). */
+void lf_log_set_level(enum lf_log_level level);
+/* Parses "error", "warn", "info" or "debug"; returns 0 or LF_EINVAL. */
+int lf_log_parse_level(const char *name, enum lf_log_level *level);
+/* Writes one line to stderr: time, level, component, message. */
+void lf_log(enum lf_log_level level, const char *component, const char *fmt, ...)
+    __attribute__((format(printf, 3, 4)));
+
+/* ---- growable buffer --------------------------------------------------- */
+
+/*
+ * A byte buffer that grows on demand up to `max` bytes and never beyond, so
+ * that hostile input cannot make memory grow without bound. `data` is always
+ * NUL-terminated after a successful append (the terminator is not counted).
+ */
+struct lf_buf {
+    char *data;
+    size_t len;
+    size_t cap;
+    size_t max;
+};
+
+void lf_buf_init(struct lf_buf *b, size_t max);
+/* Frees the storage; the buffer may be initialised again afterwards. */
+void lf_buf_free(struct lf_buf *b);
+/* Makes room for `extra` more bytes. Returns 0, LF_ELIMIT past `max` or
+ * LF_ENOMEM; on failure the content is unchanged. */
+int lf_buf_grow(struct lf_buf *b, size_t extra);
+int lf_buf_append(struct lf_buf *b, const void *p, size_t n);
+int lf_buf_puts(struct lf_buf *b, const char *s);
+int lf_buf_printf(struct lf_buf *b, const char *fmt, ...) __attribute__((format(printf, 2, 3)));
+
+static inline void lf_buf_reset(struct lf_buf *b)
+{
+    b->len = 0;
+    if (b->data)
+        b->data[0] = '\0';
+}
+
+static inline int lf_buf_putc(struct lf_buf *b, char c)
+{
+    if (b->cap - b->len < 2) {
+        int rc = lf_buf_grow(b, 1);
+        if (rc)
+            return rc;
+    }
+    b->data[b->len++] = c;
+    b->data[b->len] = '\0';
+    return 0;
+}
+
+/* ---- JSON -------------------------------------------------------------- */
+
+/*
+ * Appends `s` (n bytes, any content) as a quoted JSON string. Valid UTF-8 is
+ * copied; control characters, quote and backslash are escaped; every byte that
+ * is not part of a well-formed UTF-8 sequence is taken as Latin-1 and written
+ * as that code point, so no input can end the string, break the line or make
+ * the document invalid, and legacy Latin-1 logs still read right.
+ */
+int lf_json_write_string(struct lf_buf *b, const char *s, size_t n);
+
+/* Appends a finite double in the shortest form that reads back the same,
+ * always with a '.' or an exponent so Elasticsearch maps it as a float. A
+ * non-finite value is written as null. */
+int lf_json_write_double(struct lf_buf *b, double v);
+
+/*
+ * Checks whether s[0..n) is a number in JSON's grammar. Returns 0 if not,
+ * 1 for an integer form ("42", "-7"), 2 for a form with a fraction or an
+ * exponent ("0.14", "1e5").
+ */
+int lf_json_number_form(const char *s, size_t n);
+
+/* ---- reading lines ----------------------------------------------------- */
+
+/*
+ * Reads newline-terminated lines from a file descriptor with bounded memory.
+ * A line longer than max_line is returned cut to max_line bytes with *cut
+ * set, and the rest of it, up to its newline, is skipped. A last line without
+ * a newline is returned at end of file.
+ */
+struct lf_line_reader {
+    int fd;
+    char *buf;
+    size_t cap, start, end, scanned;
+    size_t max_line;
+    int eof;
+    int skipping; /* inside the rest of a line that was cut */
+};
+
+/* Returns 0 or LF_ENOMEM. */
+int lf_line_reader_init(struct lf_line_reader *r, int fd, size_t max_line);
+void lf_line_reader_free(struct lf_line_reader *r);
+/* Returns 1 with the next line (without its newline; valid until the next
+ * call), 0 at end of input, or LF_EIO (errno set). */
+int lf_line_reader_next(struct lf_line_reader *r, const char **line, size_t *len, int *cut);
+
+/* ---- events ------------------------------------------------------------ */
+
+enum lf_value_type {
+    LF_VAL_STRING, /* str/len, any bytes */
+    LF_VAL_INT,    /* i */
+    LF_VAL_FLOAT,  /* f */
+    LF_VAL_NUMBER, /* str/len already holds a valid JSON number */
+    LF_VAL_BOOL    /* i: 0 or 1 */
+};
+
+/* Set on a field whose value is always written as a JSON array. */
+#define LF_FIELD_LIST 0x1
+
+/*
+ * One field: a dotted path ("host.name" nests as {"host":{"name":...}}) and a
+ * typed value. Paths and strings are borrowed: they must outlive the event's
+ * use (grok fields point into the line and into the compiled expression).
+ */
+struct lf_field {
+    const char *path;
+    uint32_t path_len;
+    uint8_t type;
+    uint8_t flags;
+    const char *str;
+    size_t len;
+    union {
+        int64_t i;
+        double f;
+    } v;
+};
+
+#define LF_EVENT_MAX_FIELDS 4096
+
+/*
+ * An event under construction. Fields may be added in any order; fields that
+ * share a path become a JSON array, in the order they were added. Adding is
+ * cheap; nesting and ordering are worked out when the event is written.
+ */
+struct lf_event {
+    struct lf_field *fields;
+    size_t nfields;
+    size_t cap;
+    uint32_t *order; /* scratch for writing; sized with fields */
+    unsigned conflicts; /* values dropped because the path was also an object */
+};
+
+void lf_event_init(struct lf_event *ev);
+void lf_event_free(struct lf_event *ev);
+static inline void lf_event_clear(struct lf_event *ev)
+{
+    ev->nfields = 0;
+    ev->conflicts = 0;
+}
+/* Appends a field; returns 0, LF_ENOMEM or LF_ELIMIT (too many fields). */
+int lf_event_add(struct lf_event *ev, const struct lf_field *f);
+int lf_event_add_string(struct lf_event *ev, const char *path, const char *s, size_t n);
+/* Appends `tag` to the "tags" list. */
+int lf_event_add_tag(struct lf_event *ev, const char *tag);
+/* Returns the first field with this path, or NULL. */
+const struct lf_field *lf_event_get(const struct lf_event *ev, const char *path, size_t path_len);
+/* Removes every field with this path; returns how many were removed. */
+size_t lf_event_remove(struct lf_event *ev, const char *path, size_t path_len);
+
+/*
+ * Appends the event as one JSON object (no newline). Keys are written in
+ * path order, so output is deterministic. A value whose path is also the
+ * prefix of another field's path (e.g. "host" and "host.name") cannot be
+ * represented; it is left out and counted in ev->conflicts, and the tag
+ * "_fieldconflict" is added. Returns 0, LF_ENOMEM or LF_ELIMIT.
+ */
+int lf_event_write_json(struct lf_event *ev, struct lf_buf *out);
+
+/* Compares two dotted paths so that a path sorts right before its children
+ * ("a" < "a.b" < "a-b"), which keeps every object's fields together. */
+int lf_path_compare(const char *a, size_t alen, const char *b, size_t blen);
+
+#endif

@@ -1,0 +1,738 @@
+/*
+ * grok.c - expands a grok expression into one PCRE2 pattern and compiles it.
+ *
+ * %{NAME}, %{NAME:field} and %{NAME:field:type} are replaced, recursively, by
+ * the pattern's regex; a reference with a field becomes a named group. Every
+ * named group, ours or the user's own (?<field>...), is renamed g<N>, because
+ * PCRE2 group names allow only letters, digits and '_' while field names are
+ * dotted ("host.name") or bracketed ("[host][name]"); the field plan remembers
+ * which groups feed which field.
+ *
+ * Pattern files written for Logstash are Oniguruma regexes. Where Oniguruma
+ * and PCRE2 spell a construct differently the expander translates it:
+ *   (?m)        Ruby's "dot matches newline" is PCRE2's (?s)
+ *   \h, \H      a hex digit in Oniguruma, horizontal space in PCRE2
+ *   \uHHHH      PCRE2 spells it \x{HHHH}
+ *   {,n}        "0 to n" in Oniguruma, literal text in PCRE2 10.42
+ *   [a[bc]]     nested classes are unions in Oniguruma, flattened here
+ * and the pattern is compiled with the options that give Logstash's meaning:
+ * ^ and $ match at line breaks and '.' matches a newline (Logstash compiles
+ * with Regexp::MULTILINE, and Ruby's ^ and $ are always line anchors), and
+ * plain parentheses do not capture once named groups exist (Oniguruma's rule).
+ *
+ * While expanding, a map from output offsets back to the source (expression
+ * or pattern file line) is kept, so that a PCRE2 error names the place the
+ * user wrote.
+ */
+#define _POSIX_C_SOURCE 200809L
+#include "grok_int.h"
+
+#include <stdio.h>
+#include <stdlib.h>
+#include <string.h>
+
+#define MAX_NESTING 128
+#define MAX_GROUP_NAME 32
+
+struct map_entry {
+    size_t out;
+    const struct grok_def *def; /* NULL: the expression itself */
+    size_t src;
+};
+
+struct capture {
+    char *path;
+    uint32_t id;
+    uint8_t type;
+};
+
+struct raw_name {
+    char *name;
+    uint32_t id;
+};
+
+struct expander {
+    const struct lf_grok_lib *lib;
+    const char *expr;
+    size_t expr_index;
+    struct lf_buf out;
+    struct map_entry *map;
+    size_t nmap, map_cap;
+    struct capture *caps;
+    size_t ncaps, caps_cap;
+    struct raw_name *raw;
+    size_t nraw, raw_cap;
+    const struct grok_def *stack[MAX_NESTING];
+    size_t depth;
+    char *errbuf;
+    size_t errlen;
+};
+
+static int grow_array(void **arr, size_t *cap, size_t n, size_t size)
+{
+    if (n < *cap)
+        return 0;
+    size_t ncap = *cap ? *cap * 2 : 16;
+    void *p = realloc(*arr, ncap * size);
+    if (!p)
+        return LF_ENOMEM;
+    *arr = p;
+    *cap = ncap;
+    return 0;
+}
+
+/* Describes a place in the sources: "expression 2, column 7" or
+ * "pattern SYSLOGBASE at grammars/syslog.grok:12:30". */
+static void describe(const struct expander *x, const struct grok_def *def, size_t off, char *buf,
+                     size_t len)
+{
+    if (!def)
+        snprintf(buf, len, "expression %zu, column %zu", x->expr_index + 1, off + 1);
+    else if (def->line == 0)
+        snprintf(buf, len, "inline pattern %s, column %zu", def->name, off + 1);
+    else
+        snprintf(buf, len, "pattern %s at %s:%u:%zu", def->name, def->file, def->line,
+                 def->column + off);
+}
+
+static int fail(struct expander *x, int rc, const struct grok_def *def, size_t off,
+                const char *fmt, ...) __attribute__((format(printf, 5, 6)));
+
+static int fail(struct expander *x, int rc, const struct grok_def *def, size_t off,
+                const char *fmt, ...)
+{
+    char where[512], what[512];
+    va_list ap;
+    va_start(ap, fmt);
+    vsnprintf(what, sizeof(what), fmt, ap);
+    va_end(ap);
+    describe(x, def, off, where, sizeof(where));
+    snprintf(x->errbuf, x->errlen, "%s: %s", where, what);
+    return rc;
+}
+
+/* Appends output that stands for source bytes at `src` of `def`. */
+static int emit(struct expander *x, const struct grok_def *def, size_t src, const char *s,
+                size_t n)
+{
+    struct map_entry *last = x->nmap ? &x->map[x->nmap - 1] : NULL;
+    if (!last || last->def != def || last->src + (x->out.len - last->out) != src) {
+        if (grow_array((void **)&x->map, &x->map_cap, x->nmap, sizeof(*x->map)))
+            return fail(x, LF_ENOMEM, def, src, "out of memory");
+        x->map[x->nmap++] = (struct map_entry){x->out.len, def, src};
+    }
+    int rc = lf_buf_append(&x->out, s, n);
+    if (rc == LF_ELIMIT)
+        return fail(x, rc, def, src, "expanded pattern is longer than %zu bytes", x->out.max);
+    if (rc)
+        return fail(x, rc, def, src, "out of memory");
+    return 0;
+}
+
+static int emit_str(struct expander *x, const struct grok_def *def, size_t src, const char *s)
+{
+    return emit(x, def, src, s, strlen(s));
+}
+
+static int is_word(int c)
+{
+    return (c >= 'A' && c <= 'Z') || (c >= 'a' && c <= 'z') || (c >= '0' && c <= '9') || c == '_';
+}
+
+static int is_hex(int c)
+{
+    return (c >= '0' && c <= '9') || (c >= 'a' && c <= 'f') || (c >= 'A' && c <= 'F');
+}
+
+char *grok_field_path(const char *name, size_t len, char *errbuf, size_t errlen)
+{
+    char *path = malloc(len + 1);
+    size_t n = 0;
+    if (!path) {
+        snprintf(errbuf, errlen, "out of memory");
+        return NULL;
+    }
+    if (len == 0)
+        goto bad;
+    for (size_t i = 0; i < len; i++) {
+        unsigned char c = (unsigned char)name[i];
+        if (c < 0x21 || c == '"' || c == '\\' || c == 0x7f || c == '{' || c == '}')
+            goto bad;
+    }
+    if (name[0] == '[') {
+        /* [a][b][c] -> a.b.c */
+        size_t i = 0;
+        while (i < len) {
+            if (name[i] != '[')
+                goto bad;
+            size_t close = i + 1;
+            while (close < len && name[close] != ']' && name[close] != '[')
+                close++;
+            if (close >= len || name[close] != ']' || close == i + 1)
+                goto bad;
+            if (n)
+                path[n++] = '.';
+            memcpy(path + n, name + i + 1, close - i - 1);
+            n += close - i - 1;
+            i = close + 1;
+        }
+    } else {
+        for (size_t i = 0; i < len; i++) {
+            if (name[i] == '[' || name[i] == ']')
+                goto bad;
+            if (name[i] == '.' && (i == 0 || i + 1 == len || name[i + 1] == '.'))
+                goto bad;
+            path[n++] = name[i];
+        }
+    }
+    path[n] = '\0';
+    return path;
+bad:
+    free(path);
+    snprintf(errbuf, errlen,
+             "invalid field name '%.*s' (use host.name or [host][name]; no empty parts, "
+             "spaces, quotes or braces)",
+             (int)(len > 200 ? 200 : len), name);
+    return NULL;
+}
+
+/* Records a named group for `field` and writes its opening "(?<gN>". */
+static int open_capture(struct expander *x, const struct grok_def *def, size_t src,
+                        const char *field, size_t field_len, uint8_t type, uint32_t *id_out)
+{
+    char err[300];
+    char *path = grok_field_path(field, field_len, err, sizeof(err));
+    if (!path)
+        return fail(x, LF_ESYNTAX, def, src, "%s", err);
+    if (x->ncaps >= 60000) {
+        free(path);
+        return fail(x, LF_ELIMIT, def, src, "too many captures in one expression");
+    }
+    if (grow_array((void **)&x->caps, &x->caps_cap, x->ncaps, sizeof(*x->caps))) {
+        free(path);
+        return fail(x, LF_ENOMEM, def, src, "out of memory");
+    }
+    uint32_t id = (uint32_t)x->ncaps;
+    x->caps[x->ncaps++] = (struct capture){path, id, type};
+    if (id_out)
+        *id_out = id;
+    char open[MAX_GROUP_NAME + 8];
+    snprintf(open, sizeof(open), "(?<g%u>", (unsigned)id);
+    return emit_str(x, def, src, open);
+}
+
+static const struct raw_name *find_raw(const struct expander *x, const char *name, size_t len)
+{
+    for (size_t i = x->nraw; i-- > 0;)
+        if (strlen(x->raw[i].name) == len && memcmp(x->raw[i].name, name, len) == 0)
+            return &x->raw[i];
+    return NULL;
+}
+
+static int remember_raw(struct expander *x, const char *name, size_t len, uint32_t id)
+{
+    if (grow_array((void **)&x->raw, &x->raw_cap, x->nraw, sizeof(*x->raw)))
+        return LF_ENOMEM;
+    char *copy = strndup(name, len);
+    if (!copy)
+        return LF_ENOMEM;
+    x->raw[x->nraw++] = (struct raw_name){copy, id};
+    return 0;
+}
+
+/* Writes a reference to a user's group name (a backreference or a call):
+ * `pre` + our name of the group + `post`. */
+static int emit_group_ref(struct expander *x, const struct grok_def *def, size_t src,
+                          const char *pre, const char *name, size_t len, const char *post)
+{
+    const struct raw_name *r = find_raw(x, name, len);
+    if (!r)
+        return fail(x, LF_ENOENT, def, src, "reference to unknown group '%.*s'", (int)len, name);
+    char buf[MAX_GROUP_NAME + 16];
+    snprintf(buf, sizeof(buf), "%sg%u%s", pre, (unsigned)r->id, post);
+    return emit_str(x, def, src, buf);
+}
+
+static int expand_text(struct expander *x, const struct grok_def *def, const char *s, size_t n);
+
+/* %{NAME}, %{NAME:field}, %{NAME:field:type} at s[i]; sets *used. */
+static int expand_reference(struct expander *x, const struct grok_def *def, const char *s,
+                            size_t n, size_t i, size_t *used)
+{
+    size_t close = i + 2;
+    while (close < n && s[close] != '}')
+        close++;
+    if (close >= n)
+        return fail(x, LF_ESYNTAX, def, i, "unterminated %%{ (missing '}')");
+    *used = close + 1 - i;
+
+    const char *name = s + i + 2;
+    size_t name_len = 0;
+    while (name + name_len < s + close && is_word((unsigned char)name[name_len]))
+        name_len++;
+    const char *rest = name + name_len, *end = s + close;
+    if (name_len == 0 || (rest < end && *rest != ':'))
+        return fail(x, LF_ESYNTAX, def, i,
+                    "malformed reference %%{%.*s} (expected %%{NAME}, %%{NAME:field} or "
+                    "%%{NAME:field:type})",
+                    (int)(close - i - 2), s + i + 2);
+
+    const char *field = NULL, *type = NULL;
+    size_t field_len = 0, type_len = 0;
+    if (rest < end) {
+        field = rest + 1;
+        const char *colon = memchr(field, ':', (size_t)(end - field));
+        field_len = (size_t)((colon ? colon : end) - field);
+        if (colon) {
+            type = colon + 1;
+            type_len = (size_t)(end - type);
+        }
+    }
+    uint8_t t = GROK_STRING;
+    if (type) {
+        if (type_len == 3 && memcmp(type, "int", 3) == 0)
+            t = GROK_INT;
+        else if (type_len == 5 && memcmp(type, "float", 5) == 0)
+            t = GROK_FLOAT;
+        else if (!(type_len == 6 && memcmp(type, "string", 6) == 0))
+            return fail(x, LF_ESYNTAX, def, i,
+                        "unknown type '%.*s' for field '%.*s' (expected int, float or string)",
+                        (int)type_len, type, (int)field_len, field);
+    }
+
+    const struct grok_def *ref = grok_lib_find(x->lib, name, name_len);
+    if (!ref)
+        return fail(x, LF_ENOENT, def, i, "unknown pattern %.*s", (int)name_len, name);
+    for (size_t k = 0; k < x->depth; k++) {
+        if (x->stack[k] != ref)
+            continue;
+        char cycle[1024];
+        size_t len = 0;
+        for (size_t j = k; j < x->depth && len < sizeof(cycle); j++)
+            len += (size_t)snprintf(cycle + len, sizeof(cycle) - len, "%s -> ",
+                                    x->stack[j]->name);
+        if (len < sizeof(cycle))
+            snprintf(cycle + len, sizeof(cycle) - len, "%s", ref->name);
+        return fail(x, LF_ECYCLE, def, i, "pattern reference cycle: %s", cycle);
+    }
+    if (x->depth == MAX_NESTING)
+        return fail(x, LF_ELIMIT, def, i, "patterns nested more than %d deep", MAX_NESTING);
+
+    int rc = field && field_len
+                 ? open_capture(x, def, i, field, field_len, t, NULL)
+                 : emit_str(x, def, i, "(?:");
+    if (rc)
+        return rc;
+    x->stack[x->depth++] = ref;
+    rc = expand_text(x, ref, ref->regex, strlen(ref->regex));
+    x->depth--;
+    if (rc)
+        return rc;
+    return emit_str(x, def, close, ")");
+}
+
+/* A group name in the user's regex: (?<name>, (?'name' or (?P<name>. */
+static int expand_named_group(struct expander *x, const struct grok_def *def, const char *s,
+                              size_t n, size_t i, size_t name_at, char closer, size_t *used)
+{
+    size_t e = name_at;
+    while (e < n && s[e] != closer && s[e] != ')')
+        e++;
+    if (e >= n || s[e] != closer)
+        return fail(x, LF_ESYNTAX, def, i, "unterminated group name");
+    uint32_t id;
+    int rc = open_capture(x, def, i, s + name_at, e - name_at, GROK_STRING, &id);
+    if (rc)
+        return rc;
+    if (remember_raw(x, s + name_at, e - name_at, id))
+        return fail(x, LF_ENOMEM, def, i, "out of memory");
+    *used = e + 1 - i;
+    return 0;
+}
+
+/* '(' at s[i]: groups that need renaming or translating; the rest is copied. */
+static int expand_group(struct expander *x, const struct grok_def *def, const char *s, size_t n,
+                        size_t i, size_t *used)
+{
+    *used = 1;
+    if (i + 1 >= n || s[i + 1] != '?')
+        return emit(x, def, i, "(", 1);
+    size_t j = i + 2;
+    char c = j < n ? s[j] : '\0';
+
+    if (c == '#') { /* comment: copied through its ')' */
+        size_t e = j;
+        while (e < n && s[e] != ')')
+            e++;
+        *used = (e < n ? e + 1 : n) - i;
+        return emit(x, def, i, s + i, *used);
+    }
+    if (c == '<' && j + 1 < n && s[j + 1] != '=' && s[j + 1] != '!')
+        return expand_named_group(x, def, s, n, i, j + 1, '>', used);
+    if (c == '\'')
+        return expand_named_group(x, def, s, n, i, j + 1, '\'', used);
+    if (c == 'P' && j + 1 < n && s[j + 1] == '<')
+        return expand_named_group(x, def, s, n, i, j + 2, '>', used);
+    if (c == '&' || (c == 'P' && j + 1 < n && (s[j + 1] == '=' || s[j + 1] == '>'))) {
+        size_t at = c == '&' ? j + 1 : j + 2, e = at;
+        while (e < n && s[e] != ')')
+            e++;
+        if (e >= n)
+            return fail(x, LF_ESYNTAX, def, i, "unterminated group reference");
+        *used = e + 1 - i;
+        char pre[8];
+        snprintf(pre, sizeof(pre), "(?%.*s", (int)(at - j), s + j);
+        return emit_group_ref(x, def, i, pre, s + at, e - at, ")");
+    }
+
+    /* Option settings (?imx-imx) and (?imx-imx: ... ): Ruby's m is PCRE2's s. */
+    size_t e = j;
+    while (e < n && ((s[e] >= 'a' && s[e] <= 'z') || s[e] == '-'))
+        e++;
+    if (e > j && e < n && (s[e] == ')' || s[e] == ':')) {
+        if (emit(x, def, i, "(?", 2))
+            return LF_ENOMEM;
+        for (size_t k = j; k < e; k++) {
+            char o = s[k] == 'm' ? 's' : s[k];
+            int rc = emit(x, def, k, &o, 1);
+            if (rc)
+                return rc;
+        }
+        *used = e - i;
+        return 0;
+    }
+    *used = 2;
+    return emit(x, def, i, "(?", 2);
+}
+
+/* A backslash escape at s[i]; in_class tells whether inside [...]. */
+static int expand_escape(struct expander *x, const struct grok_def *def, const char *s, size_t n,
+                         size_t i, int in_class, size_t *used)
+{
+    *used = 2;
+    if (i + 1 >= n) {
+        *used = 1;
+        return emit(x, def, i, "\\", 1);
+    }
+    char c = s[i + 1];
+    switch (c) {
+    case 'Q': { /* quoted run: copied through \E */
+        size_t e = i + 2;
+        while (e + 1 < n && !(s[e] == '\\' && s[e + 1] == 'E'))
+            e++;
+        *used = (e + 1 < n ? e + 2 : n) - i;
+        return emit(x, def, i, s + i, *used);
+    }
+    case 'h':
+        return emit_str(x, def, i, in_class ? "0-9A-Fa-f" : "[0-9A-Fa-f]");
+    case 'H':
+        if (in_class)
+            return fail(x, LF_ESYNTAX, def, i,
+                        "\\H (not a hex digit) inside a character class has no PCRE2 equivalent");
+        return emit_str(x, def, i, "[^0-9A-Fa-f]");
+    case 'u':
+        if (i + 5 < n && is_hex((unsigned char)s[i + 2]) && is_hex((unsigned char)s[i + 3]) &&
+            is_hex((unsigned char)s[i + 4]) && is_hex((unsigned char)s[i + 5])) {
+            char buf[16];
+            snprintf(buf, sizeof(buf), "\\x{%.4s}", s + i + 2);
+            *used = 6;
+            return emit_str(x, def, i, buf);
+        }
+        if (i + 2 < n && s[i + 2] == '{') { /* \u{1F600} */
+            size_t e = i + 3;
+            while (e < n && is_hex((unsigned char)s[e]))
+                e++;
+            if (e < n && s[e] == '}' && e > i + 3 && e - i - 3 <= 6) {
+                char buf[24];
+                snprintf(buf, sizeof(buf), "\\x{%.*s}", (int)(e - i - 3), s + i + 3);
+                *used = e + 1 - i;
+                return emit_str(x, def, i, buf);
+            }
+        }
+        return fail(x, LF_ESYNTAX, def, i, "\\u must be followed by four hex digits");
+    case 'k':
+    case 'g':
+        if (!in_class && i + 2 < n && (s[i + 2] == '<' || s[i + 2] == '\'')) {
+            char closer = s[i + 2] == '<' ? '>' : '\'';
+            size_t at = i + 3, e = at;
+            while (e < n && s[e] != closer)
+                e++;
+            if (e >= n)
+                return fail(x, LF_ESYNTAX, def, i, "unterminated \\%c<name>", c);
+            *used = e + 1 - i;
+            /* Numbered references (\k<1>, \g<-1>) are left to PCRE2. */
+            if (at < e && (s[at] == '-' || s[at] == '+' || (s[at] >= '0' && s[at] <= '9')))
+                return emit(x, def, i, s + i, *used);
+            char pre[4] = {'\\', c, '<', '\0'};
+            return emit_group_ref(x, def, i, pre, s + at, e - at, ">");
+        }
+        break;
+    }
+    return emit(x, def, i, s + i, 2);
+}
+
+/* Inside [...]: handles POSIX classes and Oniguruma's nested classes. */
+static int expand_class(struct expander *x, const struct grok_def *def, const char *s, size_t n,
+                        size_t i, size_t *used)
+{
+    size_t k = i;
+    int depth = 0;
+    int rc;
+    while (k < n) {
+        char c = s[k];
+        size_t step = 1;
+        if (c == '\\') {
+            if ((rc = expand_escape(x, def, s, n, k, 1, &step)))
+                return rc;
+        } else if (c == '[' && (k == i || (k + 1 < n && s[k + 1] == ':'))) {
+            /* The opening bracket, or a POSIX class such as [:alpha:]. */
+            size_t e = k + 1;
+            if (k != i) {
+                e = k + 2;
+                while (e + 1 < n && !(s[e] == ':' && s[e + 1] == ']'))
+                    e++;
+                step = (e + 1 < n ? e + 2 : n) - k;
+                if ((rc = emit(x, def, k, s + k, step)))
+                    return rc;
+            } else {
+                /* "[", "[^", then a ']' right here is a literal. */
+                if (e < n && s[e] == '^')
+                    e++;
+                if (e < n && s[e] == ']')
+                    e++;
+                step = e - k;
+                depth = 1;
+                if ((rc = emit(x, def, k, s + k, step)))
+                    return rc;
+            }
+        } else if (c == '[') {
+            if (k + 1 < n && s[k + 1] == '^')
+                return fail(x, LF_ESYNTAX, def, k,
+                            "negated nested character class (Oniguruma) has no PCRE2 equivalent");
+            depth++; /* a nested class is a union: its members join the outer class */
+        } else if (c == '&' && k + 1 < n && s[k + 1] == '&') {
+            return fail(x, LF_ESYNTAX, def, k,
+                        "character class intersection '&&' (Oniguruma) has no PCRE2 equivalent");
+        } else if (c == ']') {
+            if (--depth == 0) {
+                if ((rc = emit(x, def, k, "]", 1)))
+                    return rc;
+                *used = k + 1 - i;
+                return 0;
+            }
+        } else if ((rc = emit(x, def, k, s + k, 1))) {
+            return rc;
+        }
+        k += step;
+    }
+    *used = k - i; /* unterminated: PCRE2 reports it with its position */
+    return 0;
+}
+
+static int expand_text(struct expander *x, const struct grok_def *def, const char *s, size_t n)
+{
+    size_t i = 0;
+    int rc = 0;
+    while (i < n && !rc) {
+        size_t used = 1;
+        size_t run = i;
+        /* Copy runs of ordinary characters in one go. */
+        while (run < n && !strchr("\\[(%{", s[run]))
+            run++;
+        if (run > i) {
+            rc = emit(x, def, i, s + i, run - i);
+            i = run;
+            continue;
+        }
+        switch (s[i]) {
+        case '\\':
+            rc = expand_escape(x, def, s, n, i, 0, &used);
+            break;
+        case '[':
+            rc = expand_class(x, def, s, n, i, &used);
+            break;
+        case '(':
+            rc = expand_group(x, def, s, n, i, &used);
+            break;
+        case '%':
+            if (i + 1 < n && s[i + 1] == '{')
+                rc = expand_reference(x, def, s, n, i, &used);
+            else
+                rc = emit(x, def, i, "%", 1);
+            break;
+        case '{':
+            if (i + 2 < n && s[i + 1] == ',' && s[i + 2] >= '0' && s[i + 2] <= '9') {
+                size_t e = i + 2;
+                while (e < n && s[e] >= '0' && s[e] <= '9')
+                    e++;
+                if (e < n && s[e] == '}') { /* {,n} means {0,n} in Oniguruma */
+                    if ((rc = emit(x, def, i, "{0", 2)))
+                        break;
+                    used = 1;
+                    break;
+                }
+            }
+            rc = emit(x, def, i, "{", 1);
+            break;
+        default:
+            rc = emit(x, def, i, s + i, 1);
+        }
+        i += used;
+    }
+    return rc;
+}
+
+static int compare_captures(const void *a, const void *b)
+{
+    const struct capture *ca = a, *cb = b;
+    int c = lf_path_compare(ca->path, strlen(ca->path), cb->path, strlen(cb->path));
+    if (c)
+        return c;
+    return ca->id < cb->id ? -1 : ca->id > cb->id;
+}
+
+/* Groups the captures by field; every path a field of its own, sorted. */
+static int build_fields(struct expander *x, struct grok_expansion *exp)
+{
+    qsort(x->caps, x->ncaps, sizeof(*x->caps), compare_captures);
+    exp->fields = calloc(x->ncaps ? x->ncaps : 1, sizeof(*exp->fields));
+    if (!exp->fields)
+        return fail(x, LF_ENOMEM, NULL, 0, "out of memory");
+    for (size_t i = 0; i < x->ncaps;) {
+        size_t end = i + 1;
+        while (end < x->ncaps && strcmp(x->caps[end].path, x->caps[i].path) == 0)
+            end++;
+        struct grok_field *f = &exp->fields[exp->nfields++];
+        f->caps = calloc(end - i, sizeof(*f->caps));
+        if (!f->caps)
+            return fail(x, LF_ENOMEM, NULL, 0, "out of memory");
+        f->path = x->caps[i].path;
+        x->caps[i].path = NULL; /* moved */
+        f->path_len = (uint32_t)strlen(f->path);
+        for (size_t k = i; k < end; k++) {
+            /* Group numbers are filled in once the pattern is compiled. */
+            f->caps[f->ncaps++] = (struct grok_capture){x->caps[k].id, x->caps[k].type};
+        }
+        i = end;
+    }
+    for (size_t i = 0; i + 1 < exp->nfields; i++) {
+        const struct grok_field *a = &exp->fields[i], *b = &exp->fields[i + 1];
+        if (b->path_len > a->path_len && b->path[a->path_len] == '.' &&
+            memcmp(a->path, b->path, a->path_len) == 0)
+            return fail(x, LF_ECONFLICT, NULL, 0,
+                        "field '%s' is captured both as a value and as an object ('%s')",
+                        a->path, b->path);
+    }
+    return 0;
+}
+
+/* Maps a PCRE2 error offset in the expanded pattern back to its source. */
+static void report_compile_error(struct expander *x, int code, size_t offset)
+{
+    PCRE2_UCHAR msg[256];
+    pcre2_get_error_message(code, msg, sizeof(msg));
+    size_t lo = 0, hi = x->nmap;
+    while (hi - lo > 1) { /* last entry with out <= offset */
+        size_t mid = (lo + hi) / 2;
+        if (x->map[mid].out <= offset)
+            lo = mid;
+        else
+            hi = mid;
+    }
+    const struct map_entry *e = x->nmap ? &x->map[lo] : NULL;
+    const struct grok_def *def = e ? e->def : NULL;
+    size_t src = e ? e->src + (offset - e->out) : 0;
+    size_t src_len = def ? strlen(def->regex) : strlen(x->expr);
+    if (src > src_len)
+        src = src_len;
+    fail(x, LF_ESYNTAX, def, src, "%s", (const char *)msg);
+}
+
+void grok_expansion_free(struct grok_expansion *exp)
+{
+    if (!exp)
+        return;
+    for (size_t i = 0; i < exp->nfields; i++) {
+        free(exp->fields[i].path);
+        free(exp->fields[i].caps);
+    }
+    free(exp->fields);
+    free(exp->pattern);
+    memset(exp, 0, sizeof(*exp));
+}
+
+static void expander_free(struct expander *x)
+{
+    for (size_t i = 0; i < x->ncaps; i++)
+        free(x->caps[i].path);
+    for (size_t i = 0; i < x->nraw; i++)
+        free(x->raw[i].name);
+    free(x->caps);
+    free(x->raw);
+    free(x->map);
+    lf_buf_free(&x->out);
+}
+
+static pcre2_code *compile(struct expander *x, struct grok_expansion *exp)
+{
+    uint32_t options = PCRE2_UTF | PCRE2_MATCH_INVALID_UTF | PCRE2_DOTALL | PCRE2_MULTILINE;
+    if (exp->has_named_groups)
+        options |= PCRE2_NO_AUTO_CAPTURE;
+    int code;
+    PCRE2_SIZE offset;
+    pcre2_code *re = pcre2_compile((PCRE2_SPTR)exp->pattern, exp->pattern_len, options, &code,
+                                   &offset, NULL);
+    if (!re) {
+        report_compile_error(x, code, offset);
+        return NULL;
+    }
+    for (size_t i = 0; i < exp->nfields; i++) {
+        struct grok_field *f = &exp->fields[i];
+        for (size_t k = 0; k < f->ncaps; k++) {
+            char name[MAX_GROUP_NAME];
+            snprintf(name, sizeof(name), "g%u", (unsigned)f->caps[k].group);
+            int num = pcre2_substring_number_from_name(re, (PCRE2_SPTR)name);
+            if (num <= 0) {
+                pcre2_code_free(re);
+                fail(x, LF_ESYNTAX, NULL, 0, "internal error: group %s vanished", name);
+                return NULL;
+            }
+            f->caps[k].group = (uint32_t)num;
+        }
+    }
+    return re;
+}
+
+int grok_compile_expression(const struct lf_grok_lib *lib, const char *expr, size_t index,
+                            const struct lf_grok_options *opt, struct grok_expansion *exp,
+                            pcre2_code **code, char *errbuf, size_t errlen)
+{
+    struct expander x = {.lib = lib, .expr = expr, .expr_index = index, .errbuf = errbuf,
+                         .errlen = errlen};
+    lf_buf_init(&x.out, opt->max_pattern);
+    memset(exp, 0, sizeof(*exp));
+    *code = NULL;
+
+    size_t len = strlen(expr);
+    int rc = expand_text(&x, NULL, expr, len);
+    if (!rc && x.out.len == 0)
+        rc = fail(&x, LF_ESYNTAX, NULL, 0, "empty expression");
+    /* The end of the expression, for errors such as a missing ')'. */
+    if (!rc && !grow_array((void **)&x.map, &x.map_cap, x.nmap, sizeof(*x.map)))
+        x.map[x.nmap++] = (struct map_entry){x.out.len, NULL, len};
+    if (!rc) {
+        exp->has_named_groups = x.ncaps > 0;
+        rc = build_fields(&x, exp);
+    }
+    if (!rc) {
+        exp->pattern = x.out.data;
+        exp->pattern_len = x.out.len;
+        x.out.data = NULL;
+        if (!(*code = compile(&x, exp)))
+            rc = LF_ESYNTAX;
+    }
+    expander_free(&x);
+    if (rc)
+        grok_expansion_free(exp);
+    return rc;
+}

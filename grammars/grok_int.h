@@ -1,0 +1,89 @@
+/*
+ * grok_int.h - what the files of the grok engine share and nobody else sees.
+ */
+#ifndef LF_GROK_INT_H
+#define LF_GROK_INT_H
+
+#define PCRE2_CODE_UNIT_WIDTH 8
+#include <pcre2.h>
+
+#include "grok.h"
+
+/* One named pattern and where it was defined, for error messages. */
+struct grok_def {
+    char *name;
+    char *regex;
+    const char *file; /* owned by the library's file list */
+    unsigned line;
+    unsigned column; /* where the regex starts on that line, 1-based */
+};
+
+struct lf_grok_lib {
+    struct grok_def *defs;
+    size_t ndefs, cap;
+    char **files;
+    size_t nfiles;
+};
+
+const struct grok_def *grok_lib_find(const struct lf_grok_lib *lib, const char *name, size_t len);
+
+enum grok_type { GROK_STRING, GROK_INT, GROK_FLOAT };
+
+/* One capture group that feeds a field. */
+struct grok_capture {
+    uint32_t group;
+    uint8_t type;
+};
+
+/* One output field of an expression, with every group that may fill it. */
+struct grok_field {
+    char *path;
+    uint32_t path_len;
+    struct grok_capture *caps;
+    size_t ncaps;
+};
+
+/* The result of expanding one expression. */
+struct grok_expansion {
+    char *pattern;
+    size_t pattern_len;
+    struct grok_field *fields; /* sorted by path */
+    size_t nfields;
+    bool has_named_groups;
+};
+
+/*
+ * Expands expression `index` (0-based) into one PCRE2 pattern and compiles
+ * it; on success *code owns the compiled pattern and *exp the pattern text and
+ * field plan. On failure writes the reason to errbuf and leaves nothing
+ * allocated.
+ */
+int grok_compile_expression(const struct lf_grok_lib *lib, const char *expr, size_t index,
+                            const struct lf_grok_options *opt, struct grok_expansion *exp,
+                            pcre2_code **code, char *errbuf, size_t errlen);
+void grok_expansion_free(struct grok_expansion *exp);
+
+/* Converts a field name in dotted ("host.name") or bracket ("[host][name]")
+ * form to a dotted path; returns a malloc'ed string or NULL (errbuf says
+ * why). */
+char *grok_field_path(const char *name, size_t len, char *errbuf, size_t errlen);
+
+
+
+struct grok_expr {
+    pcre2_code *code;
+    bool jit; /* false if the JIT could not compile it: the interpreter runs */
+    struct grok_expansion exp;
+};
+
+struct lf_grok {
+    struct grok_expr *exprs;
+    size_t nexprs;
+    struct lf_grok_options opt;
+    pcre2_match_data *md;
+    pcre2_match_context *mctx;
+    pcre2_jit_stack *jit_stack;
+    struct lf_grok_stats stats;
+};
+
+#endif

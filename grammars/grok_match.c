@@ -1,0 +1,231 @@
+/*
+ * grok_match.c - matching a line against a compiled grammar and turning the
+ * captured groups into typed event fields.
+ *
+ * The hot path allocates nothing: the match data, match context and JIT stack
+ * are made once per grammar, and fields point into the line. Expressions are
+ * tried in order and the first match wins; a match that runs into a PCRE2
+ * limit counts as no match for that expression, so a hostile line fails fast.
+ */
+#include "grok_int.h"
+
+#include <errno.h>
+#include <stdio.h>
+#include <stdlib.h>
+#include <string.h>
+
+void lf_grok_options_default(struct lf_grok_options *opt)
+{
+    opt->match_limit = LF_GROK_DEFAULT_MATCH_LIMIT;
+    opt->depth_limit = LF_GROK_DEFAULT_DEPTH_LIMIT;
+    opt->jit_stack_max = LF_GROK_DEFAULT_JIT_STACK;
+    opt->max_line = LF_GROK_DEFAULT_MAX_LINE;
+    opt->max_pattern = LF_GROK_DEFAULT_MAX_PATTERN;
+}
+
+void lf_grok_destroy(lf_grok *g)
+{
+    if (!g)
+        return;
+    for (size_t i = 0; i < g->nexprs; i++) {
+        pcre2_code_free(g->exprs[i].code);
+        grok_expansion_free(&g->exprs[i].exp);
+    }
+    free(g->exprs);
+    pcre2_match_data_free(g->md);
+    pcre2_match_context_free(g->mctx);
+    pcre2_jit_stack_free(g->jit_stack);
+    free(g);
+}
+
+lf_grok *lf_grok_create(const struct lf_grok_lib *lib, const char *const *exprs, size_t n,
+                        const struct lf_grok_options *opt, char *errbuf, size_t errlen)
+{
+    if (n == 0) {
+        snprintf(errbuf, errlen, "no expressions given");
+        return NULL;
+    }
+    lf_grok *g = calloc(1, sizeof(*g));
+    if (!g || !(g->exprs = calloc(n, sizeof(*g->exprs))))
+        goto nomem;
+    if (opt)
+        g->opt = *opt;
+    else
+        lf_grok_options_default(&g->opt);
+
+    uint32_t max_groups = 0;
+    for (size_t i = 0; i < n; i++) {
+        struct grok_expr *e = &g->exprs[i];
+        if (grok_compile_expression(lib, exprs[i], i, &g->opt, &e->exp, &e->code, errbuf,
+                                    errlen))
+            goto fail;
+        g->nexprs++;
+        e->jit = pcre2_jit_compile(e->code, PCRE2_JIT_COMPLETE) == 0;
+        uint32_t groups = 0;
+        pcre2_pattern_info(e->code, PCRE2_INFO_CAPTURECOUNT, &groups);
+        if (groups > max_groups)
+            max_groups = groups;
+    }
+
+    g->md = pcre2_match_data_create(max_groups + 1, NULL);
+    g->mctx = pcre2_match_context_create(NULL);
+    g->jit_stack = pcre2_jit_stack_create(32 * 1024, g->opt.jit_stack_max, NULL);
+    if (!g->md || !g->mctx || !g->jit_stack)
+        goto nomem;
+    pcre2_set_match_limit(g->mctx, g->opt.match_limit);
+    pcre2_set_depth_limit(g->mctx, g->opt.depth_limit);
+    pcre2_jit_stack_assign(g->mctx, NULL, g->jit_stack);
+    return g;
+
+nomem:
+    snprintf(errbuf, errlen, "out of memory");
+fail:
+    lf_grok_destroy(g);
+    return NULL;
+}
+
+size_t lf_grok_count(const lf_grok *g)
+{
+    return g->nexprs;
+}
+
+const char *lf_grok_pattern(const lf_grok *g, size_t i)
+{
+    return i < g->nexprs ? g->exprs[i].exp.pattern : NULL;
+}
+
+const struct lf_grok_stats *lf_grok_get_stats(const lf_grok *g)
+{
+    return &g->stats;
+}
+
+/* Integer text as Logstash's :int takes it: an optional sign and digits, and
+ * a fraction is cut off ("3.7" -> 3). Returns 0 if it is not such a number or
+ * does not fit in 64 bits. */
+static int parse_int(const char *s, size_t n, int64_t *out)
+{
+    size_t i = 0;
+    bool neg = false;
+    if (i < n && (s[i] == '+' || s[i] == '-'))
+        neg = s[i++] == '-';
+    size_t digits = i;
+    uint64_t v = 0;
+    while (i < n && s[i] >= '0' && s[i] <= '9') {
+        unsigned d = (unsigned)(s[i++] - '0');
+        if (v > (UINT64_MAX - d) / 10)
+            return 0;
+        v = v * 10 + d;
+    }
+    if (i == digits)
+        return 0;
+    if (i < n && s[i] == '.') {
+        i++;
+        while (i < n && s[i] >= '0' && s[i] <= '9')
+            i++;
+    }
+    if (i != n)
+        return 0;
+    if (neg ? v > (uint64_t)INT64_MAX + 1 : v > (uint64_t)INT64_MAX)
+        return 0;
+    *out = neg ? (int64_t)(0 - v) : (int64_t)v;
+    return 1;
+}
+
+/* Fills `f` for a :float capture. Text already in JSON's number form is kept
+ * as it is (no rounding, no cost); other numeric spellings go through strtod.
+ * Returns 0 if the text is not a finite number. */
+static int convert_float(const char *s, size_t n, struct lf_field *f)
+{
+    int form = lf_json_number_form(s, n);
+    if (form == 2) {
+        f->type = LF_VAL_NUMBER;
+        return 1;
+    }
+    char tmp[64];
+    if (n == 0 || n >= sizeof(tmp))
+        return 0;
+    /* Leave out what strtod takes but a log number is not: hex, inf, nan. */
+    for (size_t i = 0; i < n; i++)
+        if (!strchr("0123456789+-.eE", s[i]))
+            return 0;
+    memcpy(tmp, s, n);
+    tmp[n] = '\0';
+    char *end;
+    errno = 0;
+    double v = strtod(tmp, &end);
+    if (end != tmp + n || errno == ERANGE)
+        return 0;
+    f->type = LF_VAL_FLOAT;
+    f->v.f = v;
+    return 1;
+}
+
+static int add_fields(lf_grok *g, const struct grok_expansion *exp, const char *line,
+                      struct lf_event *ev)
+{
+    const PCRE2_SIZE *ov = pcre2_get_ovector_pointer(g->md);
+    for (size_t i = 0; i < exp->nfields; i++) {
+        const struct grok_field *gf = &exp->fields[i];
+        for (size_t k = 0; k < gf->ncaps; k++) {
+            uint32_t grp = gf->caps[k].group;
+            PCRE2_SIZE start = ov[2 * grp], end = ov[2 * grp + 1];
+            /* Groups that took no part, and empty captures, are left out. */
+            if (start == PCRE2_UNSET || end <= start)
+                continue;
+            struct lf_field f = {.path = gf->path,
+                                 .path_len = gf->path_len,
+                                 .type = LF_VAL_STRING,
+                                 .str = line + start,
+                                 .len = end - start};
+            if (gf->caps[k].type == GROK_INT) {
+                if (parse_int(f.str, f.len, &f.v.i))
+                    f.type = LF_VAL_INT;
+                else
+                    g->stats.bad_conversions++;
+            } else if (gf->caps[k].type == GROK_FLOAT) {
+                if (!convert_float(f.str, f.len, &f))
+                    g->stats.bad_conversions++;
+            }
+            int rc = lf_event_add(ev, &f);
+            if (rc)
+                return rc;
+        }
+    }
+    return 0;
+}
+
+int lf_grok_match(lf_grok *g, const char *line, size_t len, struct lf_event *ev)
+{
+    int rc;
+    bool limited = false;
+
+    g->stats.lines++;
+    if (len > g->opt.max_line) {
+        len = g->opt.max_line;
+        g->stats.truncated++;
+        if ((rc = lf_event_add_tag(ev, LF_GROK_TAG_TRUNCATED)))
+            return rc;
+    }
+    for (size_t i = 0; i < g->nexprs; i++) {
+        struct grok_expr *e = &g->exprs[i];
+        int m = e->jit ? pcre2_jit_match(e->code, (PCRE2_SPTR)line, len, 0, 0, g->md, g->mctx)
+                       : pcre2_match(e->code, (PCRE2_SPTR)line, len, 0, 0, g->md, g->mctx);
+        if (m >= 0) {
+            g->stats.matched++;
+            if ((rc = add_fields(g, &e->exp, line, ev)))
+                return rc;
+            return (int)i;
+        }
+        if (m != PCRE2_ERROR_NOMATCH) {
+            /* Match, depth or JIT stack limit: give up on this expression. */
+            g->stats.limit_hits++;
+            limited = true;
+        }
+    }
+    g->stats.unmatched++;
+    if ((rc = lf_event_add_tag(ev, LF_GROK_TAG_FAILURE)))
+        return rc;
+    if (limited && (rc = lf_event_add_tag(ev, LF_GROK_TAG_TIMEOUT)))
+        return rc;
+    return LF_ENOMATCH;
+}

@@ -1,0 +1,20 @@
+#!/usr/bin/env bash
+# Installs every Debian package that building and testing logferry needs.
+# Idempotent: run it again after a pull; apt-get skips what is there.
+set -euo pipefail
+
+packages=(
+  build-essential cmake pkg-config
+  libpcre2-dev libjansson-dev libcmocka-dev
+  clang            # libFuzzer harnesses (tests/fuzz)
+  python3          # benchmark corpus generator, test helpers
+)
+
+sudo=""
+if [ "$(id -u)" -ne 0 ]; then
+  sudo="sudo"
+fi
+export DEBIAN_FRONTEND=noninteractive
+$sudo apt-get update -qq
+$sudo apt-get install -y -qq --no-install-recommends "${packages[@]}" >/dev/null
+echo "setup: packages installed: ${packages[*]}"
