@@ -64,7 +64,9 @@ int lf_line_reader_next(struct lf_line_reader *r, const char **line, size_t *len
             }
             *line = r->buf + from;
             *len = at - from;
-            *cut = 0;
+            *cut = *len > r->max_line;
+            if (*cut)
+                *len = r->max_line;
             return 1;
         }
         r->scanned = r->end;

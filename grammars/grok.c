@@ -12,10 +12,12 @@
  * and PCRE2 spell a construct differently the expander translates it:
  *   (?m)        Ruby's "dot matches newline" is PCRE2's (?s)
  *   \h, \H      a hex digit in Oniguruma, horizontal space in PCRE2
- *   \uHHHH      PCRE2 spells it \x{HHHH}
+ *   \uHHHH      PCRE2 has no \u; written as the character's UTF-8 bytes
  *   {,n}        "0 to n" in Oniguruma, literal text in PCRE2 10.42
  *   [a[bc]]     nested classes are unions in Oniguruma, flattened here
- * and the pattern is compiled with the options that give Logstash's meaning:
+ * Patterns match bytes (no PCRE2_UTF), so that a line holding invalid UTF-8
+ * still matches; \w, \d and \s are ASCII, as they are in Ruby.
+ * The pattern is compiled with the options that give Logstash's meaning:
  * ^ and $ match at line breaks and '.' matches a newline (Logstash compiles
  * with Regexp::MULTILINE, and Ruby's ^ and $ are always line anchors), and
  * plain parentheses do not capture once named groups exist (Oniguruma's rule).
@@ -33,6 +35,8 @@
 
 #define MAX_NESTING 128
 #define MAX_GROUP_NAME 32
+#define MAX_INLINE 64
+#define MAX_OPEN_TRACKED 64
 
 struct map_entry {
     size_t out;
@@ -64,6 +68,8 @@ struct expander {
     size_t nraw, raw_cap;
     const struct grok_def *stack[MAX_NESTING];
     size_t depth;
+    struct grok_def inline_defs[MAX_INLINE];
+    size_t ninline;
     char *errbuf;
     size_t errlen;
 };
@@ -88,6 +94,9 @@ static void describe(const struct expander *x, const struct grok_def *def, size_
 {
     if (!def)
         snprintf(buf, len, "expression %zu, column %zu", x->expr_index + 1, off + 1);
+    else if (!def->file)
+        snprintf(buf, len, "pattern %s defined in expression %zu, column %zu", def->name,
+                 x->expr_index + 1, def->column + off);
     else if (def->line == 0)
         snprintf(buf, len, "inline pattern %s, column %zu", def->name, off + 1);
     else
@@ -255,38 +264,111 @@ static int emit_group_ref(struct expander *x, const struct grok_def *def, size_t
 
 static int expand_text(struct expander *x, const struct grok_def *def, const char *s, size_t n);
 
-/* %{NAME}, %{NAME:field}, %{NAME:field:type} at s[i]; sets *used. */
+/* Characters Logstash takes in the field part of %{NAME:field:type}. */
+static int is_field_char(int c)
+{
+    return c && (is_word(c) || strchr("@[]:.-^`\\", c) != NULL);
+}
+
+/* The end of an inline definition starting at s[i]: the '}' that closes the
+ * reference, braces inside the regex balanced. Returns n if there is none. */
+static size_t definition_end(const char *s, size_t n, size_t i)
+{
+    int depth = 0;
+    for (; i < n; i++) {
+        if (s[i] == '\\' && i + 1 < n)
+            i++;
+        else if (s[i] == '{')
+            depth++;
+        else if (s[i] == '}' && depth-- == 0)
+            return i;
+    }
+    return n;
+}
+
+/* Records %{NAME=regex} / %{NAME:field=regex}, a definition that lives as
+ * long as this expansion, and returns it. */
+static const struct grok_def *define_inline(struct expander *x, const struct grok_def *def,
+                                            size_t at, const char *name, size_t name_len,
+                                            const char *regex, size_t regex_len)
+{
+    if (x->ninline == MAX_INLINE) {
+        fail(x, LF_ELIMIT, def, at, "more than %d inline definitions", MAX_INLINE);
+        return NULL;
+    }
+    struct grok_def *d = &x->inline_defs[x->ninline];
+    d->name = strndup(name, name_len);
+    d->regex = strndup(regex, regex_len);
+    if (!d->name || !d->regex) {
+        free(d->name);
+        free(d->regex);
+        fail(x, LF_ENOMEM, def, at, "out of memory");
+        return NULL;
+    }
+    /* Errors in it are reported at its place in the enclosing text. */
+    d->file = def ? def->file : NULL;
+    d->line = def ? def->line : 0;
+    d->column = (unsigned)((def ? def->column : 1) + (size_t)(regex - (def ? def->regex : x->expr)));
+    x->ninline++;
+    return d;
+}
+
+static const struct grok_def *find_def(const struct expander *x, const char *name, size_t len)
+{
+    for (size_t k = x->ninline; k-- > 0;)
+        if (strncmp(x->inline_defs[k].name, name, len) == 0 && x->inline_defs[k].name[len] == '\0')
+            return &x->inline_defs[k];
+    return grok_lib_find(x->lib, name, len);
+}
+
+/* %{NAME}, %{NAME:field}, %{NAME:field:type}, and with "=regex" an inline
+ * definition, at s[i]; sets *used. As in Logstash, anything after the field
+ * part up to the closing brace is ignored. */
 static int expand_reference(struct expander *x, const struct grok_def *def, const char *s,
                             size_t n, size_t i, size_t *used)
 {
-    size_t close = i + 2;
-    while (close < n && s[close] != '}')
-        close++;
+    size_t k = i + 2;
+    const char *name = s + k;
+    while (k < n && is_word((unsigned char)s[k]))
+        k++;
+    size_t name_len = (size_t)(s + k - name);
+    const char *field = NULL;
+    size_t field_len = 0;
+    if (k < n && s[k] == ':') {
+        field = s + ++k;
+        while (k < n && is_field_char((unsigned char)s[k]))
+            k++;
+        field_len = (size_t)(s + k - field);
+    }
+    const struct grok_def *ref = NULL;
+    size_t close;
+    if (k < n && s[k] == '=') {
+        close = definition_end(s, n, k + 1);
+        if (close < n && name_len &&
+            !(ref = define_inline(x, def, i, name, name_len, s + k + 1, close - k - 1)))
+            return LF_ESYNTAX;
+    } else {
+        close = k;
+        while (close < n && s[close] != '}')
+            close++;
+    }
     if (close >= n)
         return fail(x, LF_ESYNTAX, def, i, "unterminated %%{ (missing '}')");
     *used = close + 1 - i;
-
-    const char *name = s + i + 2;
-    size_t name_len = 0;
-    while (name + name_len < s + close && is_word((unsigned char)name[name_len]))
-        name_len++;
-    const char *rest = name + name_len, *end = s + close;
-    if (name_len == 0 || (rest < end && *rest != ':'))
+    if (name_len == 0)
         return fail(x, LF_ESYNTAX, def, i,
                     "malformed reference %%{%.*s} (expected %%{NAME}, %%{NAME:field} or "
                     "%%{NAME:field:type})",
                     (int)(close - i - 2), s + i + 2);
 
-    const char *field = NULL, *type = NULL;
-    size_t field_len = 0, type_len = 0;
-    if (rest < end) {
-        field = rest + 1;
-        const char *colon = memchr(field, ':', (size_t)(end - field));
-        field_len = (size_t)((colon ? colon : end) - field);
-        if (colon) {
-            type = colon + 1;
-            type_len = (size_t)(end - type);
-        }
+    /* The type is whatever follows the last ':' of the field part. */
+    const char *type = NULL;
+    size_t type_len = 0;
+    const char *colon = field ? memchr(field, ':', field_len) : NULL;
+    if (colon) {
+        type = colon + 1;
+        type_len = (size_t)(field + field_len - type);
+        field_len = (size_t)(colon - field);
     }
     uint8_t t = GROK_STRING;
     if (type) {
@@ -300,15 +382,16 @@ static int expand_reference(struct expander *x, const struct grok_def *def, cons
                         (int)type_len, type, (int)field_len, field);
     }
 
-    const struct grok_def *ref = grok_lib_find(x->lib, name, name_len);
+    if (!ref)
+        ref = find_def(x, name, name_len);
     if (!ref)
         return fail(x, LF_ENOENT, def, i, "unknown pattern %.*s", (int)name_len, name);
-    for (size_t k = 0; k < x->depth; k++) {
-        if (x->stack[k] != ref)
+    for (size_t d = 0; d < x->depth; d++) {
+        if (x->stack[d] != ref)
             continue;
         char cycle[1024];
         size_t len = 0;
-        for (size_t j = k; j < x->depth && len < sizeof(cycle); j++)
+        for (size_t j = d; j < x->depth && len < sizeof(cycle); j++)
             len += (size_t)snprintf(cycle + len, sizeof(cycle) - len, "%s -> ",
                                     x->stack[j]->name);
         if (len < sizeof(cycle))
@@ -405,6 +488,47 @@ static int expand_group(struct expander *x, const struct grok_def *def, const ch
     return emit(x, def, i, "(?", 2);
 }
 
+/* \uHHHH or \u{H...}: the code point's UTF-8 bytes, since patterns match
+ * bytes. A multi-byte character cannot be one member of a byte class. */
+static int expand_unicode_escape(struct expander *x, const struct grok_def *def, const char *s,
+                                 size_t n, size_t i, int in_class, size_t *used)
+{
+    size_t at = i + 2, e = at;
+    int braced = at < n && s[at] == '{';
+    if (braced)
+        at++, e++;
+    while (e < n && is_hex((unsigned char)s[e]) && (braced || e - at < 4))
+        e++;
+    if (braced ? (e == at || e - at > 6 || e >= n || s[e] != '}') : e - at != 4)
+        return fail(x, LF_ESYNTAX, def, i, "\\u must be followed by four hex digits or {hex}");
+    *used = e + (size_t)braced - i;
+    unsigned long cp = strtoul(s + at, NULL, 16);
+    unsigned char u[4];
+    size_t len;
+    if (cp < 0x80)
+        u[0] = (unsigned char)cp, len = 1;
+    else if (cp < 0x800)
+        u[0] = (unsigned char)(0xC0 | cp >> 6), u[1] = (unsigned char)(0x80 | (cp & 0x3F)), len = 2;
+    else if (cp < 0x10000)
+        u[0] = (unsigned char)(0xE0 | cp >> 12), u[1] = (unsigned char)(0x80 | ((cp >> 6) & 0x3F)),
+        u[2] = (unsigned char)(0x80 | (cp & 0x3F)), len = 3;
+    else if (cp <= 0x10FFFF)
+        u[0] = (unsigned char)(0xF0 | cp >> 18), u[1] = (unsigned char)(0x80 | ((cp >> 12) & 0x3F)),
+        u[2] = (unsigned char)(0x80 | ((cp >> 6) & 0x3F)), u[3] = (unsigned char)(0x80 | (cp & 0x3F)),
+        len = 4;
+    else
+        return fail(x, LF_ESYNTAX, def, i, "\\u code point past U+10FFFF");
+    if (len > 1 && in_class)
+        return fail(x, LF_ESYNTAX, def, i,
+                    "non-ASCII \\u inside a character class (patterns match bytes)");
+    char buf[40];
+    size_t k = (size_t)snprintf(buf, sizeof(buf), "%s", len > 1 ? "(?:" : "");
+    for (size_t b = 0; b < len; b++)
+        k += (size_t)snprintf(buf + k, sizeof(buf) - k, "\\x%02x", u[b]);
+    snprintf(buf + k, sizeof(buf) - k, "%s", len > 1 ? ")" : "");
+    return emit_str(x, def, i, buf);
+}
+
 /* A backslash escape at s[i]; in_class tells whether inside [...]. */
 static int expand_escape(struct expander *x, const struct grok_def *def, const char *s, size_t n,
                          size_t i, int in_class, size_t *used)
@@ -431,25 +555,7 @@ static int expand_escape(struct expander *x, const struct grok_def *def, const c
                         "\\H (not a hex digit) inside a character class has no PCRE2 equivalent");
         return emit_str(x, def, i, "[^0-9A-Fa-f]");
     case 'u':
-        if (i + 5 < n && is_hex((unsigned char)s[i + 2]) && is_hex((unsigned char)s[i + 3]) &&
-            is_hex((unsigned char)s[i + 4]) && is_hex((unsigned char)s[i + 5])) {
-            char buf[16];
-            snprintf(buf, sizeof(buf), "\\x{%.4s}", s + i + 2);
-            *used = 6;
-            return emit_str(x, def, i, buf);
-        }
-        if (i + 2 < n && s[i + 2] == '{') { /* \u{1F600} */
-            size_t e = i + 3;
-            while (e < n && is_hex((unsigned char)s[e]))
-                e++;
-            if (e < n && s[e] == '}' && e > i + 3 && e - i - 3 <= 6) {
-                char buf[24];
-                snprintf(buf, sizeof(buf), "\\x{%.*s}", (int)(e - i - 3), s + i + 3);
-                *used = e + 1 - i;
-                return emit_str(x, def, i, buf);
-            }
-        }
-        return fail(x, LF_ESYNTAX, def, i, "\\u must be followed by four hex digits");
+        return expand_unicode_escape(x, def, s, n, i, in_class, used);
     case 'k':
     case 'g':
         if (!in_class && i + 2 < n && (s[i + 2] == '<' || s[i + 2] == '\'')) {
@@ -531,13 +637,17 @@ static int expand_class(struct expander *x, const struct grok_def *def, const ch
 
 static int expand_text(struct expander *x, const struct grok_def *def, const char *s, size_t n)
 {
+    /* Parentheses are checked per pattern so that an unbalanced pattern file
+     * line is named, rather than the end of the whole expansion. */
+    size_t open_at[MAX_OPEN_TRACKED];
+    size_t open = 0;
     size_t i = 0;
     int rc = 0;
     while (i < n && !rc) {
         size_t used = 1;
         size_t run = i;
         /* Copy runs of ordinary characters in one go. */
-        while (run < n && !strchr("\\[(%{", s[run]))
+        while (run < n && !strchr("\\[()%{?", s[run]))
             run++;
         if (run > i) {
             rc = emit(x, def, i, s + i, run - i);
@@ -553,6 +663,17 @@ static int expand_text(struct expander *x, const struct grok_def *def, const cha
             break;
         case '(':
             rc = expand_group(x, def, s, n, i, &used);
+            if (!rc && s[i + used - 1] != ')') { /* comments and calls close themselves */
+                if (open < MAX_OPEN_TRACKED)
+                    open_at[open] = i;
+                open++;
+            }
+            break;
+        case ')':
+            if (open == 0)
+                return fail(x, LF_ESYNTAX, def, i, "unmatched closing parenthesis");
+            open--;
+            rc = emit(x, def, i, ")", 1);
             break;
         case '%':
             if (i + 1 < n && s[i + 1] == '{')
@@ -560,15 +681,20 @@ static int expand_text(struct expander *x, const struct grok_def *def, const cha
             else
                 rc = emit(x, def, i, "%", 1);
             break;
+        case '?':
+            /* Ruby reads "x?*" as "x*"; PCRE2 rejects it. */
+            if (i + 1 < n && s[i + 1] == '*')
+                used = 2, rc = emit(x, def, i, "*", 1);
+            else
+                rc = emit(x, def, i, "?", 1);
+            break;
         case '{':
             if (i + 2 < n && s[i + 1] == ',' && s[i + 2] >= '0' && s[i + 2] <= '9') {
                 size_t e = i + 2;
                 while (e < n && s[e] >= '0' && s[e] <= '9')
                     e++;
                 if (e < n && s[e] == '}') { /* {,n} means {0,n} in Oniguruma */
-                    if ((rc = emit(x, def, i, "{0", 2)))
-                        break;
-                    used = 1;
+                    rc = emit(x, def, i, "{0", 2);
                     break;
                 }
             }
@@ -579,6 +705,9 @@ static int expand_text(struct expander *x, const struct grok_def *def, const cha
         }
         i += used;
     }
+    if (!rc && open)
+        rc = fail(x, LF_ESYNTAX, def, open <= MAX_OPEN_TRACKED ? open_at[open - 1] : 0,
+                  "missing closing parenthesis for this group");
     return rc;
 }
 
@@ -667,6 +796,10 @@ static void expander_free(struct expander *x)
         free(x->caps[i].path);
     for (size_t i = 0; i < x->nraw; i++)
         free(x->raw[i].name);
+    for (size_t i = 0; i < x->ninline; i++) {
+        free(x->inline_defs[i].name);
+        free(x->inline_defs[i].regex);
+    }
     free(x->caps);
     free(x->raw);
     free(x->map);
@@ -675,7 +808,11 @@ static void expander_free(struct expander *x)
 
 static pcre2_code *compile(struct expander *x, struct grok_expansion *exp)
 {
-    uint32_t options = PCRE2_UTF | PCRE2_MATCH_INVALID_UTF | PCRE2_DOTALL | PCRE2_MULTILINE;
+    /* Byte mode, not PCRE2_UTF: in UTF mode an invalid byte matches nothing,
+     * not even '.', so one stray Latin-1 byte would make %{GREEDYDATA} stop
+     * short and whole lines fail. Lines are bytes; the JSON writer makes them
+     * valid UTF-8 afterwards. */
+    uint32_t options = PCRE2_DOTALL | PCRE2_MULTILINE;
     if (exp->has_named_groups)
         options |= PCRE2_NO_AUTO_CAPTURE;
     int code;

@@ -55,6 +55,8 @@ int lf_grok_lib_define(struct lf_grok_lib *lib, const char *name, const char *re
 /* Number of distinct pattern names; the regex of `name` or NULL. */
 size_t lf_grok_lib_count(const struct lf_grok_lib *lib);
 const char *lf_grok_lib_lookup(const struct lf_grok_lib *lib, const char *name);
+/* The name of definition i (0 <= i < count), in the order first defined. */
+const char *lf_grok_lib_name(const struct lf_grok_lib *lib, size_t i);
 
 /* ---- compiled grammar -------------------------------------------------- */
 
@@ -106,8 +108,8 @@ size_t lf_grok_count(const lf_grok *g);
  * Matches one line. On a match, adds the captured fields to `ev` (pointing
  * into `line`, which must outlive the event's use) and returns the index of
  * the expression that matched. Returns LF_ENOMATCH when none matched, after
- * adding the _grokparsefailure tag (and _groktimeout if a limit stopped an
- * attempt); LF_ENOMEM or LF_ELIMIT if the event cannot take the fields.
+ * adding the _grokparsefailure tag (or, as Logstash does, only _groktimeout if
+ * a limit stopped an attempt); LF_ENOMEM or LF_ELIMIT if the event cannot take the fields.
  * Empty captures are left out, as Logstash does; a field captured twice
  * becomes a list.
  */

@@ -222,10 +222,9 @@ int lf_grok_match(lf_grok *g, const char *line, size_t len, struct lf_event *ev)
             limited = true;
         }
     }
+    /* As in Logstash: a line given up on is tagged as such, not as failed. */
     g->stats.unmatched++;
-    if ((rc = lf_event_add_tag(ev, LF_GROK_TAG_FAILURE)))
-        return rc;
-    if (limited && (rc = lf_event_add_tag(ev, LF_GROK_TAG_TIMEOUT)))
+    if ((rc = lf_event_add_tag(ev, limited ? LF_GROK_TAG_TIMEOUT : LF_GROK_TAG_FAILURE)))
         return rc;
     return LF_ENOMATCH;
 }

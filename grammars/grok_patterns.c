@@ -59,6 +59,11 @@ const struct grok_def *grok_lib_find(const struct lf_grok_lib *lib, const char *
     return NULL;
 }
 
+const char *lf_grok_lib_name(const struct lf_grok_lib *lib, size_t i)
+{
+    return i < lib->ndefs ? lib->defs[i].name : NULL;
+}
+
 const char *lf_grok_lib_lookup(const struct lf_grok_lib *lib, const char *name)
 {
     const struct grok_def *d = grok_lib_find(lib, name, strlen(name));

@@ -1,0 +1,162 @@
+/*
+ * test_json.c - the JSON string and number writers: any bytes in, valid JSON
+ * out, with the meaning kept.
+ */
+#include <setjmp.h>
+#include <stdarg.h>
+#include <stddef.h>
+#include <stdint.h>
+#include <cmocka.h>
+
+#include <jansson.h>
+#include <string.h>
+
+#include "lf.h"
+
+static char *write_string(const char *s, size_t n)
+{
+    static struct lf_buf b;
+    lf_buf_free(&b);
+    lf_buf_init(&b, 1u << 26);
+    assert_int_equal(lf_json_write_string(&b, s, n), 0);
+    return b.data;
+}
+
+/* Parses `json` as a JSON string and returns its UTF-8 bytes (static). */
+static const char *decode(const char *json, size_t *len)
+{
+    static json_t *v;
+    json_error_t err;
+    json_decref(v);
+    v = json_loads(json, JSON_DECODE_ANY | JSON_ALLOW_NUL, &err);
+    assert_non_null(v);
+    assert_true(json_is_string(v));
+    *len = json_string_length(v);
+    return json_string_value(v);
+}
+
+static void test_plain_ascii_is_copied(void **state)
+{
+    (void)state;
+    assert_string_equal(write_string("LoadAverage: 0.14", 17), "\"LoadAverage: 0.14\"");
+}
+
+static void test_control_quote_backslash_escaped(void **state)
+{
+    (void)state;
+    const char in[] = "a\"b\\c\nd\re\tf\x01g\x1fh\0i";
+    char *out = write_string(in, sizeof(in) - 1);
+    assert_string_equal(out, "\"a\\\"b\\\\c\\nd\\re\\tf\\u0001g\\u001fh\\u0000i\"");
+    size_t len;
+    const char *back = decode(out, &len);
+    assert_int_equal(len, sizeof(in) - 1);
+    assert_memory_equal(back, in, len);
+}
+
+static void test_valid_utf8_kept(void **state)
+{
+    (void)state;
+    const char in[] = "caf\xc3\xa9 \xe2\x82\xac \xf0\x9f\x98\x80";
+    assert_string_equal(write_string(in, sizeof(in) - 1), "\"caf\xc3\xa9 \xe2\x82\xac \xf0\x9f\x98\x80\"");
+}
+
+static void test_invalid_utf8_becomes_latin1(void **state)
+{
+    (void)state;
+    /* Latin-1 "é", a lone continuation byte, an overlong '/', a surrogate,
+     * a truncated sequence at the end. */
+    const char in[] = "caf\xe9 \x80 \xc0\xaf \xed\xa0\x80 \xe2\x82";
+    char *out = write_string(in, sizeof(in) - 1);
+    size_t len;
+    const char *back = decode(out, &len);
+    assert_string_equal(back, "caf\xc3\xa9 \xc2\x80 \xc3\x80\xc2\xaf \xc3\xad\xc2\xa0\xc2\x80 "
+                              "\xc3\xa2\xc2\x82");
+}
+
+static void test_every_byte_value_gives_valid_json(void **state)
+{
+    (void)state;
+    char in[256 * 3];
+    for (int i = 0; i < 256; i++) {
+        in[i] = (char)i;
+        in[256 + i] = (char)(255 - i);
+        in[512 + i] = (char)((i * 37) & 0xff);
+    }
+    size_t len;
+    decode(write_string(in, sizeof(in)), &len);
+    assert_true(len >= sizeof(in));
+}
+
+static void test_long_string_crosses_chunks(void **state)
+{
+    (void)state;
+    size_t n = 3u << 20;
+    char *in = malloc(n);
+    for (size_t i = 0; i < n; i++)
+        in[i] = (i % 4099 == 0) ? '\n' : (i % 5000 == 4095) ? (char)0xe2 : 'x';
+    /* A 3-byte sequence straddling the 4096-byte chunk boundary. */
+    in[4095] = (char)0xe2, in[4096] = (char)0x82, in[4097] = (char)0xac;
+    size_t len;
+    const char *back = decode(write_string(in, n), &len);
+    assert_memory_equal(back + 4095, "\xe2\x82\xac", 3);
+    free(in);
+}
+
+static void test_cap_is_enforced(void **state)
+{
+    (void)state;
+    struct lf_buf b;
+    lf_buf_init(&b, 16);
+    assert_int_equal(lf_json_write_string(&b, "0123456789abcdefghij", 20), LF_ELIMIT);
+    lf_buf_free(&b);
+}
+
+static void test_number_forms(void **state)
+{
+    (void)state;
+    assert_int_equal(lf_json_number_form("42", 2), 1);
+    assert_int_equal(lf_json_number_form("-0", 2), 1);
+    assert_int_equal(lf_json_number_form("0.14", 4), 2);
+    assert_int_equal(lf_json_number_form("1e5", 3), 2);
+    assert_int_equal(lf_json_number_form("-1.5E-3", 7), 2);
+    assert_int_equal(lf_json_number_form("007", 3), 0);
+    assert_int_equal(lf_json_number_form("+1", 2), 0);
+    assert_int_equal(lf_json_number_form(".5", 2), 0);
+    assert_int_equal(lf_json_number_form("5.", 2), 0);
+    assert_int_equal(lf_json_number_form("1e", 2), 0);
+    assert_int_equal(lf_json_number_form("", 0), 0);
+    assert_int_equal(lf_json_number_form("-", 1), 0);
+    assert_int_equal(lf_json_number_form("nan", 3), 0);
+}
+
+static void test_doubles_are_floats_and_round_trip(void **state)
+{
+    (void)state;
+    struct lf_buf b;
+    lf_buf_init(&b, 1024);
+    double values[] = {0.14, 42.0, -0.5, 1e300, 5e-324, 0.1 + 0.2, 1.0 / 0.0};
+    const char *want[] = {"0.14", "42.0", "-0.5", "1e+300", "4.94065645841247e-324",
+                          "0.30000000000000004", "null"};
+    for (size_t i = 0; i < sizeof(values) / sizeof(values[0]); i++) {
+        lf_buf_reset(&b);
+        assert_int_equal(lf_json_write_double(&b, values[i]), 0);
+        assert_string_equal(b.data, want[i]);
+    }
+    lf_buf_free(&b);
+}
+
+int main(void)
+{
+    const struct CMUnitTest tests[] = {
+        cmocka_unit_test(test_plain_ascii_is_copied),
+        cmocka_unit_test(test_control_quote_backslash_escaped),
+        cmocka_unit_test(test_valid_utf8_kept),
+        cmocka_unit_test(test_invalid_utf8_becomes_latin1),
+        cmocka_unit_test(test_every_byte_value_gives_valid_json),
+        cmocka_unit_test(test_long_string_crosses_chunks),
+        cmocka_unit_test(test_cap_is_enforced),
+        cmocka_unit_test(test_number_forms),
+        cmocka_unit_test(test_doubles_are_floats_and_round_trip),
+    };
+    return cmocka_run_group_tests(tests, NULL, NULL);
+}
