@@ -58,6 +58,30 @@ static size_t utf8_sequence(const unsigned char *s, size_t n)
     return len;
 }
 
+int lf_utf8_valid(const char *str, size_t n)
+{
+    const unsigned char *s = (const unsigned char *)str;
+    size_t i = 0;
+    for (;;) {
+        /* ASCII eight bytes at a time: the common case for log lines. */
+        while (i + 8 <= n) {
+            uint64_t w;
+            memcpy(&w, s + i, 8);
+            if (w & 0x8080808080808080ull)
+                break;
+            i += 8;
+        }
+        while (i < n && s[i] < 0x80)
+            i++;
+        if (i == n)
+            return 1;
+        size_t len = utf8_sequence(s + i, n - i);
+        if (!len)
+            return 0;
+        i += len;
+    }
+}
+
 /* Input is taken in chunks so the worst-case reservation (6 output bytes per
  * input byte) stays small even for a very long line. */
 #define ESCAPE_CHUNK 4096

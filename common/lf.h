@@ -100,6 +100,10 @@ static inline int lf_buf_putc(struct lf_buf *b, char c)
  */
 int lf_json_write_string(struct lf_buf *b, const char *s, size_t n);
 
+/* Returns 1 if s[0..n) is well-formed UTF-8 (no overlongs, surrogates or
+ * values past U+10FFFF), else 0. Fast on ASCII. */
+int lf_utf8_valid(const char *s, size_t n);
+
 /* Appends a finite double in the shortest form that reads back the same,
  * always with a '.' or an exponent so Elasticsearch maps it as a float. A
  * non-finite value is written as null. */

@@ -15,9 +15,11 @@
  *   \uHHHH      PCRE2 has no \u; written as the character's UTF-8 bytes
  *   {,n}        "0 to n" in Oniguruma, literal text in PCRE2 10.42
  *   [a[bc]]     nested classes are unions in Oniguruma, flattened here
- * Patterns match bytes (no PCRE2_UTF), so that a line holding invalid UTF-8
- * still matches; \w, \d and \s are ASCII, as they are in Ruby.
- * The pattern is compiled with the options that give Logstash's meaning:
+ * Ruby's \w, \d and \s are ASCII while its \b and POSIX classes know
+ * Unicode: the pattern is compiled in UTF+UCP mode with \w, \d, \s spelled
+ * as ASCII classes. UTF mode cannot match invalid UTF-8 at all (not even
+ * '.'), so each pattern is also compiled in byte mode for such lines.
+ * Both are compiled with the options that give Logstash's meaning:
  * ^ and $ match at line breaks and '.' matches a newline (Logstash compiles
  * with Regexp::MULTILINE, and Ruby's ^ and $ are always line anchors), and
  * plain parentheses do not capture once named groups exist (Oniguruma's rule).
@@ -549,6 +551,21 @@ static int expand_escape(struct expander *x, const struct grok_def *def, const c
     }
     case 'h':
         return emit_str(x, def, i, in_class ? "0-9A-Fa-f" : "[0-9A-Fa-f]");
+    /* ASCII, as in Ruby, although the pattern is compiled with PCRE2_UCP.
+     * Negated forms inside a class keep PCRE2's (Unicode) meaning. */
+    case 'w':
+        return emit_str(x, def, i, in_class ? "A-Za-z0-9_" : "[A-Za-z0-9_]");
+    case 'd':
+        return emit_str(x, def, i, in_class ? "0-9" : "[0-9]");
+    case 's':
+        return emit_str(x, def, i, in_class ? "\\t\\n\\x0b\\f\\r " : "[\\t\\n\\x0b\\f\\r ]");
+    case 'W':
+    case 'D':
+    case 'S':
+        if (in_class)
+            break;
+        return emit_str(x, def, i, c == 'W' ? "[^A-Za-z0-9_]" : c == 'D' ? "[^0-9]"
+                                                                        : "[^\\t\\n\\x0b\\f\\r ]");
     case 'H':
         if (in_class)
             return fail(x, LF_ESYNTAX, def, i,
@@ -723,7 +740,8 @@ static int compare_captures(const void *a, const void *b)
 /* Groups the captures by field; every path a field of its own, sorted. */
 static int build_fields(struct expander *x, struct grok_expansion *exp)
 {
-    qsort(x->caps, x->ncaps, sizeof(*x->caps), compare_captures);
+    if (x->ncaps)
+        qsort(x->caps, x->ncaps, sizeof(*x->caps), compare_captures);
     exp->fields = calloc(x->ncaps ? x->ncaps : 1, sizeof(*exp->fields));
     if (!exp->fields)
         return fail(x, LF_ENOMEM, NULL, 0, "out of memory");
@@ -806,23 +824,31 @@ static void expander_free(struct expander *x)
     lf_buf_free(&x->out);
 }
 
-static pcre2_code *compile(struct expander *x, struct grok_expansion *exp)
+void grok_code_free(struct grok_code *code)
 {
-    /* Byte mode, not PCRE2_UTF: in UTF mode an invalid byte matches nothing,
-     * not even '.', so one stray Latin-1 byte would make %{GREEDYDATA} stop
-     * short and whole lines fail. Lines are bytes; the JSON writer makes them
-     * valid UTF-8 afterwards. */
+    pcre2_code_free(code->utf);
+    pcre2_code_free(code->bytes);
+    memset(code, 0, sizeof(*code));
+}
+
+/* Compiles the pattern in UTF+UCP mode and in byte mode. Keeps whichever
+ * compile; if neither does, reports the UTF-mode error. */
+static int compile(struct expander *x, struct grok_expansion *exp, struct grok_code *code)
+{
     uint32_t options = PCRE2_DOTALL | PCRE2_MULTILINE;
     if (exp->has_named_groups)
         options |= PCRE2_NO_AUTO_CAPTURE;
-    int code;
-    PCRE2_SIZE offset;
-    pcre2_code *re = pcre2_compile((PCRE2_SPTR)exp->pattern, exp->pattern_len, options, &code,
-                                   &offset, NULL);
-    if (!re) {
-        report_compile_error(x, code, offset);
-        return NULL;
+    int err_utf, err_bytes;
+    PCRE2_SIZE off_utf, off_bytes;
+    code->utf = pcre2_compile((PCRE2_SPTR)exp->pattern, exp->pattern_len,
+                              options | PCRE2_UTF | PCRE2_UCP, &err_utf, &off_utf, NULL);
+    code->bytes = pcre2_compile((PCRE2_SPTR)exp->pattern, exp->pattern_len, options, &err_bytes,
+                                &off_bytes, NULL);
+    if (!code->utf && !code->bytes) {
+        report_compile_error(x, err_utf, off_utf);
+        return LF_ESYNTAX;
     }
+    const pcre2_code *re = code->utf ? code->utf : code->bytes;
     for (size_t i = 0; i < exp->nfields; i++) {
         struct grok_field *f = &exp->fields[i];
         for (size_t k = 0; k < f->ncaps; k++) {
@@ -830,25 +856,26 @@ static pcre2_code *compile(struct expander *x, struct grok_expansion *exp)
             snprintf(name, sizeof(name), "g%u", (unsigned)f->caps[k].group);
             int num = pcre2_substring_number_from_name(re, (PCRE2_SPTR)name);
             if (num <= 0) {
-                pcre2_code_free(re);
-                fail(x, LF_ESYNTAX, NULL, 0, "internal error: group %s vanished", name);
-                return NULL;
+                grok_code_free(code);
+                return fail(x, LF_ESYNTAX, NULL, 0, "internal error: group %s vanished", name);
             }
             f->caps[k].group = (uint32_t)num;
         }
     }
-    return re;
+    code->utf_jit = code->utf && pcre2_jit_compile(code->utf, PCRE2_JIT_COMPLETE) == 0;
+    code->bytes_jit = code->bytes && pcre2_jit_compile(code->bytes, PCRE2_JIT_COMPLETE) == 0;
+    return 0;
 }
 
 int grok_compile_expression(const struct lf_grok_lib *lib, const char *expr, size_t index,
                             const struct lf_grok_options *opt, struct grok_expansion *exp,
-                            pcre2_code **code, char *errbuf, size_t errlen)
+                            struct grok_code *code, char *errbuf, size_t errlen)
 {
     struct expander x = {.lib = lib, .expr = expr, .expr_index = index, .errbuf = errbuf,
                          .errlen = errlen};
     lf_buf_init(&x.out, opt->max_pattern);
     memset(exp, 0, sizeof(*exp));
-    *code = NULL;
+    memset(code, 0, sizeof(*code));
 
     size_t len = strlen(expr);
     int rc = expand_text(&x, NULL, expr, len);
@@ -865,8 +892,7 @@ int grok_compile_expression(const struct lf_grok_lib *lib, const char *expr, siz
         exp->pattern = x.out.data;
         exp->pattern_len = x.out.len;
         x.out.data = NULL;
-        if (!(*code = compile(&x, exp)))
-            rc = LF_ESYNTAX;
+        rc = compile(&x, exp, code);
     }
     expander_free(&x);
     if (rc)

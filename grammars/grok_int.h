@@ -9,6 +9,8 @@
 
 #include "grok.h"
 
+struct grok_code;
+
 /* One named pattern and where it was defined, for error messages. */
 struct grok_def {
     char *name;
@@ -54,13 +56,14 @@ struct grok_expansion {
 
 /*
  * Expands expression `index` (0-based) into one PCRE2 pattern and compiles
- * it; on success *code owns the compiled pattern and *exp the pattern text and
- * field plan. On failure writes the reason to errbuf and leaves nothing
+ * it; on success *code owns the compiled patterns and *exp the pattern text
+ * and field plan. On failure writes the reason to errbuf and leaves nothing
  * allocated.
  */
 int grok_compile_expression(const struct lf_grok_lib *lib, const char *expr, size_t index,
                             const struct lf_grok_options *opt, struct grok_expansion *exp,
-                            pcre2_code **code, char *errbuf, size_t errlen);
+                            struct grok_code *code, char *errbuf, size_t errlen);
+void grok_code_free(struct grok_code *code);
 void grok_expansion_free(struct grok_expansion *exp);
 
 /* Converts a field name in dotted ("host.name") or bracket ("[host][name]")
@@ -70,9 +73,18 @@ char *grok_field_path(const char *name, size_t len, char *errbuf, size_t errlen)
 
 
 
+/* One expression compiled twice: for lines that are valid UTF-8 (Ruby's
+ * meaning of \b and POSIX classes) and for lines that are not, which UTF
+ * mode cannot match at all. Either may be NULL if the pattern compiles in
+ * only one mode (a Latin-1 byte in a pattern; \x{100} without UTF). */
+struct grok_code {
+    pcre2_code *utf;
+    pcre2_code *bytes;
+    bool utf_jit, bytes_jit; /* false: the JIT could not compile it */
+};
+
 struct grok_expr {
-    pcre2_code *code;
-    bool jit; /* false if the JIT could not compile it: the interpreter runs */
+    struct grok_code code;
     struct grok_expansion exp;
 };
 

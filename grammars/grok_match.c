@@ -28,7 +28,7 @@ void lf_grok_destroy(lf_grok *g)
     if (!g)
         return;
     for (size_t i = 0; i < g->nexprs; i++) {
-        pcre2_code_free(g->exprs[i].code);
+        grok_code_free(&g->exprs[i].code);
         grok_expansion_free(&g->exprs[i].exp);
     }
     free(g->exprs);
@@ -60,9 +60,9 @@ lf_grok *lf_grok_create(const struct lf_grok_lib *lib, const char *const *exprs,
                                     errlen))
             goto fail;
         g->nexprs++;
-        e->jit = pcre2_jit_compile(e->code, PCRE2_JIT_COMPLETE) == 0;
         uint32_t groups = 0;
-        pcre2_pattern_info(e->code, PCRE2_INFO_CAPTURECOUNT, &groups);
+        pcre2_pattern_info(e->code.utf ? e->code.utf : e->code.bytes, PCRE2_INFO_CAPTURECOUNT,
+                           &groups);
         if (groups > max_groups)
             max_groups = groups;
     }
@@ -206,10 +206,22 @@ int lf_grok_match(lf_grok *g, const char *line, size_t len, struct lf_event *ev)
         if ((rc = lf_event_add_tag(ev, LF_GROK_TAG_TRUNCATED)))
             return rc;
     }
+    /* Valid UTF-8 (nearly every line) takes the UTF pattern, without PCRE2
+     * checking it again; anything else the byte pattern. */
+    bool utf = lf_utf8_valid(line, len);
     for (size_t i = 0; i < g->nexprs; i++) {
+        const struct grok_code *c = &g->exprs[i].code;
+        int m = PCRE2_ERROR_NOMATCH;
+        if (utf && c->utf)
+            m = c->utf_jit ? pcre2_jit_match(c->utf, (PCRE2_SPTR)line, len, 0, 0, g->md, g->mctx)
+                           : pcre2_match(c->utf, (PCRE2_SPTR)line, len, 0, PCRE2_NO_UTF_CHECK,
+                                         g->md, g->mctx);
+        else if (c->bytes)
+            m = c->bytes_jit
+                    ? pcre2_jit_match(c->bytes, (PCRE2_SPTR)line, len, 0, 0, g->md, g->mctx)
+                    : pcre2_match(c->bytes, (PCRE2_SPTR)line, len, 0, 0, g->md, g->mctx);
+        /* else: a UTF-only pattern cannot read this line; no match. */
         struct grok_expr *e = &g->exprs[i];
-        int m = e->jit ? pcre2_jit_match(e->code, (PCRE2_SPTR)line, len, 0, 0, g->md, g->mctx)
-                       : pcre2_match(e->code, (PCRE2_SPTR)line, len, 0, 0, g->md, g->mctx);
         if (m >= 0) {
             g->stats.matched++;
             if ((rc = add_fields(g, &e->exp, line, ev)))
@@ -217,7 +229,7 @@ int lf_grok_match(lf_grok *g, const char *line, size_t len, struct lf_event *ev)
             return (int)i;
         }
         if (m != PCRE2_ERROR_NOMATCH) {
-            /* Match, depth or JIT stack limit: give up on this expression. */
+            /* Match, depth, heap or JIT stack limit: give up on this expression. */
             g->stats.limit_hits++;
             limited = true;
         }

@@ -99,7 +99,7 @@ int main(int argc, char **argv)
         fprintf(stderr, "%s\n", err);
         return 1;
     }
-    pcre2_code *code = g->exprs[0].code;
+    pcre2_code *code = g->exprs[0].code.utf; /* what valid UTF-8 lines take */
     pcre2_match_data *md = pcre2_match_data_create_from_pattern(code, NULL);
     struct lf_event ev;
     struct lf_buf out;
@@ -144,7 +144,7 @@ int main(int argc, char **argv)
     }
     const struct lf_grok_stats *st = lf_grok_get_stats(g);
     printf("corpus %s: %zu lines, %.1f MB; expression %s (JIT %s)\n", argv[1], n,
-           (double)size / 1e6, expr, g->exprs[0].jit ? "on" : "off");
+           (double)size / 1e6, expr, g->exprs[0].code.utf_jit ? "on" : "off");
     printf("matched: bare %zu, grok %llu per round\n", matched_bare,
            (unsigned long long)(st->matched / (unsigned)rounds));
     report("scan", best_scan, n, size);

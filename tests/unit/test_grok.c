@@ -220,6 +220,21 @@ static void test_oniguruma_translations(void **state)
     expect("(?<w>[[:alpha:]_]+)", "1ab_c2", "{\"w\":\"ab_c\"}");
 }
 
+static void test_unicode_as_ruby_sees_it(void **state)
+{
+    (void)state;
+    /* POSIX classes and \b know Unicode; \w, \d, \s are ASCII; '.' is a
+     * character. */
+    expect("(?<w>[[:alnum:]]+)", "jos\xc3\xa9 x", "{\"w\":\"jos\xc3\xa9\"}");
+    expect("(?<w>\\b\\w+\\b)", "h\xc3\xa9llo w\xc3\xb6rld ok", "{\"w\":\"ok\"}");
+    expect("(?<x>\\S+)", "a\xc2\xa0" "b c", "{\"x\":\"a\xc2\xa0" "b\"}");
+    expect("^(?<c>.)", "\xc3\xa9t\xc3\xa9", "{\"c\":\"\xc3\xa9\"}");
+    expect("(?<d>\\d+)", "\xd9\xa3 42", "{\"d\":\"42\"}"); /* Arabic-Indic 3 is no \d */
+    /* Invalid UTF-8: the byte pattern reads it, ASCII classes. */
+    expect("(?<w>[[:alnum:]]+)", "jos\xe9 x", "{\"w\":\"jos\"}");
+    expect("^(?<all>.*)$", "a\xff" "b", "{\"all\":\"a\xc3\xbf" "b\"}");
+}
+
 static void test_oniguruma_untranslatable_rejected(void **state)
 {
     (void)state;
@@ -376,7 +391,7 @@ static void test_explain_shows_pattern(void **state)
 {
     (void)state;
     lf_grok *g = compile1("%{WORD:a} (?m)x");
-    assert_string_equal(lf_grok_pattern(g, 0), "(?<g0>\\b\\w+\\b) (?s)x");
+    assert_string_equal(lf_grok_pattern(g, 0), "(?<g0>\\b[A-Za-z0-9_]+\\b) (?s)x");
     assert_null(lf_grok_pattern(g, 1));
     assert_int_equal(lf_grok_count(g), 1);
     lf_grok_destroy(g);
@@ -394,6 +409,7 @@ int main(void)
         cmocka_unit_test(test_plain_groups_do_not_capture),
         cmocka_unit_test(test_first_match_wins_and_failure),
         cmocka_unit_test(test_oniguruma_translations),
+        cmocka_unit_test(test_unicode_as_ruby_sees_it),
         cmocka_unit_test(test_oniguruma_untranslatable_rejected),
         cmocka_unit_test(test_invalid_utf8_and_binary_subject),
         cmocka_unit_test(test_catastrophic_backtracking_is_stopped),
