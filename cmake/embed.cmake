@@ -1,6 +1,7 @@
 # Writes OUTPUT, a C file holding every file of INPUTS as a byte array, so the
 # shipped pattern library is inside the binary and needs no install path.
-# Usage: cmake -DOUTPUT=out.c -DBASE=dir -DINPUTS="a;b" -P embed.cmake
+# Usage: cmake -DOUTPUT=out.c -DBASE=dir -DINPUTS="a|b" -P embed.cmake
+string(REPLACE "|" ";" INPUTS "${INPUTS}")
 set(body "")
 set(table "")
 set(i 0)
