@@ -120,6 +120,8 @@ int lf_path_compare(const char *a, size_t alen, const char *b, size_t blen)
 
 static int compare_fields(const struct lf_field *a, const struct lf_field *b)
 {
+    if (a->path == b->path && a->path_len == b->path_len)
+        return 0; /* the same field of a grok expression: the common case */
     return lf_path_compare(a->path, a->path_len, b->path, b->path_len);
 }
 

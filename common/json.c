@@ -24,6 +24,19 @@ static const unsigned char plain_byte[256] = {
 #undef R16
 };
 
+/* True if none of the 8 bytes at p needs escaping or UTF-8 checking: no
+ * control character, '"', '\\' or byte >= 0x80 (the usual SWAR tests). */
+static inline int plain8(const unsigned char *p)
+{
+    const uint64_t ones = 0x0101010101010101ull, high = 0x8080808080808080ull;
+    uint64_t w;
+    memcpy(&w, p, 8);
+    uint64_t quote = w ^ (ones * '"'), backslash = w ^ (ones * '\\');
+    uint64_t special = ((w - ones * 0x20) & ~w) | ((quote - ones) & ~quote) |
+                       ((backslash - ones) & ~backslash) | w;
+    return (special & high) == 0;
+}
+
 /* Length of the well-formed UTF-8 sequence at s (1..4), or 0 if the bytes
  * there are not one (overlong forms, surrogates and values past U+10FFFF are
  * rejected, as Unicode's table 3-7 says). */
@@ -102,6 +115,8 @@ int lf_json_write_string(struct lf_buf *b, const char *str, size_t n)
         char *o = b->data + b->len;
         while (i < end) {
             size_t run = i;
+            while (run + 8 <= end && plain8(s + run))
+                run += 8;
             while (run < end && plain_byte[s[run]])
                 run++;
             if (run > i) {
