@@ -196,7 +196,7 @@ static int grok_line(lf_grok *g, struct lf_event *ev, const char *line, size_t l
     return lf_buf_putc(out, '\n');
 }
 
-static int run(lf_grok *g, size_t max_line)
+static int run(lf_grok *g, size_t max_line, uint64_t *cut_lines)
 {
     struct lf_line_reader reader;
     struct lf_event ev;
@@ -210,6 +210,7 @@ static int run(lf_grok *g, size_t max_line)
     size_t len;
     int cut;
     while (!rc && (rc = lf_line_reader_next(&reader, &line, &len, &cut)) == 1) {
+        *cut_lines += (uint64_t)cut;
         rc = grok_line(g, &ev, line, len, cut, &out);
         if (!rc && out.len >= OUT_FLUSH_AT) {
             rc = write_all(out.data, out.len);
@@ -254,7 +255,8 @@ int lf_cmd_grok(int argc, char **argv)
         return LF_EXIT_OK;
     }
 
-    rc = run(g, c.opt.max_line);
+    uint64_t cut_lines = 0;
+    rc = run(g, c.opt.max_line, &cut_lines);
     if (c.stats) {
         const struct lf_grok_stats *s = lf_grok_get_stats(g);
         fprintf(stderr,
@@ -262,7 +264,8 @@ int lf_cmd_grok(int argc, char **argv)
                 "truncated %llu\n",
                 (unsigned long long)s->lines, (unsigned long long)s->matched,
                 (unsigned long long)s->unmatched, (unsigned long long)s->limit_hits,
-                (unsigned long long)s->bad_conversions, (unsigned long long)s->truncated);
+                (unsigned long long)s->bad_conversions,
+                (unsigned long long)(s->truncated + cut_lines));
     }
     lf_grok_destroy(g);
     return rc ? LF_EXIT_FAILURE : LF_EXIT_OK;
