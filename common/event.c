@@ -27,11 +27,13 @@ void lf_event_free(struct lf_event *ev)
     memset(ev, 0, sizeof(*ev));
 }
 
-static int grow(struct lf_event *ev)
+static int grow(struct lf_event *ev, size_t need)
 {
-    if (ev->cap >= LF_EVENT_MAX_FIELDS)
+    if (need > LF_EVENT_MAX_FIELDS)
         return LF_ELIMIT;
-    size_t cap = ev->cap ? ev->cap * 2 : 32;
+    size_t cap = ev->cap ? ev->cap : 32;
+    while (cap < need)
+        cap *= 2;
     if (cap > LF_EVENT_MAX_FIELDS)
         cap = LF_EVENT_MAX_FIELDS;
     struct lf_field *fields = realloc(ev->fields, cap * sizeof(*fields));
@@ -51,12 +53,19 @@ int lf_event_add(struct lf_event *ev, const struct lf_field *f)
     if (f->path_len == 0 || f->path_len > PATH_MAX_LEN)
         return LF_EINVAL;
     if (ev->nfields == ev->cap) {
-        int rc = grow(ev);
+        int rc = grow(ev, ev->nfields + 1);
         if (rc)
             return rc;
     }
     ev->fields[ev->nfields++] = *f;
     return 0;
+}
+
+int lf_event_reserve(struct lf_event *ev, size_t n)
+{
+    if (ev->cap - ev->nfields >= n)
+        return 0;
+    return grow(ev, ev->nfields + n);
 }
 
 int lf_event_add_string(struct lf_event *ev, const char *path, const char *s, size_t n)

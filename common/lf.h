@@ -193,6 +193,9 @@ static inline void lf_event_clear(struct lf_event *ev)
     ev->nfields = 0;
     ev->conflicts = 0;
 }
+/* Makes room for n more fields, so that a producer can fill
+ * ev->fields[ev->nfields..] in place; returns 0, LF_ENOMEM or LF_ELIMIT. */
+int lf_event_reserve(struct lf_event *ev, size_t n);
 /* Appends a field; returns 0, LF_ENOMEM or LF_ELIMIT (too many fields). */
 int lf_event_add(struct lf_event *ev, const struct lf_field *f);
 int lf_event_add_string(struct lf_event *ev, const char *path, const char *s, size_t n);

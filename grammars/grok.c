@@ -750,6 +750,7 @@ static int build_fields(struct expander *x, struct grok_expansion *exp)
         while (end < x->ncaps && strcmp(x->caps[end].path, x->caps[i].path) == 0)
             end++;
         struct grok_field *f = &exp->fields[exp->nfields++];
+        exp->ncaps += end - i;
         f->caps = calloc(end - i, sizeof(*f->caps));
         if (!f->caps)
             return fail(x, LF_ENOMEM, NULL, 0, "out of memory");

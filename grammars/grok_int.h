@@ -51,6 +51,7 @@ struct grok_expansion {
     size_t pattern_len;
     struct grok_field *fields; /* sorted by path */
     size_t nfields;
+    size_t ncaps; /* groups over all fields: the most fields one match adds */
     bool has_named_groups;
 };
 

