@@ -10,6 +10,7 @@
 #include "grok_int.h"
 
 #include <errno.h>
+#include <math.h>
 #include <stdio.h>
 #include <stdlib.h>
 #include <string.h>
@@ -131,13 +132,14 @@ static int parse_int(const char *s, size_t n, int64_t *out)
     return 1;
 }
 
-/* Fills `f` for a :float capture. Text already in JSON's number form is kept
- * as it is (no rounding, no cost); other numeric spellings go through strtod.
- * Returns 0 if the text is not a finite number. */
+/* Fills `f` for a :float capture. Short text already in JSON's number form
+ * with a fraction is kept as it is (no rounding, no cost); anything else goes
+ * through strtod, so "42" becomes 42.0 and "1e999" stays a string. Returns 0
+ * if the text is not a finite number. */
 static int convert_float(const char *s, size_t n, struct lf_field *f)
 {
-    int form = lf_json_number_form(s, n);
-    if (form == 2) {
+    /* Short enough that it cannot overflow a double: passed through. */
+    if (n <= 24 && !memchr(s, 'e', n) && !memchr(s, 'E', n) && lf_json_number_form(s, n) == 2) {
         f->type = LF_VAL_NUMBER;
         return 1;
     }
@@ -153,7 +155,7 @@ static int convert_float(const char *s, size_t n, struct lf_field *f)
     char *end;
     errno = 0;
     double v = strtod(tmp, &end);
-    if (end != tmp + n || errno == ERANGE)
+    if (end != tmp + n || !isfinite(v)) /* 1e999 would be Infinity: no JSON */
         return 0;
     f->type = LF_VAL_FLOAT;
     f->v.f = v;

@@ -121,6 +121,16 @@ static void test_types(void **state)
     /* An integral float stays a float so Elasticsearch maps it as one. */
     expect("%{NUMBER:f:float}", "42", "{\"f\":42.0}");
     expect("%{NUMBER:f:float}", "+.5", "{\"f\":0.5}");
+    expect("%{F:f:float=[0-9.e]+}", "1.5e3", "{\"f\":1500.0}");
+    /* Too big for a double: JSON has no Infinity, so it stays text. */
+    expect("%{F:f:float=[0-9.e]+}", "1e999", "{\"f\":\"1e999\"}");
+    char big[400];
+    memset(big, '4', sizeof(big));
+    big[200] = '.';
+    big[sizeof(big) - 1] = '\0';
+    char want[450];
+    snprintf(want, sizeof(want), "{\"f\":\"%s\"}", big);
+    expect("%{NUMBER:f:float}", big, want);
     /* :int cuts a fraction, as Logstash does. */
     expect("%{NUMBER:i:int}", "-3.7", "{\"i\":-3}");
     expect("%{INT:i:int}", "9223372036854775807", "{\"i\":9223372036854775807}");
