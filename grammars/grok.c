@@ -12,7 +12,7 @@
  * and PCRE2 spell a construct differently the expander translates it:
  *   (?m)        Ruby's "dot matches newline" is PCRE2's (?s)
  *   \h, \H      a hex digit in Oniguruma, horizontal space in PCRE2
- *   \uHHHH      PCRE2 has no \u; written as the character's UTF-8 bytes
+ *   \uHHHH      PCRE2 has no \u; written as the character itself (UTF-8)
  *   {,n}        "0 to n" in Oniguruma, literal text in PCRE2 10.42
  *   [a[bc]]     nested classes are unions in Oniguruma, flattened here
  * Ruby's \w, \d and \s are ASCII while its \b and POSIX classes know
@@ -490,8 +490,10 @@ static int expand_group(struct expander *x, const struct grok_def *def, const ch
     return emit(x, def, i, "(?", 2);
 }
 
-/* \uHHHH or \u{H...}: the code point's UTF-8 bytes, since patterns match
- * bytes. A multi-byte character cannot be one member of a byte class. */
+/* \uHHHH or \u{H...}: the character itself, as raw UTF-8 bytes. An escape
+ * such as \xc3 would be a code point of its own in UTF mode; raw bytes are
+ * the character in UTF mode and its byte sequence in byte mode, grouped so a
+ * quantifier after it applies to all of it. */
 static int expand_unicode_escape(struct expander *x, const struct grok_def *def, const char *s,
                                  size_t n, size_t i, int in_class, size_t *used)
 {
@@ -505,30 +507,34 @@ static int expand_unicode_escape(struct expander *x, const struct grok_def *def,
         return fail(x, LF_ESYNTAX, def, i, "\\u must be followed by four hex digits or {hex}");
     *used = e + (size_t)braced - i;
     unsigned long cp = strtoul(s + at, NULL, 16);
-    unsigned char u[4];
+    char u[4];
     size_t len;
     if (cp < 0x80)
-        u[0] = (unsigned char)cp, len = 1;
+        u[0] = (char)cp, len = 1;
     else if (cp < 0x800)
-        u[0] = (unsigned char)(0xC0 | cp >> 6), u[1] = (unsigned char)(0x80 | (cp & 0x3F)), len = 2;
-    else if (cp < 0x10000)
-        u[0] = (unsigned char)(0xE0 | cp >> 12), u[1] = (unsigned char)(0x80 | ((cp >> 6) & 0x3F)),
-        u[2] = (unsigned char)(0x80 | (cp & 0x3F)), len = 3;
-    else if (cp <= 0x10FFFF)
-        u[0] = (unsigned char)(0xF0 | cp >> 18), u[1] = (unsigned char)(0x80 | ((cp >> 12) & 0x3F)),
-        u[2] = (unsigned char)(0x80 | ((cp >> 6) & 0x3F)), u[3] = (unsigned char)(0x80 | (cp & 0x3F)),
-        len = 4;
+        u[0] = (char)(0xC0 | cp >> 6), u[1] = (char)(0x80 | (cp & 0x3F)), len = 2;
+    else if (cp < 0x10000 && (cp < 0xD800 || cp > 0xDFFF))
+        u[0] = (char)(0xE0 | cp >> 12), u[1] = (char)(0x80 | ((cp >> 6) & 0x3F)),
+        u[2] = (char)(0x80 | (cp & 0x3F)), len = 3;
+    else if (cp >= 0x10000 && cp <= 0x10FFFF)
+        u[0] = (char)(0xF0 | cp >> 18), u[1] = (char)(0x80 | ((cp >> 12) & 0x3F)),
+        u[2] = (char)(0x80 | ((cp >> 6) & 0x3F)), u[3] = (char)(0x80 | (cp & 0x3F)), len = 4;
     else
-        return fail(x, LF_ESYNTAX, def, i, "\\u code point past U+10FFFF");
-    if (len > 1 && in_class)
-        return fail(x, LF_ESYNTAX, def, i,
-                    "non-ASCII \\u inside a character class (patterns match bytes)");
-    char buf[40];
-    size_t k = (size_t)snprintf(buf, sizeof(buf), "%s", len > 1 ? "(?:" : "");
-    for (size_t b = 0; b < len; b++)
-        k += (size_t)snprintf(buf + k, sizeof(buf) - k, "\\x%02x", u[b]);
-    snprintf(buf + k, sizeof(buf) - k, "%s", len > 1 ? ")" : "");
-    return emit_str(x, def, i, buf);
+        return fail(x, LF_ESYNTAX, def, i, "\\u%.*s is not a Unicode character",
+                    (int)(e - at), s + at);
+    if (len == 1) {
+        char esc[8];
+        snprintf(esc, sizeof(esc), "\\x%02x", (unsigned)cp);
+        return emit_str(x, def, i, esc);
+    }
+    int rc = 0;
+    if (!in_class)
+        rc = emit_str(x, def, i, "(?:");
+    if (!rc)
+        rc = emit(x, def, i, u, len);
+    if (!rc && !in_class)
+        rc = emit_str(x, def, i, ")");
+    return rc;
 }
 
 /* A backslash escape at s[i]; in_class tells whether inside [...]. */
@@ -779,6 +785,14 @@ static void report_compile_error(struct expander *x, int code, size_t offset)
 {
     PCRE2_UCHAR msg[256];
     pcre2_get_error_message(code, msg, sizeof(msg));
+    if (code == PCRE2_ERROR_PATTERN_TOO_LARGE) {
+        fail(x, LF_ELIMIT, NULL, 0,
+             "%s: the compiled pattern is over PCRE2's 64 KiB limit (expanded pattern %zu "
+             "bytes); split the expression into several expressions or reference fewer "
+             "patterns",
+             (const char *)msg, x->out.len);
+        return;
+    }
     size_t lo = 0, hi = x->nmap;
     while (hi - lo > 1) { /* last entry with out <= offset */
         size_t mid = (lo + hi) / 2;

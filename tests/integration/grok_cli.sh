@@ -86,6 +86,12 @@ set -e
 check "pattern file error names file and line" grep -q "pattern BROKEN at $tmp/pat/zz-broken:1:8: missing closing parenthesis" "$tmp/e8"
 check "missing pattern dir" grep -q 'cannot open pattern directory /nonexistent' "$tmp/e9"
 check "bad pattern file exits 1" test "$rc" = 1 -a "$rc9" = 1
+big=$(printf '%%{IPV6:a} %.0s' $(seq 40))
+set +e
+"$LOGFERRY" grok -e "$big" < /dev/null 2> "$tmp/e12"; rc12=$?
+set -e
+check "too large pattern explained" test "$rc12" = 1
+check "too large pattern message" grep -q "over PCRE2's 64 KiB limit" "$tmp/e12"
 check "usage errors exit 2" test "$rc10" = 2 -a "$rc11" = 2
 check "--help exits 0" "$LOGFERRY" grok --help > /dev/null
 

@@ -218,6 +218,8 @@ static void test_oniguruma_translations(void **state)
     expect("(?<nh>\\H+)", "12ghij", "{\"nh\":\"ghij\"}");
     /* \uHHHH */
     expect("(?<a>\\u0041+)", "xAAy", "{\"a\":\"AA\"}");
+    expect("^caf(?<e>\\u00e9+)$", "caf\xc3\xa9\xc3\xa9", "{\"e\":\"\xc3\xa9\xc3\xa9\"}");
+    expect("(?<e>[\\u00e9\\u{20AC}]+)", "x\xe2\x82\xac\xc3\xa9y", "{\"e\":\"\xe2\x82\xac\xc3\xa9\"}");
     /* {,n} is 0..n */
     expect("^(?<a>a{,2})", "aaaa", "{\"a\":\"aa\"}");
     /* Nested classes are unions. */
@@ -251,6 +253,7 @@ static void test_oniguruma_untranslatable_rejected(void **state)
     expect_error("[a-z&&[^aeiou]]", "intersection");
     expect_error("[[^a]b]", "negated nested character class");
     expect_error("[\\H]", "\\H");
+    expect_error("\\uD800", "is not a Unicode character");
 }
 
 static void test_invalid_utf8_and_binary_subject(void **state)
