@@ -15,6 +15,7 @@
  *   \uHHHH      PCRE2 has no \u; written as the character itself (UTF-8)
  *   {,n}        "0 to n" in Oniguruma, literal text in PCRE2 10.42
  *   [a[bc]]     nested classes are unions in Oniguruma, flattened here
+ *   x?*         Ruby reads it as x*; PCRE2 rejects it
  * Ruby's \w, \d and \s are ASCII while its \b and POSIX classes know
  * Unicode: the pattern is compiled in UTF+UCP mode with \w, \d, \s spelled
  * as ASCII classes. UTF mode cannot match invalid UTF-8 at all (not even

@@ -95,7 +95,8 @@ typedef struct lf_grok lf_grok;
  * grammar, or NULL with the reason in errbuf: an unknown pattern (which, and
  * where it is referenced), a reference cycle (the cycle), a bad field or type,
  * or a PCRE2 error with its position mapped back into the expression or the
- * pattern file line it came from. `opt` may be NULL for the defaults.
+ * pattern file line it came from. `opt` may be NULL for the defaults; a
+ * field of it left at 0 takes its default.
  */
 lf_grok *lf_grok_create(const struct lf_grok_lib *lib, const char *const *exprs, size_t n,
                         const struct lf_grok_options *opt, char *errbuf, size_t errlen);

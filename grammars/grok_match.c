@@ -49,10 +49,20 @@ lf_grok *lf_grok_create(const struct lf_grok_lib *lib, const char *const *exprs,
     lf_grok *g = calloc(1, sizeof(*g));
     if (!g || !(g->exprs = calloc(n, sizeof(*g->exprs))))
         goto nomem;
-    if (opt)
-        g->opt = *opt;
-    else
-        lf_grok_options_default(&g->opt);
+    /* A limit left at 0 takes its default: 0 would disable matching. */
+    lf_grok_options_default(&g->opt);
+    if (opt) {
+        if (opt->match_limit)
+            g->opt.match_limit = opt->match_limit;
+        if (opt->depth_limit)
+            g->opt.depth_limit = opt->depth_limit;
+        if (opt->jit_stack_max)
+            g->opt.jit_stack_max = opt->jit_stack_max;
+        if (opt->max_line)
+            g->opt.max_line = opt->max_line;
+        if (opt->max_pattern)
+            g->opt.max_pattern = opt->max_pattern;
+    }
 
     uint32_t max_groups = 0;
     for (size_t i = 0; i < n; i++) {
