@@ -84,6 +84,13 @@ int lf_utf8_valid(const char *str, size_t n)
                 break;
             i += 16;
         }
+        if (i + 16 > n && n >= 16) {
+            /* The tail, as one overlapping read of the last 16 bytes. */
+            uint64_t w[2];
+            memcpy(w, s + n - 16, 16);
+            if (!((w[0] | w[1]) & 0x8080808080808080ull))
+                return 1;
+        }
         while (i < n && s[i] < 0x80)
             i++;
         if (i == n)

@@ -111,6 +111,28 @@ static void test_cap_is_enforced(void **state)
     lf_buf_free(&b);
 }
 
+static void test_utf8_valid(void **state)
+{
+    (void)state;
+    char buf[64];
+    for (size_t n = 0; n < sizeof(buf); n++) {
+        memset(buf, 'a', sizeof(buf));
+        assert_true(lf_utf8_valid(buf, n));
+        if (n == 0)
+            continue;
+        for (size_t at = 0; at < n; at++) { /* a bad byte at every place */
+            memset(buf, 'a', sizeof(buf));
+            buf[at] = (char)0xff;
+            assert_false(lf_utf8_valid(buf, n));
+        }
+    }
+    assert_true(lf_utf8_valid("0123456789abcdef\xc3\xa9xyz", 21));
+    assert_false(lf_utf8_valid("0123456789abcdef\xc3", 17));
+    assert_false(lf_utf8_valid("\xed\xa0\x80", 3)); /* surrogate */
+    assert_false(lf_utf8_valid("\xf4\x90\x80\x80", 4)); /* past U+10FFFF */
+    assert_true(lf_utf8_valid("\xf0\x9f\x98\x80", 4));
+}
+
 static void test_number_forms(void **state)
 {
     (void)state;
@@ -155,6 +177,7 @@ int main(void)
         cmocka_unit_test(test_every_byte_value_gives_valid_json),
         cmocka_unit_test(test_long_string_crosses_chunks),
         cmocka_unit_test(test_cap_is_enforced),
+        cmocka_unit_test(test_utf8_valid),
         cmocka_unit_test(test_number_forms),
         cmocka_unit_test(test_doubles_are_floats_and_round_trip),
     };
