@@ -15,7 +15,11 @@
 
 void lf_event_init(struct lf_event *ev)
 {
-    memset(ev, 0, sizeof(*ev));
+    ev->fields = NULL;
+    ev->order = NULL;
+    ev->nfields = ev->cap = 0;
+    ev->conflicts = 0;
+    ev->arena_used = 0;
 }
 
 void lf_event_free(struct lf_event *ev)
@@ -24,7 +28,7 @@ void lf_event_free(struct lf_event *ev)
         return;
     free(ev->fields);
     free(ev->order);
-    memset(ev, 0, sizeof(*ev));
+    lf_event_init(ev);
 }
 
 static int grow(struct lf_event *ev, size_t need)
@@ -76,6 +80,18 @@ int lf_event_add_string(struct lf_event *ev, const char *path, const char *s, si
                          .str = s,
                          .len = n};
     return lf_event_add(ev, &f);
+}
+
+int lf_event_add_copy(struct lf_event *ev, const char *path, const char *s, size_t n)
+{
+    if (n > sizeof(ev->arena) - ev->arena_used)
+        return LF_ELIMIT;
+    char *copy = ev->arena + ev->arena_used;
+    memcpy(copy, s, n);
+    int rc = lf_event_add_string(ev, path, copy, n);
+    if (!rc)
+        ev->arena_used += n;
+    return rc;
 }
 
 int lf_event_add_tag(struct lf_event *ev, const char *tag)

@@ -140,6 +140,41 @@ void lf_line_reader_free(struct lf_line_reader *r);
  * call), 0 at end of input, or LF_EIO (errno set). */
 int lf_line_reader_next(struct lf_line_reader *r, const char **line, size_t *len, int *cut);
 
+/* ---- acknowledgement queue --------------------------------------------- */
+
+/*
+ * Positions of one source (a file's offsets, an omprog stream's message
+ * numbers) waiting for the output to say their events are safe. Outputs may
+ * acknowledge out of order (a retried bulk item); the source may only
+ * advance to the end of the longest acknowledged prefix, which is what
+ * lf_ackq_committed() returns. Capacity is fixed at init: when it is full the
+ * source stops reading, which is the back-pressure.
+ */
+struct lf_ackq {
+    uint64_t *pos;   /* position reached once entry i's event is safe */
+    uint8_t *done;
+    size_t cap, head, count;
+    uint64_t first_seq; /* sequence number of the entry at head */
+    uint64_t committed; /* position of the last entry of the acked prefix */
+};
+
+/* Returns 0 or LF_ENOMEM; `start` is the position already safe. */
+int lf_ackq_init(struct lf_ackq *q, size_t cap, uint64_t start);
+void lf_ackq_free(struct lf_ackq *q);
+/* Records a pending event that, once safe, makes `pos` safe. Returns its
+ * sequence number in *seq, or LF_ELIMIT when the queue is full. */
+int lf_ackq_push(struct lf_ackq *q, uint64_t pos, uint64_t *seq);
+/* Marks one event safe. Unknown or repeated sequence numbers are ignored. */
+void lf_ackq_ack(struct lf_ackq *q, uint64_t seq);
+static inline uint64_t lf_ackq_committed(const struct lf_ackq *q)
+{
+    return q->committed;
+}
+static inline size_t lf_ackq_pending(const struct lf_ackq *q)
+{
+    return q->count;
+}
+
 /* ---- events ------------------------------------------------------------ */
 
 enum lf_value_type {
@@ -172,6 +207,7 @@ struct lf_field {
 };
 
 #define LF_EVENT_MAX_FIELDS 4096
+#define LF_EVENT_ARENA 1024
 
 /*
  * An event under construction. Fields may be added in any order; fields that
@@ -184,6 +220,8 @@ struct lf_event {
     size_t cap;
     uint32_t *order; /* scratch for writing; sized with fields */
     unsigned conflicts; /* values dropped because the path was also an object */
+    size_t arena_used;
+    char arena[LF_EVENT_ARENA]; /* strings the event owns (formatted times) */
 };
 
 void lf_event_init(struct lf_event *ev);
@@ -192,6 +230,7 @@ static inline void lf_event_clear(struct lf_event *ev)
 {
     ev->nfields = 0;
     ev->conflicts = 0;
+    ev->arena_used = 0;
 }
 /* Makes room for n more fields, so that a producer can fill
  * ev->fields[ev->nfields..] in place; returns 0, LF_ENOMEM or LF_ELIMIT. */
@@ -199,6 +238,9 @@ int lf_event_reserve(struct lf_event *ev, size_t n);
 /* Appends a field; returns 0, LF_ENOMEM or LF_ELIMIT (too many fields). */
 int lf_event_add(struct lf_event *ev, const struct lf_field *f);
 int lf_event_add_string(struct lf_event *ev, const char *path, const char *s, size_t n);
+/* Copies s into the event's own storage (valid until lf_event_clear) and
+ * adds it as a string field; LF_ELIMIT when that storage is full. */
+int lf_event_add_copy(struct lf_event *ev, const char *path, const char *s, size_t n);
 /* Appends `tag` to the "tags" list. */
 int lf_event_add_tag(struct lf_event *ev, const char *tag);
 /* Returns the first field with this path, or NULL. */

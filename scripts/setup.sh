@@ -5,7 +5,8 @@ set -euo pipefail
 
 packages=(
   build-essential cmake pkg-config
-  libpcre2-dev libjansson-dev libcmocka-dev
+  libpcre2-dev libjansson-dev libcmocka-dev libyaml-dev
+  rsyslog bsdutils # rsyslogd and logger for the omprog integration tests
   clang            # libFuzzer harnesses (tests/fuzz)
   python3          # benchmark corpus generator, test helpers
 )

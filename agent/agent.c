@@ -1,0 +1,334 @@
+/*
+ * agent.c - the daemon's main loop: one thread waiting (epoll) on the inputs'
+ * descriptors and deadlines and on signals (signalfd), running the inputs,
+ * ticking the pipeline, and checkpointing positions after acknowledgements.
+ *
+ * SIGTERM/SIGINT: stop reading, send what is batched, wait (up to
+ * agent.shutdown_timeout) for the output to acknowledge, persist positions,
+ * exit 0. SIGHUP: read the config again; if it is valid, drain the same way
+ * and rebuild inputs and output from it (positions live in the registry, so
+ * they carry over); if not, log why and keep running as before.
+ */
+#define _POSIX_C_SOURCE 200809L
+#include "agent.h"
+#include "agent_config.h"
+#include "input.h"
+
+#include <errno.h>
+#include <signal.h>
+#include <stdio.h>
+#include <stdlib.h>
+#include <string.h>
+#include <sys/epoll.h>
+#include <sys/signalfd.h>
+#include <time.h>
+#include <unistd.h>
+
+#define MAX_INPUTS 256
+#define ERRBUF 8192
+
+struct agent {
+    struct lf_agent_conf *conf;
+    struct lf_output *out;
+    struct lf_pipeline *pipeline;
+    struct lf_parser **parsers; /* parallel to conf->grammars */
+    struct lf_input *inputs[MAX_INPUTS];
+    size_t ninputs;
+    int epfd;
+    int sigfd;
+};
+
+static struct lf_output *create_output(const struct lf_agent_conf *c, char *err, size_t errlen)
+{
+    switch (c->output_type) {
+    case LF_OUTPUT_STDOUT:
+        return lf_out_stdout_create(STDOUT_FILENO, c->stdout_bulk, err, errlen);
+    case LF_OUTPUT_FILE:
+    default:
+        return lf_out_file_create(c->file_dir, (enum lf_fsync_policy)c->file_fsync,
+                                  c->file_local_dates, err, errlen);
+    }
+}
+
+static struct lf_parser *parser_for(struct agent *a, const char *grammar)
+{
+    for (size_t i = 0; i < a->conf->ngrammars; i++)
+        if (strcmp(a->conf->grammars[i].name, grammar) == 0)
+            return a->parsers[i];
+    return NULL;
+}
+
+static void teardown(struct agent *a)
+{
+    for (size_t i = 0; i < a->ninputs; i++) {
+        int fd = a->inputs[i]->ops->fd(a->inputs[i]);
+        if (fd >= 0)
+            epoll_ctl(a->epfd, EPOLL_CTL_DEL, fd, NULL);
+        a->inputs[i]->ops->destroy(a->inputs[i]);
+    }
+    a->ninputs = 0;
+    if (a->parsers)
+        for (size_t i = 0; i < a->conf->ngrammars; i++)
+            lf_parser_destroy(a->parsers[i]);
+    free(a->parsers);
+    a->parsers = NULL;
+    lf_pipeline_destroy(a->pipeline);
+    a->pipeline = NULL;
+    lf_output_destroy(a->out);
+    a->out = NULL;
+}
+
+static int add_input(struct agent *a, struct lf_input *in)
+{
+    if (a->ninputs == MAX_INPUTS) {
+        in->ops->destroy(in);
+        lf_log(LF_LOG_ERROR, "agent", "more than %d inputs", MAX_INPUTS);
+        return LF_ELIMIT;
+    }
+    a->inputs[a->ninputs++] = in;
+    int fd = in->ops->fd(in);
+    if (fd >= 0) {
+        struct epoll_event ev = {.events = EPOLLIN, .data.fd = fd};
+        if (epoll_ctl(a->epfd, EPOLL_CTL_ADD, fd, &ev) != 0) {
+            lf_log(LF_LOG_ERROR, "agent", "epoll: %s", strerror(errno));
+            return LF_EIO;
+        }
+    }
+    return 0;
+}
+
+/* Builds output, pipeline, parsers and inputs from a->conf. On failure
+ * everything built is torn down again and the reason is logged. */
+static int build(struct agent *a)
+{
+    char err[ERRBUF];
+    const struct lf_agent_conf *c = a->conf;
+    if (!(a->out = create_output(c, err, sizeof(err))))
+        goto fail;
+    a->pipeline = lf_pipeline_create(a->out, c->name, c->batch_max_docs, c->batch_max_bytes,
+                                     (int64_t)c->batch_max_age_ms);
+    a->parsers = calloc(c->ngrammars ? c->ngrammars : 1, sizeof(*a->parsers));
+    if (!a->pipeline || !a->parsers) {
+        snprintf(err, sizeof(err), "out of memory");
+        goto fail;
+    }
+    for (size_t i = 0; i < c->ngrammars; i++)
+        if (!(a->parsers[i] = lf_parser_create(&c->grammars[i], c->timezone, err, sizeof(err))))
+            goto fail;
+    if (c->metrics_enabled) {
+        struct lf_input *in = lf_input_metrics_create(c, a->pipeline, err, sizeof(err));
+        if (!in || add_input(a, in))
+            goto fail;
+    }
+    for (size_t i = 0; i < c->nfiles; i++) {
+        struct lf_parser *parser = parser_for(a, c->files[i].grammar);
+        struct lf_input *in =
+            parser ? lf_input_files_create(c, i, parser, a->pipeline, err, sizeof(err)) : NULL;
+        if (!parser)
+            snprintf(err, sizeof(err), "files[%zu]: no grammar %s", i, c->files[i].grammar);
+        if (!in || add_input(a, in))
+            goto fail;
+    }
+    lf_log(LF_LOG_INFO, "agent", "running as %s: %zu inputs, output %s", c->name, a->ninputs,
+           a->out->ops->name);
+    return 0;
+fail:
+    lf_log(LF_LOG_ERROR, "agent", "%s", err);
+    teardown(a);
+    return LF_EINVAL;
+}
+
+static size_t in_flight(const struct agent *a)
+{
+    size_t n = lf_pipeline_queued(a->pipeline) + lf_output_pending(a->out);
+    for (size_t i = 0; i < a->ninputs; i++)
+        n += a->inputs[i]->ops->in_flight(a->inputs[i]);
+    return n;
+}
+
+static void checkpoint(struct agent *a)
+{
+    for (size_t i = 0; i < a->ninputs; i++)
+        a->inputs[i]->ops->checkpoint(a->inputs[i]);
+}
+
+/* Stops the inputs and waits, up to the shutdown timeout, until everything
+ * read has been acknowledged; then persists positions. */
+static void drain(struct agent *a)
+{
+    for (size_t i = 0; i < a->ninputs; i++)
+        a->inputs[i]->ops->stop(a->inputs[i]);
+    int64_t deadline = lf_now_mono_ms() + (int64_t)a->conf->shutdown_timeout_ms;
+    for (;;) {
+        lf_pipeline_flush(a->pipeline);
+        lf_output_poll(a->out, 50);
+        checkpoint(a);
+        size_t left = in_flight(a);
+        if (left == 0)
+            break;
+        if (lf_now_mono_ms() >= deadline) {
+            lf_log(LF_LOG_WARN, "agent",
+                   "shutdown timeout: %zu events not acknowledged; they will be read again",
+                   left);
+            break;
+        }
+        struct timespec nap = {0, 20 * 1000000};
+        nanosleep(&nap, NULL);
+    }
+    checkpoint(a);
+}
+
+static void log_counters(const struct agent *a)
+{
+    for (size_t i = 0; i < a->ninputs; i++) {
+        const struct lf_input_counters *c = &a->inputs[i]->counters;
+        lf_log(LF_LOG_INFO, "agent",
+               "input %s: read %llu parsed %llu unparsed %llu emitted %llu acked %llu "
+               "truncated %llu errors %llu",
+               a->inputs[i]->name, (unsigned long long)c->read, (unsigned long long)c->parsed,
+               (unsigned long long)c->unparsed, (unsigned long long)c->emitted,
+               (unsigned long long)c->acked, (unsigned long long)c->truncated,
+               (unsigned long long)c->errors);
+    }
+    const struct lf_output_counters *o = &a->out->counters;
+    lf_log(LF_LOG_INFO, "agent", "output %s: submitted %llu acked %llu failed %llu bytes %llu",
+           a->out->ops->name, (unsigned long long)o->submitted, (unsigned long long)o->acked,
+           (unsigned long long)o->failed, (unsigned long long)o->bytes);
+}
+
+static void apply_log_level(const char *level)
+{
+    enum lf_log_level l;
+    if (level && lf_log_parse_level(level, &l) == 0)
+        lf_log_set_level(l);
+}
+
+static void reload(struct agent *a, const struct lf_agent_options *opt)
+{
+    char err[ERRBUF];
+    unsigned nerr = 0;
+    lf_log(LF_LOG_INFO, "agent", "SIGHUP: reading %s again", a->conf->path);
+    struct lf_agent_conf *next = lf_agent_conf_load(opt->config_path, err, sizeof(err), &nerr);
+    if (!next) {
+        lf_log(LF_LOG_ERROR, "agent", "new configuration has %u problems, keeping the old one:\n%s",
+               nerr, err);
+        return;
+    }
+    drain(a);
+    log_counters(a);
+    teardown(a);
+    struct lf_agent_conf *old = a->conf;
+    a->conf = next;
+    apply_log_level(opt->log_level ? opt->log_level : next->log_level);
+    if (build(a) == 0) {
+        lf_agent_conf_free(old);
+        return;
+    }
+    lf_log(LF_LOG_ERROR, "agent", "new configuration does not start; back to the old one");
+    a->conf = old;
+    lf_agent_conf_free(next);
+    if (build(a) != 0)
+        lf_log(LF_LOG_ERROR, "agent", "the old configuration does not start either");
+}
+
+/* How long epoll may sleep: until the nearest deadline, at most a second. */
+static int wait_ms(struct agent *a, int64_t now)
+{
+    int64_t next = now + 1000;
+    int64_t t = lf_pipeline_tick(a->pipeline, now);
+    if (t >= 0 && t < next)
+        next = t;
+    for (size_t i = 0; i < a->ninputs; i++) {
+        int64_t d = a->inputs[i]->ops->deadline(a->inputs[i]);
+        if (d >= 0 && d < next)
+            next = d;
+    }
+    return next <= now ? 0 : (int)(next - now);
+}
+
+/* Returns 1 to stop, 0 to go on. */
+static int handle_signal(struct agent *a, const struct lf_agent_options *opt)
+{
+    struct signalfd_siginfo si;
+    while (read(a->sigfd, &si, sizeof(si)) == (ssize_t)sizeof(si)) {
+        if (si.ssi_signo == SIGHUP) {
+            reload(a, opt);
+            if (!a->pipeline)
+                return 1;
+        } else {
+            lf_log(LF_LOG_INFO, "agent", "%s: shutting down", strsignal((int)si.ssi_signo));
+            return 1;
+        }
+    }
+    return 0;
+}
+
+static int loop(struct agent *a, const struct lf_agent_options *opt)
+{
+    struct epoll_event events[32];
+    for (;;) {
+        int64_t now = lf_now_mono_ms();
+        int n = epoll_wait(a->epfd, events, 32, wait_ms(a, now));
+        if (n < 0 && errno != EINTR) {
+            lf_log(LF_LOG_ERROR, "agent", "epoll_wait: %s", strerror(errno));
+            return LF_EIO;
+        }
+        for (int i = 0; i < n; i++)
+            if (events[i].data.fd == a->sigfd && handle_signal(a, opt))
+                return 0;
+        now = lf_now_mono_ms();
+        for (size_t i = 0; i < a->ninputs; i++) {
+            int rc = a->inputs[i]->ops->run(a->inputs[i], now);
+            if (rc) {
+                lf_log(LF_LOG_ERROR, "agent", "input %s failed: %s", a->inputs[i]->name,
+                       lf_strerror(rc));
+                return rc;
+            }
+        }
+        lf_pipeline_tick(a->pipeline, lf_now_mono_ms());
+        checkpoint(a);
+    }
+}
+
+int lf_agent_run(const struct lf_agent_options *opt)
+{
+    char err[ERRBUF];
+    unsigned nerr = 0;
+    struct agent a = {.epfd = -1, .sigfd = -1};
+    a.conf = lf_agent_conf_load(opt->config_path, err, sizeof(err), &nerr);
+    if (!a.conf) {
+        fprintf(stderr, "%s", err);
+        fprintf(stderr, "logferry agent: %u problem%s in %s\n", nerr, nerr == 1 ? "" : "s",
+                opt->config_path ? opt->config_path : "(defaults)");
+        return 1;
+    }
+    apply_log_level(opt->log_level ? opt->log_level : a.conf->log_level);
+
+    sigset_t mask;
+    sigemptyset(&mask);
+    sigaddset(&mask, SIGTERM);
+    sigaddset(&mask, SIGINT);
+    sigaddset(&mask, SIGHUP);
+    sigprocmask(SIG_BLOCK, &mask, NULL);
+    signal(SIGPIPE, SIG_IGN);
+    a.sigfd = signalfd(-1, &mask, SFD_NONBLOCK | SFD_CLOEXEC);
+    a.epfd = epoll_create1(EPOLL_CLOEXEC);
+    struct epoll_event sev = {.events = EPOLLIN, .data.fd = a.sigfd};
+    int rc = 1;
+    if (a.sigfd < 0 || a.epfd < 0 || epoll_ctl(a.epfd, EPOLL_CTL_ADD, a.sigfd, &sev) != 0) {
+        lf_log(LF_LOG_ERROR, "agent", "signalfd/epoll: %s", strerror(errno));
+    } else if (build(&a) == 0) {
+        rc = loop(&a, opt) ? 1 : 0;
+        if (a.pipeline) {
+            drain(&a);
+            log_counters(&a);
+        }
+        teardown(&a);
+    }
+    if (a.sigfd >= 0)
+        close(a.sigfd);
+    if (a.epfd >= 0)
+        close(a.epfd);
+    lf_agent_conf_free(a.conf);
+    return rc;
+}

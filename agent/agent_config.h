@@ -1,0 +1,142 @@
+/*
+ * agent_config.h - the agent's configuration as the rest of the agent sees
+ * it, once a YAML file has been read, checked and defaults filled in. Private
+ * to agent/ and cli/.
+ *
+ * The YAML, every key optional (defaults in brackets):
+ *
+ *   agent:
+ *     name: web01               # host.name            [gethostname()]
+ *     data_dir: /var/lib/logferry  # registry, spool   [/var/lib/logferry]
+ *     proc_root: /proc          # where /proc is       [/proc]
+ *     timezone: local           # for syslog timestamps without a zone:
+ *                               # "local", "UTC" or "+01:00"   [local]
+ *     log_level: info           # error|warn|info|debug          [info]
+ *     shutdown_timeout: 10s     # flush budget on SIGTERM       [10s]
+ *   grammars:                   # named grammars, referenced by inputs
+ *     syslog:                   # [one grammar "syslog": %{LOGFERRY_SYSLOG}]
+ *       expressions: ['%{LOGFERRY_SYSLOG}']   # tried in order
+ *       patterns_dirs: [/etc/logferry/patterns]   # after the shipped ones []
+ *       definitions: {MYNUM: '[0-9]+'}            # inline patterns       {}
+ *       max_line: 1MiB          # [1MiB]
+ *       match_limit: 10000000   # [10000000]
+ *   inputs:
+ *     metrics:
+ *       enabled: true           # [true]
+ *       interval: 10s           # [10s]
+ *       sets: [load, memory, cpu]   # [all three]
+ *       index: metrics          # index prefix      [metrics]
+ *     files:                    # a list; [none]
+ *       - paths: [/var/log/syslog, '/var/log/app*.log']   # paths, globs (required)
+ *         exclude: ['*.gz']     # glob on the file name   []
+ *         grammar: syslog       # [syslog]
+ *         index: syslog         # [syslog]
+ *         start_at: end         # files found at startup: beginning|end [end]
+ *         rescan: 10s           # glob re-scan interval   [10s]
+ *         partial_wait: 5s      # wait for the rest of a last line   [5s]
+ *         max_open: 256         # open descriptors at most   [256]
+ *     omprog:
+ *       grammar: syslog         # [syslog]
+ *       index: syslog           # [syslog]
+ *   output:
+ *     type: file                # file|stdout   [file]
+ *     batch_max_docs: 2048      # [2048]
+ *     batch_max_bytes: 5MiB     # [5MiB]
+ *     batch_max_age: 1s         # [1s]
+ *     file:
+ *       dir: /var/lib/logferry/out   # [<data_dir>/out]
+ *       fsync: batch            # batch|never   [batch]
+ *       local_dates: false      # daily files by local date   [false]
+ *     stdout:
+ *       bulk: false             # _bulk action lines too   [false]
+ *
+ * Strings may use ${VAR} and ${VAR:-default} from the environment; durations
+ * take ms, s, m, h (10s, 500ms); sizes take B, KiB, MiB, GiB (also KB, MB, GB
+ * as powers of 1000).
+ */
+#ifndef LF_AGENT_CONFIG_H
+#define LF_AGENT_CONFIG_H
+
+#include <stdbool.h>
+#include <stddef.h>
+#include <stdint.h>
+
+enum lf_metricset { LF_METRIC_LOAD = 1, LF_METRIC_MEMORY = 2, LF_METRIC_CPU = 4 };
+enum lf_start_at { LF_START_END, LF_START_BEGINNING };
+enum lf_output_type { LF_OUTPUT_FILE, LF_OUTPUT_STDOUT };
+
+struct lf_grammar_conf {
+    char *name;
+    char **expressions;
+    size_t nexpressions;
+    char **patterns_dirs;
+    size_t npatterns_dirs;
+    char **definition_names; /* parallel to definition_regexes */
+    char **definition_regexes;
+    size_t ndefinitions;
+    uint64_t max_line;
+    uint32_t match_limit;
+};
+
+struct lf_files_conf {
+    char **paths;
+    size_t npaths;
+    char **exclude;
+    size_t nexclude;
+    char *grammar;
+    char *index;
+    enum lf_start_at start_at;
+    uint64_t rescan_ms;
+    uint64_t partial_wait_ms;
+    uint32_t max_open;
+    unsigned line; /* where this input starts in the file, for messages */
+};
+
+struct lf_agent_conf {
+    char *path; /* the file it was read from */
+
+    char *name;
+    char *data_dir;
+    char *proc_root;
+    char *timezone;
+    char *log_level;
+    uint64_t shutdown_timeout_ms;
+
+    struct lf_grammar_conf *grammars;
+    size_t ngrammars;
+
+    bool metrics_enabled;
+    uint64_t metrics_interval_ms;
+    unsigned metrics_sets; /* enum lf_metricset bits */
+    char *metrics_index;
+
+    struct lf_files_conf *files;
+    size_t nfiles;
+
+    char *omprog_grammar;
+    char *omprog_index;
+
+    enum lf_output_type output_type;
+    uint32_t batch_max_docs;
+    uint64_t batch_max_bytes;
+    uint64_t batch_max_age_ms;
+    char *file_dir;
+    int file_fsync; /* enum lf_fsync_policy */
+    bool file_local_dates;
+    bool stdout_bulk;
+};
+
+/*
+ * Reads and checks `path`. Returns the configuration, or NULL after writing
+ * every problem found, one per line as "file:line:col: message", into errbuf
+ * (truncated if it does not fit; *nerrors gets the count). path NULL gives
+ * the defaults alone.
+ */
+struct lf_agent_conf *lf_agent_conf_load(const char *path, char *errbuf, size_t errlen,
+                                         unsigned *nerrors);
+void lf_agent_conf_free(struct lf_agent_conf *conf);
+/* The grammar of that name, or NULL. */
+const struct lf_grammar_conf *lf_agent_conf_grammar(const struct lf_agent_conf *conf,
+                                                     const char *name);
+
+#endif

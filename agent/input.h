@@ -1,0 +1,145 @@
+/*
+ * input.h - what the agent's inputs (sampler, tailer, omprog) share: one ops
+ * table the main loop drives, and the pipeline they hand events to. Private
+ * to agent/.
+ *
+ * The main loop is one thread: it waits (epoll) on every input's descriptor
+ * and deadline, calls run() on the inputs that are ready, and polls the
+ * output, whose acknowledgements come back through struct lf_ack_target
+ * callbacks on this same thread. Nothing here needs a lock.
+ */
+#ifndef LF_AGENT_INPUT_H
+#define LF_AGENT_INPUT_H
+
+#include "agent_config.h"
+#include "grok.h"
+#include "lf.h"
+#include "shipper.h"
+
+#include <stdbool.h>
+#include <stdint.h>
+
+/* ---- counters ---------------------------------------------------------- */
+
+struct lf_input_counters {
+    uint64_t read;      /* lines or samples taken in */
+    uint64_t parsed;    /* matched a grammar expression */
+    uint64_t unparsed;  /* matched none, shipped tagged */
+    uint64_t emitted;   /* events handed to the pipeline */
+    uint64_t acked;     /* events the output made safe */
+    uint64_t truncated; /* lines cut at max_line */
+    uint64_t errors;
+};
+
+/* ---- the pipeline ------------------------------------------------------ */
+
+struct lf_pipeline;
+
+/* What an input says about one event besides its fields. */
+struct lf_emit {
+    const char *index;   /* index prefix, e.g. "syslog" (outlives the batch) */
+    const char *source;  /* e.g. the file path; with position, makes the _id */
+    uint64_t position;   /* e.g. the line's offset */
+    int64_t ts_ms;       /* event time; 0: the pipeline takes "now" */
+    struct lf_ack_target *ack; /* NULL: nothing to acknowledge */
+    uint64_t seq;
+};
+
+/*
+ * Adds the fields every event has (@timestamp from ts_ms unless the event has
+ * one, host.name, agent.type, agent.version, and event.dataset if missing)
+ * and puts the event in the current batch. Returns 0, or LF_ELIMIT when the
+ * pipeline cannot take more now (the output is behind): the input must keep
+ * the event's source position unconsumed and try again on its next run().
+ * LF_EINVAL: the event can never fit in a batch (logged); skip it.
+ */
+int lf_pipeline_emit(struct lf_pipeline *p, struct lf_event *ev, const struct lf_emit *meta);
+
+/*
+ * A pipeline feeding `out` (not owned) with batches closed at max_docs,
+ * max_bytes or max_age_ms, whichever first. Returns NULL when out of memory.
+ */
+struct lf_pipeline *lf_pipeline_create(struct lf_output *out, const char *host, size_t max_docs,
+                                       size_t max_bytes, int64_t max_age_ms);
+/* The same with the default batch limits, for tests. */
+struct lf_pipeline *lf_pipeline_create_for_test(struct lf_output *out, const char *host);
+void lf_pipeline_destroy(struct lf_pipeline *p);
+/* Sends the current batch now. Returns 0, or the output's error (the batch
+ * is kept and sent again by a later flush or tick). */
+int lf_pipeline_flush(struct lf_pipeline *p);
+/* Sends the batch if it is old enough or a retry is due; polls the output.
+ * Returns the monotonic ms of the next time it wants to be called, or -1. */
+int64_t lf_pipeline_tick(struct lf_pipeline *p, int64_t now_mono_ms);
+/* Documents in the current (unsent) batch. */
+size_t lf_pipeline_queued(const struct lf_pipeline *p);
+
+/* The agent's host name (host.name), for ids and fields. */
+const char *lf_pipeline_host(const struct lf_pipeline *p);
+
+/* Monotonic and wall clocks in ms; inputs use these so tests can reason. */
+int64_t lf_now_mono_ms(void);
+int64_t lf_now_wall_ms(void);
+
+/* ---- parsing lines ----------------------------------------------------- */
+
+/*
+ * A grammar ready for lines: the compiled grok expressions plus what turns a
+ * match into an event's time. Built once per grammar from the config.
+ */
+struct lf_parser;
+
+struct lf_parser *lf_parser_create(const struct lf_grammar_conf *gc, const char *timezone,
+                                   char *errbuf, size_t errlen);
+void lf_parser_destroy(struct lf_parser *p);
+
+/*
+ * Parses one line into `ev` (whose fields then point into `line` and into the
+ * event's own storage): the grammar's fields, "message" (the line, unless the
+ * grammar captured one), event.original-free; the tag _grokparsefailure when
+ * nothing matched; _truncated when `cut`. A captured "timestamp" (syslog
+ * "Nov 21 17:02:01" with the year inferred across New Year and the zone from
+ * the config, or ISO 8601) becomes the event time in *ts_ms and is removed;
+ * otherwise *ts_ms is 0. Counts into `c`. Returns 0 or LF_ENOMEM/LF_ELIMIT.
+ */
+int lf_parser_parse(struct lf_parser *p, const char *line, size_t len, bool cut,
+                    struct lf_event *ev, int64_t *ts_ms, struct lf_input_counters *c);
+
+/* ---- inputs ------------------------------------------------------------ */
+
+struct lf_input;
+
+struct lf_input_ops {
+    const char *name;
+    /* A descriptor to wait on for readability, or -1. */
+    int (*fd)(struct lf_input *in);
+    /* Monotonic ms at which run() wants to be called even without input
+     * (a timer, a rescan, a partial line's wait), or -1 for none. */
+    int64_t (*deadline)(struct lf_input *in);
+    /* Reads what is ready and emits events, stopping on LF_ELIMIT from the
+     * pipeline. Returns 0, or an error that stops the agent. */
+    int (*run)(struct lf_input *in, int64_t now_mono_ms);
+    /* Stops reading for good (shutdown); persists what is safe. Events in
+     * flight may still be acknowledged after this. */
+    void (*stop)(struct lf_input *in);
+    /* Persists positions now (called after acknowledgements arrive; cheap if
+     * nothing changed). Returns 0 or an error (logged). */
+    int (*checkpoint)(struct lf_input *in);
+    /* Events emitted and not yet acknowledged. */
+    size_t (*in_flight)(const struct lf_input *in);
+    void (*destroy)(struct lf_input *in);
+};
+
+struct lf_input {
+    const struct lf_input_ops *ops;
+    const char *name; /* for logs: "metrics", "files[0]", "omprog" */
+    struct lf_input_counters counters;
+};
+
+/* Constructors; each returns NULL with the reason in errbuf. */
+struct lf_input *lf_input_metrics_create(const struct lf_agent_conf *conf,
+                                         struct lf_pipeline *p, char *errbuf, size_t errlen);
+struct lf_input *lf_input_files_create(const struct lf_agent_conf *conf, size_t index,
+                                       struct lf_parser *parser, struct lf_pipeline *p,
+                                       char *errbuf, size_t errlen);
+
+#endif

@@ -1,0 +1,268 @@
+/*
+ * parser.c - a configured grammar applied to a line: the grok match, the
+ * message, the tags, and the event time taken from the line.
+ *
+ * Syslog timestamps ("Nov 21 17:02:01") have no year and no zone: the year is
+ * the current one unless that puts the line more than a month in the future
+ * (a December line read in January), and the zone is the configured one.
+ * ISO 8601 timestamps carry their own zone, or take the configured one.
+ */
+#define _POSIX_C_SOURCE 200809L
+#include "input.h"
+
+#include <stdio.h>
+#include <stdlib.h>
+#include <string.h>
+#include <time.h>
+
+enum zone_kind { ZONE_LOCAL, ZONE_FIXED };
+
+struct lf_parser {
+    lf_grok *grok;
+    enum zone_kind zone;
+    int64_t fixed_offset_s; /* ZONE_FIXED: seconds east of UTC */
+    /* Local-time offsets are looked up once per hour of the calendar. */
+    int64_t cached_hour_key;
+    int64_t cached_offset_s;
+};
+
+static int parse_timezone(struct lf_parser *p, const char *tz, char *errbuf, size_t errlen)
+{
+    if (!tz || strcmp(tz, "local") == 0) {
+        p->zone = ZONE_LOCAL;
+        return 0;
+    }
+    p->zone = ZONE_FIXED;
+    if (strcmp(tz, "UTC") == 0 || strcmp(tz, "Z") == 0) {
+        p->fixed_offset_s = 0;
+        return 0;
+    }
+    int h, m;
+    char sign;
+    if (sscanf(tz, "%c%2d:%2d", &sign, &h, &m) == 3 && (sign == '+' || sign == '-') &&
+        strlen(tz) == 6 && h <= 14 && m < 60) {
+        p->fixed_offset_s = (sign == '-' ? -1 : 1) * (h * 3600 + m * 60);
+        return 0;
+    }
+    snprintf(errbuf, errlen, "timezone '%s': expected local, UTC or +HH:MM", tz);
+    return LF_EINVAL;
+}
+
+struct lf_parser *lf_parser_create(const struct lf_grammar_conf *gc, const char *timezone,
+                                   char *errbuf, size_t errlen)
+{
+    struct lf_parser *p = calloc(1, sizeof(*p));
+    struct lf_grok_lib *lib = lf_grok_lib_create();
+    if (!p || !lib) {
+        snprintf(errbuf, errlen, "out of memory");
+        goto fail;
+    }
+    p->cached_hour_key = INT64_MIN;
+    if (parse_timezone(p, timezone, errbuf, errlen))
+        goto fail;
+    char err[1024];
+    int rc = lf_grok_lib_load_builtin(lib, err, sizeof(err));
+    for (size_t i = 0; !rc && i < gc->npatterns_dirs; i++)
+        rc = lf_grok_lib_load_dir(lib, gc->patterns_dirs[i], err, sizeof(err));
+    for (size_t i = 0; !rc && i < gc->ndefinitions; i++)
+        rc = lf_grok_lib_define(lib, gc->definition_names[i], gc->definition_regexes[i], err,
+                                sizeof(err));
+    if (rc) {
+        snprintf(errbuf, errlen, "grammar %s: %s", gc->name, err);
+        goto fail;
+    }
+    struct lf_grok_options opt;
+    lf_grok_options_default(&opt);
+    if (gc->max_line)
+        opt.max_line = (size_t)gc->max_line;
+    if (gc->match_limit)
+        opt.match_limit = gc->match_limit;
+    p->grok = lf_grok_create(lib, (const char *const *)gc->expressions, gc->nexpressions, &opt,
+                             err, sizeof(err));
+    if (!p->grok) {
+        snprintf(errbuf, errlen, "grammar %s: %s", gc->name, err);
+        goto fail;
+    }
+    lf_grok_lib_destroy(lib);
+    return p;
+fail:
+    lf_grok_lib_destroy(lib);
+    lf_parser_destroy(p);
+    return NULL;
+}
+
+void lf_parser_destroy(struct lf_parser *p)
+{
+    if (!p)
+        return;
+    lf_grok_destroy(p->grok);
+    free(p);
+}
+
+/* Days since 1970-01-01 of a proleptic Gregorian date (Howard Hinnant's
+ * algorithm), so that no libc time function runs per line. */
+static int64_t days_from_civil(int64_t y, unsigned m, unsigned d)
+{
+    y -= m <= 2;
+    int64_t era = (y >= 0 ? y : y - 399) / 400;
+    unsigned yoe = (unsigned)(y - era * 400);
+    unsigned doy = (153 * (m + (m > 2 ? -3 : 9)) + 2) / 5 + d - 1;
+    unsigned doe = yoe * 365 + yoe / 4 - yoe / 100 + doy;
+    return era * 146097 + (int64_t)doe - 719468;
+}
+
+/* Seconds east of UTC that the configured zone has at this local time. */
+static int64_t zone_offset(struct lf_parser *p, int64_t local_s)
+{
+    if (p->zone == ZONE_FIXED)
+        return p->fixed_offset_s;
+    int64_t hour_key = local_s / 3600;
+    if (hour_key != p->cached_hour_key) {
+        time_t guess = (time_t)local_s;
+        struct tm tm;
+        gmtime_r(&guess, &tm);
+        tm.tm_isdst = -1;
+        time_t utc = mktime(&tm); /* local wall time -> UTC */
+        p->cached_offset_s = utc == (time_t)-1 ? 0 : local_s - (int64_t)utc;
+        p->cached_hour_key = hour_key;
+    }
+    return p->cached_offset_s;
+}
+
+static int digits(const char *s, size_t n, size_t at, size_t count, int *out)
+{
+    if (at + count > n)
+        return 0;
+    int v = 0;
+    for (size_t i = at; i < at + count; i++) {
+        if (s[i] < '0' || s[i] > '9')
+            return 0;
+        v = v * 10 + (s[i] - '0');
+    }
+    *out = v;
+    return 1;
+}
+
+static int month_number(const char *s)
+{
+    static const char names[] = "JanFebMarAprMayJunJulAugSepOctNovDec";
+    for (int i = 0; i < 12; i++)
+        if (strncmp(names + 3 * i, s, 3) == 0)
+            return i + 1;
+    return 0;
+}
+
+/* "Nov 21 17:02:01" or "Nov  1 17:02:01", optionally ".123" after. */
+static int parse_syslog_time(struct lf_parser *p, const char *s, size_t n, int64_t now_ms,
+                             int64_t *ms)
+{
+    int mon, day, hh, mm, ss;
+    if (n < 15 || !(mon = month_number(s)) || s[3] != ' ')
+        return 0;
+    size_t at = s[4] == ' ' ? 5 : 4;
+    if (!digits(s, n, at, at == 5 ? 1 : 2, &day) || s[at + (at == 5 ? 1 : 2)] != ' ')
+        return 0;
+    at += (at == 5 ? 1 : 2) + 1;
+    if (!digits(s, n, at, 2, &hh) || s[at + 2] != ':' || !digits(s, n, at + 3, 2, &mm) ||
+        s[at + 5] != ':' || !digits(s, n, at + 6, 2, &ss))
+        return 0;
+    int frac_ms = 0;
+    if (!(at + 8 < n && s[at + 8] == '.' && digits(s, n, at + 9, 3, &frac_ms)))
+        frac_ms = 0;
+    time_t now = (time_t)(now_ms / 1000);
+    struct tm tm;
+    gmtime_r(&now, &tm);
+    int64_t year = tm.tm_year + 1900;
+    for (int attempt = 0; attempt < 2; attempt++, year--) {
+        int64_t local_s =
+            days_from_civil(year, (unsigned)mon, (unsigned)day) * 86400 + hh * 3600 + mm * 60 + ss;
+        int64_t utc_ms = (local_s - zone_offset(p, local_s)) * 1000 + frac_ms;
+        if (utc_ms <= now_ms + 31LL * 86400 * 1000) { /* not a month in the future */
+            *ms = utc_ms;
+            return 1;
+        }
+    }
+    return 0;
+}
+
+/* "2026-11-21T17:02:01", fraction, "Z" / "+01:00" / "+0100" / none. */
+static int parse_iso_time(struct lf_parser *p, const char *s, size_t n, int64_t *ms)
+{
+    int y, mo, d, hh, mi, ss = 0;
+    if (!digits(s, n, 0, 4, &y) || s[4] != '-' || !digits(s, n, 5, 2, &mo) || s[7] != '-' ||
+        !digits(s, n, 8, 2, &d) || (s[10] != 'T' && s[10] != ' ') || !digits(s, n, 11, 2, &hh) ||
+        s[13] != ':' || !digits(s, n, 14, 2, &mi) || mo < 1 || mo > 12 || d < 1 || d > 31)
+        return 0;
+    size_t at = 16;
+    if (at < n && s[at] == ':') {
+        if (!digits(s, n, at + 1, 2, &ss))
+            return 0;
+        at += 3;
+    }
+    int64_t frac_ms = 0;
+    if (at < n && (s[at] == '.' || s[at] == ',')) {
+        at++;
+        int scale = 100;
+        while (at < n && s[at] >= '0' && s[at] <= '9') {
+            frac_ms += (s[at] - '0') * scale;
+            scale /= 10;
+            at++;
+        }
+    }
+    int64_t local_s = days_from_civil(y, (unsigned)mo, (unsigned)d) * 86400 + hh * 3600 +
+                      mi * 60 + ss;
+    int64_t offset;
+    if (at == n) {
+        offset = zone_offset(p, local_s);
+    } else if (s[at] == 'Z' && at + 1 == n) {
+        offset = 0;
+    } else if ((s[at] == '+' || s[at] == '-') && n - at >= 3) {
+        int oh, om = 0;
+        if (!digits(s, n, at + 1, 2, &oh))
+            return 0;
+        size_t m = at + 3;
+        if (m < n && s[m] == ':')
+            m++;
+        if (m < n && !digits(s, n, m, 2, &om))
+            return 0;
+        offset = (s[at] == '-' ? -1 : 1) * (oh * 3600 + om * 60);
+    } else {
+        return 0;
+    }
+    *ms = (local_s - offset) * 1000 + frac_ms;
+    return 1;
+}
+
+int lf_parser_parse(struct lf_parser *p, const char *line, size_t len, bool cut,
+                    struct lf_event *ev, int64_t *ts_ms, struct lf_input_counters *c)
+{
+    int rc;
+    lf_event_clear(ev);
+    *ts_ms = 0;
+    c->read++;
+    if (cut) {
+        c->truncated++;
+        if ((rc = lf_event_add_tag(ev, LF_GROK_TAG_TRUNCATED)))
+            return rc;
+    }
+    rc = lf_grok_match(p->grok, line, len, ev);
+    if (rc == LF_ENOMATCH)
+        c->unparsed++;
+    else if (rc >= 0)
+        c->parsed++;
+    else
+        return rc;
+    if (!lf_event_get(ev, "message", 7) && (rc = lf_event_add_string(ev, "message", line, len)))
+        return rc;
+
+    const struct lf_field *t = lf_event_get(ev, "timestamp", 9);
+    if (t && t->type == LF_VAL_STRING) {
+        int64_t ms;
+        if (parse_syslog_time(p, t->str, t->len, lf_now_wall_ms(), &ms) ||
+            parse_iso_time(p, t->str, t->len, &ms)) {
+            *ts_ms = ms;
+            lf_event_remove(ev, "timestamp", 9);
+        }
+    }
+    return 0;
+}

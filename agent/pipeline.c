@@ -1,0 +1,196 @@
+/*
+ * pipeline.c - where inputs hand over events: the fields every event carries
+ * are added, the event is written into the current batch, and batches go to
+ * the output when full or old. While the output refuses a batch, the batch is
+ * kept and retried with backoff, and emit answers LF_ELIMIT so that inputs
+ * stop reading: memory stays bounded and nothing is dropped.
+ */
+#define _POSIX_C_SOURCE 200809L
+#include "input.h"
+
+#include <stdio.h>
+#include <stdlib.h>
+#include <string.h>
+#include <time.h>
+
+#define DEFAULT_MAX_DOCS 2048
+#define DEFAULT_MAX_BYTES (5u << 20)
+#define DEFAULT_MAX_AGE_MS 1000
+/* Room above max_bytes so one more event always fits: a 1 MiB line can
+ * take 6 MiB once escaped. */
+#define BATCH_SLACK (8u << 20)
+#define RETRY_MIN_MS 100
+#define RETRY_MAX_MS 30000
+
+struct lf_pipeline {
+    struct lf_output *out;
+    struct lf_batch *batch;
+    char host[256];
+    size_t max_bytes;
+    int64_t max_age_ms;
+    bool failing;        /* the output refused the current batch */
+    int64_t retry_at_ms; /* monotonic */
+    int64_t retry_delay_ms;
+    /* @timestamp text for the last second formatted */
+    int64_t ts_cached_s;
+    char ts_cached[32];
+};
+
+int64_t lf_now_mono_ms(void)
+{
+    struct timespec ts;
+    clock_gettime(CLOCK_MONOTONIC, &ts);
+    return (int64_t)ts.tv_sec * 1000 + ts.tv_nsec / 1000000;
+}
+
+int64_t lf_now_wall_ms(void)
+{
+    struct timespec ts;
+    clock_gettime(CLOCK_REALTIME, &ts);
+    return (int64_t)ts.tv_sec * 1000 + ts.tv_nsec / 1000000;
+}
+
+struct lf_pipeline *lf_pipeline_create(struct lf_output *out, const char *host, size_t max_docs,
+                                       size_t max_bytes, int64_t max_age_ms)
+{
+    struct lf_pipeline *p = calloc(1, sizeof(*p));
+    if (!p)
+        return NULL;
+    p->out = out;
+    snprintf(p->host, sizeof(p->host), "%s", host);
+    p->max_bytes = max_bytes ? max_bytes : DEFAULT_MAX_BYTES;
+    p->max_age_ms = max_age_ms > 0 ? max_age_ms : DEFAULT_MAX_AGE_MS;
+    p->batch = lf_batch_create(p->max_bytes + BATCH_SLACK, max_docs ? max_docs : DEFAULT_MAX_DOCS);
+    p->ts_cached_s = INT64_MIN;
+    if (!p->batch) {
+        free(p);
+        return NULL;
+    }
+    return p;
+}
+
+struct lf_pipeline *lf_pipeline_create_for_test(struct lf_output *out, const char *host)
+{
+    return lf_pipeline_create(out, host, 0, 0, 0);
+}
+
+void lf_pipeline_destroy(struct lf_pipeline *p)
+{
+    if (!p)
+        return;
+    lf_batch_destroy(p->batch);
+    free(p);
+}
+
+const char *lf_pipeline_host(const struct lf_pipeline *p)
+{
+    return p->host;
+}
+
+size_t lf_pipeline_queued(const struct lf_pipeline *p)
+{
+    return p->batch->ndocs;
+}
+
+int lf_pipeline_flush(struct lf_pipeline *p)
+{
+    if (p->batch->ndocs == 0)
+        return 0;
+    int rc = lf_output_submit(p->out, p->batch);
+    int64_t now = lf_now_mono_ms();
+    if (rc) {
+        /* Keep the batch; try again later, backing off. */
+        if (!p->failing)
+            lf_log(LF_LOG_WARN, "pipeline", "output %s refused a batch of %zu (%s); retrying",
+                   p->out->ops->name, p->batch->ndocs, lf_strerror(rc));
+        p->failing = true;
+        p->retry_delay_ms = p->retry_delay_ms ? p->retry_delay_ms * 2 : RETRY_MIN_MS;
+        if (p->retry_delay_ms > RETRY_MAX_MS)
+            p->retry_delay_ms = RETRY_MAX_MS;
+        p->retry_at_ms = now + p->retry_delay_ms;
+        return rc;
+    }
+    if (p->failing)
+        lf_log(LF_LOG_INFO, "pipeline", "output %s accepts batches again", p->out->ops->name);
+    p->failing = false;
+    p->retry_delay_ms = 0;
+    lf_batch_clear(p->batch);
+    return 0;
+}
+
+int64_t lf_pipeline_tick(struct lf_pipeline *p, int64_t now)
+{
+    if (p->batch->ndocs) {
+        int64_t due = p->failing ? p->retry_at_ms : p->batch->opened_ms + p->max_age_ms;
+        if (now >= due)
+            lf_pipeline_flush(p);
+    }
+    lf_output_poll(p->out, 0);
+    if (!p->batch->ndocs)
+        return -1;
+    return p->failing ? p->retry_at_ms : p->batch->opened_ms + p->max_age_ms;
+}
+
+/* "2026-11-21T17:02:01.123Z" */
+static int add_timestamp(struct lf_pipeline *p, struct lf_event *ev, int64_t ms)
+{
+    int64_t s = ms >= 0 ? ms / 1000 : (ms - 999) / 1000;
+    if (s != p->ts_cached_s) {
+        time_t t = (time_t)s;
+        struct tm tm;
+        gmtime_r(&t, &tm);
+        snprintf(p->ts_cached, sizeof(p->ts_cached), "%04d-%02d-%02dT%02d:%02d:%02d",
+                 tm.tm_year + 1900, tm.tm_mon + 1, tm.tm_mday, tm.tm_hour, tm.tm_min, tm.tm_sec);
+        p->ts_cached_s = s;
+    }
+    char text[32];
+    int n = snprintf(text, sizeof(text), "%s.%03dZ", p->ts_cached, (int)(ms - s * 1000));
+    return lf_event_add_copy(ev, "@timestamp", text, (size_t)n);
+}
+
+static int add_common_fields(struct lf_pipeline *p, struct lf_event *ev, int64_t ts_ms)
+{
+    int rc = 0;
+    if (!lf_event_get(ev, "@timestamp", 10))
+        rc = add_timestamp(p, ev, ts_ms);
+    if (!rc)
+        rc = lf_event_add_string(ev, "host.name", p->host, strlen(p->host));
+    if (!rc)
+        rc = lf_event_add_string(ev, "agent.type", "logferry", 8);
+    if (!rc)
+        rc = lf_event_add_string(ev, "agent.version", LF_VERSION, strlen(LF_VERSION));
+    return rc;
+}
+
+int lf_pipeline_emit(struct lf_pipeline *p, struct lf_event *ev, const struct lf_emit *meta)
+{
+    if (p->failing)
+        return LF_ELIMIT;
+    int64_t ts = meta->ts_ms ? meta->ts_ms : lf_now_wall_ms();
+    int rc = add_common_fields(p, ev, ts);
+    if (rc)
+        return rc;
+    struct lf_doc doc = {.index = meta->index, .ts_ms = ts, .ack = meta->ack, .seq = meta->seq};
+    lf_doc_id(doc.id, p->host, meta->source ? meta->source : "", meta->position);
+    if (p->batch->ndocs == 0)
+        p->batch->opened_ms = lf_now_mono_ms();
+    rc = lf_batch_add_event(p->batch, ev, &doc);
+    if (rc == LF_ELIMIT && p->batch->ndocs) {
+        /* Full by count: send it, then this event opens the next one. */
+        if (lf_pipeline_flush(p))
+            return LF_ELIMIT;
+        p->batch->opened_ms = lf_now_mono_ms();
+        rc = lf_batch_add_event(p->batch, ev, &doc);
+    }
+    if (rc == LF_ELIMIT) {
+        /* Larger than an empty batch can ever hold: it cannot be sent. */
+        lf_log(LF_LOG_ERROR, "pipeline", "event from %s at %llu is too large for a batch",
+               meta->source ? meta->source : "?", (unsigned long long)meta->position);
+        return LF_EINVAL;
+    }
+    if (rc)
+        return rc;
+    if (p->batch->buf.len >= p->max_bytes || p->batch->ndocs == p->batch->max_docs)
+        lf_pipeline_flush(p); /* a refusal keeps the batch: the event is in */
+    return 0;
+}

@@ -1,0 +1,133 @@
+/*
+ * batch.c - batches of serialized events, daily index names and document
+ * ids (see shipper.h).
+ */
+#define _POSIX_C_SOURCE 200809L
+#include "shipper.h"
+
+#include <stdio.h>
+#include <stdlib.h>
+#include <string.h>
+#include <time.h>
+
+struct lf_batch *lf_batch_create(size_t max_bytes, size_t max_docs)
+{
+    struct lf_batch *b = calloc(1, sizeof(*b));
+    if (!b)
+        return NULL;
+    lf_buf_init(&b->buf, max_bytes);
+    b->max_docs = max_docs ? max_docs : 1;
+    return b;
+}
+
+void lf_batch_destroy(struct lf_batch *b)
+{
+    if (!b)
+        return;
+    lf_buf_free(&b->buf);
+    free(b->docs);
+    free(b);
+}
+
+void lf_batch_clear(struct lf_batch *b)
+{
+    lf_buf_reset(&b->buf);
+    b->ndocs = 0;
+    b->opened_ms = 0;
+}
+
+bool lf_batch_has_room(const struct lf_batch *b, size_t len)
+{
+    return b->ndocs < b->max_docs && b->buf.len + len <= b->buf.max;
+}
+
+int lf_batch_add_event(struct lf_batch *b, struct lf_event *ev, const struct lf_doc *meta)
+{
+    if (b->ndocs == b->max_docs)
+        return LF_ELIMIT;
+    if (b->ndocs == b->cap) {
+        size_t cap = b->cap ? b->cap * 2 : 64;
+        if (cap > b->max_docs)
+            cap = b->max_docs;
+        struct lf_doc *docs = realloc(b->docs, cap * sizeof(*docs));
+        if (!docs)
+            return LF_ENOMEM;
+        b->docs = docs;
+        b->cap = cap;
+    }
+    size_t start = b->buf.len;
+    int rc = lf_event_write_json(ev, &b->buf);
+    if (rc) {
+        /* Take back the partial document: the batch stays as it was. */
+        b->buf.len = start;
+        if (b->buf.data)
+            b->buf.data[start] = '\0';
+        return rc;
+    }
+    struct lf_doc *d = &b->docs[b->ndocs++];
+    *d = *meta;
+    d->off = start;
+    d->len = b->buf.len - start;
+    return 0;
+}
+
+size_t lf_index_name(char *out, size_t outlen, const char *prefix, int64_t ts_ms, bool local)
+{
+    time_t secs = (time_t)(ts_ms >= 0 ? ts_ms / 1000 : (ts_ms - 999) / 1000);
+    struct tm tm;
+    if (!(local ? localtime_r(&secs, &tm) : gmtime_r(&secs, &tm)))
+        return 0;
+    int n = snprintf(out, outlen, "%s-%04d.%02d.%02d", prefix, tm.tm_year + 1900, tm.tm_mon + 1,
+                     tm.tm_mday);
+    return n > 0 && (size_t)n < outlen ? (size_t)n : 0;
+}
+
+/* FNV-1a over a string, then a strong finaliser; two seeds make 128 bits. */
+static uint64_t mix64(uint64_t h)
+{
+    h ^= h >> 33;
+    h *= 0xff51afd7ed558ccdull;
+    h ^= h >> 33;
+    h *= 0xc4ceb9fe1a85ec53ull;
+    h ^= h >> 33;
+    return h;
+}
+
+static uint64_t fnv1a(uint64_t h, const void *p, size_t n)
+{
+    const unsigned char *s = p;
+    for (size_t i = 0; i < n; i++) {
+        h ^= s[i];
+        h *= 0x100000001b3ull;
+    }
+    return h;
+}
+
+void lf_doc_id(char out[LF_DOC_ID_LEN + 1], const char *host, const char *source,
+               uint64_t position)
+{
+    static const char hex[] = "0123456789abcdef";
+    uint64_t h[2] = {0xcbf29ce484222325ull, 0x84222325cbf29ce4ull};
+    unsigned char pos[8];
+    for (int i = 0; i < 8; i++)
+        pos[i] = (unsigned char)(position >> (8 * i));
+    for (int k = 0; k < 2; k++) {
+        /* The NUL separators keep ("ab","c") and ("a","bc") apart. */
+        h[k] = fnv1a(h[k], host, strlen(host) + 1);
+        h[k] = fnv1a(h[k], source, strlen(source) + 1);
+        h[k] = mix64(fnv1a(h[k], pos, sizeof(pos)) ^ (uint64_t)k);
+    }
+    for (int i = 0; i < 32; i++)
+        out[i] = hex[(h[i / 16] >> (60 - 4 * (i % 16))) & 0xF];
+    out[LF_DOC_ID_LEN] = '\0';
+}
+
+void lf_output_ack_batch(struct lf_output *o, const struct lf_batch *b)
+{
+    for (size_t i = 0; i < b->ndocs; i++) {
+        const struct lf_doc *d = &b->docs[i];
+        if (d->ack)
+            d->ack->safe(d->ack, d->seq);
+    }
+    o->counters.acked += b->ndocs;
+}

@@ -1,0 +1,258 @@
+/*
+ * out_file.c - the embedded default sink: daily NDJSON files in _bulk form,
+ * <dir>/<prefix>-YYYY.MM.dd.ndjson, each document preceded by its "create"
+ * action line, so that
+ *   curl -H 'Content-Type: application/x-ndjson' --data-binary @FILE ES/_bulk
+ * loads a file as it is, and a document written twice (a retried batch) is
+ * refused by Elasticsearch as already there (409) instead of duplicated.
+ *
+ * A batch is acknowledged once every byte is written and, by default, synced.
+ * A failed write leaves the batch unacknowledged for the caller to submit
+ * again.
+ */
+#define _POSIX_C_SOURCE 200809L
+#include "shipper.h"
+
+#include <errno.h>
+#include <fcntl.h>
+#include <stdio.h>
+#include <stdlib.h>
+#include <string.h>
+#include <sys/stat.h>
+#include <unistd.h>
+
+#define MAX_OPEN_FILES 8
+#define INDEX_NAME_MAX 256
+
+struct open_file {
+    char index[INDEX_NAME_MAX];
+    int fd;
+    uint64_t last_use;
+    bool dirty;
+};
+
+struct file_out {
+    struct lf_output base;
+    char *dir;
+    enum lf_fsync_policy fsync_policy;
+    bool local_dates;
+    struct open_file files[MAX_OPEN_FILES];
+    uint64_t clock;
+    struct lf_buf chunk; /* bytes for one file, written in one go */
+};
+
+static int mkdir_p(const char *dir, char *errbuf, size_t errlen)
+{
+    char path[4096];
+    size_t n = strlen(dir);
+    if (n == 0 || n >= sizeof(path)) {
+        snprintf(errbuf, errlen, "file output: bad directory '%s'", dir);
+        return LF_EINVAL;
+    }
+    memcpy(path, dir, n + 1);
+    for (size_t i = 1; i <= n; i++) {
+        if (path[i] != '/' && path[i] != '\0')
+            continue;
+        char c = path[i];
+        path[i] = '\0';
+        if (mkdir(path, 0750) != 0 && errno != EEXIST) {
+            snprintf(errbuf, errlen, "file output: cannot create directory %s: %s", path,
+                     strerror(errno));
+            return LF_EIO;
+        }
+        path[i] = c;
+    }
+    return 0;
+}
+
+static void close_file(struct open_file *f)
+{
+    if (f->fd >= 0)
+        close(f->fd);
+    f->fd = -1;
+    f->index[0] = '\0';
+    f->dirty = false;
+}
+
+/* The open file for an index, opening it (and closing the least recently
+ * used one, for yesterday's files) when needed. */
+static struct open_file *file_for(struct file_out *o, const char *index)
+{
+    struct open_file *lru = &o->files[0];
+    for (size_t i = 0; i < MAX_OPEN_FILES; i++) {
+        struct open_file *f = &o->files[i];
+        if (f->fd >= 0 && strcmp(f->index, index) == 0) {
+            f->last_use = ++o->clock;
+            return f;
+        }
+        if (f->fd < 0 || f->last_use < lru->last_use)
+            lru = f;
+    }
+    if (lru->fd >= 0) {
+        if (lru->dirty && o->fsync_policy == LF_FSYNC_BATCH)
+            fsync(lru->fd);
+        close_file(lru);
+    }
+    char path[4096];
+    if ((size_t)snprintf(path, sizeof(path), "%s/%s.ndjson", o->dir, index) >= sizeof(path)) {
+        errno = ENAMETOOLONG;
+        return NULL;
+    }
+    int fd = open(path, O_WRONLY | O_CREAT | O_APPEND | O_CLOEXEC, 0640);
+    if (fd < 0) {
+        lf_log(LF_LOG_ERROR, "out_file", "cannot open %s: %s", path, strerror(errno));
+        return NULL;
+    }
+    lru->fd = fd;
+    snprintf(lru->index, sizeof(lru->index), "%s", index);
+    lru->last_use = ++o->clock;
+    return lru;
+}
+
+static int write_all(int fd, const char *p, size_t n)
+{
+    while (n) {
+        ssize_t w = write(fd, p, n);
+        if (w < 0 && errno == EINTR)
+            continue;
+        if (w < 0)
+            return LF_EIO;
+        p += w;
+        n -= (size_t)w;
+    }
+    return 0;
+}
+
+/* Appends the action line and the document. */
+static int append_doc(struct lf_buf *out, const char *index, const struct lf_doc *d,
+                      const char *json)
+{
+    int rc = lf_buf_printf(out, "{\"create\":{\"_index\":\"%s\",\"_id\":\"%s\"}}\n", index, d->id);
+    if (!rc)
+        rc = lf_buf_append(out, json + d->off, d->len);
+    if (!rc)
+        rc = lf_buf_putc(out, '\n');
+    return rc;
+}
+
+static int flush_chunk(struct file_out *o, struct open_file *f)
+{
+    if (!f || o->chunk.len == 0)
+        return 0;
+    int rc = write_all(f->fd, o->chunk.data, o->chunk.len);
+    if (rc) {
+        lf_log(LF_LOG_ERROR, "out_file", "write to %s/%s.ndjson failed: %s", o->dir, f->index,
+               strerror(errno));
+        close_file(f); /* reopened on the next try */
+        return rc;
+    }
+    o->base.counters.bytes += o->chunk.len;
+    f->dirty = true;
+    lf_buf_reset(&o->chunk);
+    return 0;
+}
+
+static int file_submit(struct lf_output *base, struct lf_batch *b)
+{
+    struct file_out *o = (struct file_out *)base;
+    struct open_file *cur = NULL;
+    int rc = 0;
+
+    lf_buf_reset(&o->chunk);
+    for (size_t i = 0; i < b->ndocs && !rc; i++) {
+        const struct lf_doc *d = &b->docs[i];
+        char index[INDEX_NAME_MAX];
+        if (!lf_index_name(index, sizeof(index), d->index, d->ts_ms, o->local_dates) ||
+            strchr(index, '/')) {
+            lf_log(LF_LOG_ERROR, "out_file", "unusable index prefix '%s'", d->index);
+            rc = LF_EINVAL;
+            break;
+        }
+        if (!cur || strcmp(cur->index, index) != 0) {
+            if ((rc = flush_chunk(o, cur)))
+                break;
+            if (!(cur = file_for(o, index))) {
+                rc = LF_EIO;
+                break;
+            }
+        }
+        rc = append_doc(&o->chunk, index, d, b->buf.data);
+        if (rc == LF_ELIMIT) { /* chunk full: write what we have and go on */
+            if (!(rc = flush_chunk(o, cur)))
+                rc = append_doc(&o->chunk, index, d, b->buf.data);
+        }
+    }
+    if (!rc)
+        rc = flush_chunk(o, cur);
+    for (size_t i = 0; i < MAX_OPEN_FILES && !rc; i++) {
+        struct open_file *f = &o->files[i];
+        if (f->fd < 0 || !f->dirty)
+            continue;
+        if (o->fsync_policy == LF_FSYNC_BATCH && fsync(f->fd) != 0) {
+            lf_log(LF_LOG_ERROR, "out_file", "fsync of %s/%s.ndjson failed: %s", o->dir,
+                   f->index, strerror(errno));
+            close_file(f);
+            rc = LF_EIO;
+            break;
+        }
+        f->dirty = false;
+    }
+    if (rc) {
+        lf_buf_reset(&o->chunk);
+        return rc;
+    }
+    base->counters.submitted += b->ndocs;
+    lf_output_ack_batch(base, b);
+    return 0;
+}
+
+static int file_poll(struct lf_output *base, int timeout_ms)
+{
+    (void)base;
+    (void)timeout_ms;
+    return 0; /* everything is done in submit */
+}
+
+static size_t file_pending(const struct lf_output *base)
+{
+    (void)base;
+    return 0;
+}
+
+static void file_destroy(struct lf_output *base)
+{
+    struct file_out *o = (struct file_out *)base;
+    for (size_t i = 0; i < MAX_OPEN_FILES; i++)
+        close_file(&o->files[i]);
+    lf_buf_free(&o->chunk);
+    free(o->dir);
+    free(o);
+}
+
+static const struct lf_output_ops file_ops = {
+    .name = "file",
+    .submit = file_submit,
+    .poll = file_poll,
+    .pending = file_pending,
+    .destroy = file_destroy,
+};
+
+struct lf_output *lf_out_file_create(const char *dir, enum lf_fsync_policy fsync_policy,
+                                     bool local_dates, char *errbuf, size_t errlen)
+{
+    if (mkdir_p(dir, errbuf, errlen))
+        return NULL;
+    struct file_out *o = calloc(1, sizeof(*o));
+    if (!o || !(o->dir = strdup(dir))) {
+        free(o);
+        snprintf(errbuf, errlen, "file output: out of memory");
+        return NULL;
+    }
+    o->base.ops = &file_ops;
+    o->fsync_policy = fsync_policy;
+    o->local_dates = local_dates;
+    for (size_t i = 0; i < MAX_OPEN_FILES; i++)
+        o->files[i].fd = -1;
+    lf_buf_init(&o->chunk, 4u << 20);
+    return &o->base;
+}

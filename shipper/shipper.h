@@ -1,0 +1,156 @@
+/*
+ * shipper.h - delivery: batches of serialized events, the output interface
+ * every sink implements (file, stdout; Elasticsearch and Kafka later), daily
+ * index names and deterministic document ids.
+ *
+ * The flow: an input builds an event, writes its JSON into the current batch
+ * with lf_batch_add(), naming an acknowledgement target and a sequence
+ * number; the batch goes to the output with lf_output_submit(); later, from
+ * lf_output_poll() or lf_output_flush() on the same thread, the output calls
+ * each document's ack target once that document is safe (written and synced,
+ * indexed, or confirmed by Kafka). Inputs advance their durable positions
+ * only from those calls.
+ */
+#ifndef LF_SHIPPER_H
+#define LF_SHIPPER_H
+
+#include "lf.h"
+
+#include <stdbool.h>
+#include <stddef.h>
+#include <stdint.h>
+
+/* ---- acknowledgement targets ------------------------------------------- */
+
+/*
+ * Embedded in whatever owns positions (a tailed file, an omprog stream).
+ * `safe` is called once per document when it is safe, with the sequence
+ * number given to lf_batch_add(); `failed` (may be NULL) when the output has
+ * given up on it for good (it went to a dead-letter file, say), which also
+ * counts as done for the position. The owner must stay alive while it has
+ * documents in flight.
+ */
+struct lf_ack_target {
+    void (*safe)(struct lf_ack_target *t, uint64_t seq);
+    void (*failed)(struct lf_ack_target *t, uint64_t seq);
+};
+
+/* ---- documents and batches --------------------------------------------- */
+
+#define LF_DOC_ID_LEN 32
+
+/* One serialized event. */
+struct lf_doc {
+    size_t off, len;    /* the JSON object, in the batch's buffer */
+    const char *index;  /* index prefix ("syslog"); must outlive the batch */
+    int64_t ts_ms;      /* event time (ms since the epoch, UTC): the daily index */
+    char id[LF_DOC_ID_LEN + 1];
+    struct lf_ack_target *ack; /* NULL: nothing to acknowledge */
+    uint64_t seq;
+};
+
+/* Documents waiting to be sent together; bounded by bytes and count. */
+struct lf_batch {
+    struct lf_buf buf;
+    struct lf_doc *docs;
+    size_t ndocs, cap;
+    size_t max_docs;
+    int64_t opened_ms; /* when the first document went in (monotonic) */
+};
+
+/* Returns NULL when out of memory. */
+struct lf_batch *lf_batch_create(size_t max_bytes, size_t max_docs);
+void lf_batch_destroy(struct lf_batch *b);
+void lf_batch_clear(struct lf_batch *b);
+/* Whether another document of about `len` bytes still fits. */
+bool lf_batch_has_room(const struct lf_batch *b, size_t len);
+
+/*
+ * Writes `ev` as JSON into the batch as one document. Returns 0, LF_ELIMIT
+ * when the batch is full (nothing added: send it and retry with an empty
+ * one; an event larger than an empty batch is also LF_ELIMIT), or LF_ENOMEM.
+ */
+int lf_batch_add_event(struct lf_batch *b, struct lf_event *ev, const struct lf_doc *meta);
+
+/* ---- daily index names and document ids -------------------------------- */
+
+/* Writes "<prefix>-YYYY.MM.dd" for the UTC (or, if local, local) date of
+ * ts_ms into out; returns the length, or 0 if it does not fit. */
+size_t lf_index_name(char *out, size_t outlen, const char *prefix, int64_t ts_ms, bool local);
+
+/* A deterministic id from where an event came from: the same host, source
+ * and position always give the same id, so a replayed event is recognised
+ * by Elasticsearch ('create' answers 409). 32 hex digits of a 128-bit hash. */
+void lf_doc_id(char out[LF_DOC_ID_LEN + 1], const char *host, const char *source,
+               uint64_t position);
+
+/* ---- outputs ----------------------------------------------------------- */
+
+struct lf_output;
+
+/* What every sink implements; called from one thread only. */
+struct lf_output_ops {
+    const char *name;
+    /* Takes the batch's documents (copying what it keeps: the caller clears
+     * the batch afterwards). Returns 0, or LF_ELIMIT when the sink cannot take
+     * more now (the caller keeps the batch and polls), or another error. */
+    int (*submit)(struct lf_output *o, struct lf_batch *b);
+    /* Does pending work for up to timeout_ms, acknowledging what became
+     * safe. Returns 0 or an error (logged by the sink; it keeps retrying). */
+    int (*poll)(struct lf_output *o, int timeout_ms);
+    /* Documents submitted but not acknowledged yet. */
+    size_t (*pending)(const struct lf_output *o);
+    void (*destroy)(struct lf_output *o);
+};
+
+struct lf_output_counters {
+    uint64_t submitted; /* documents */
+    uint64_t acked;
+    uint64_t failed;
+    uint64_t bytes;
+};
+
+struct lf_output {
+    const struct lf_output_ops *ops;
+    struct lf_output_counters counters;
+};
+
+static inline int lf_output_submit(struct lf_output *o, struct lf_batch *b)
+{
+    return o->ops->submit(o, b);
+}
+static inline int lf_output_poll(struct lf_output *o, int timeout_ms)
+{
+    return o->ops->poll(o, timeout_ms);
+}
+static inline size_t lf_output_pending(const struct lf_output *o)
+{
+    return o->ops->pending(o);
+}
+static inline void lf_output_destroy(struct lf_output *o)
+{
+    if (o)
+        o->ops->destroy(o);
+}
+
+/* Calls every document's ack target (safe), counting them. */
+void lf_output_ack_batch(struct lf_output *o, const struct lf_batch *b);
+
+/* When a document file is synced to disk. */
+enum lf_fsync_policy { LF_FSYNC_BATCH, LF_FSYNC_NEVER };
+
+/*
+ * The file sink: appends each document, in _bulk form (a "create" action
+ * line with _index and _id, then the document), to
+ * <dir>/<prefix>-YYYY.MM.dd.ndjson, so `curl --data-binary @file .../_bulk`
+ * loads it. Acknowledges a batch once written (and synced, by default).
+ * Returns NULL with the reason in errbuf.
+ */
+struct lf_output *lf_out_file_create(const char *dir, enum lf_fsync_policy fsync_policy,
+                                     bool local_dates, char *errbuf, size_t errlen);
+
+/* The stdout sink, for debugging: one document per line; or, with `bulk`,
+ * the same _bulk form as the file sink. Acknowledges once written. */
+struct lf_output *lf_out_stdout_create(int fd, bool bulk, char *errbuf, size_t errlen);
+
+#endif
