@@ -24,7 +24,13 @@ struct lf_parser {
     /* Local-time offsets are looked up once per hour of the calendar. */
     int64_t cached_hour_key;
     int64_t cached_offset_s;
+    int64_t now_override_ms;
 };
+
+void lf_parser_set_now(struct lf_parser *p, int64_t wall_ms)
+{
+    p->now_override_ms = wall_ms;
+}
 
 static int parse_timezone(struct lf_parser *p, const char *tz, char *errbuf, size_t errlen)
 {
@@ -258,7 +264,8 @@ int lf_parser_parse(struct lf_parser *p, const char *line, size_t len, bool cut,
     const struct lf_field *t = lf_event_get(ev, "timestamp", 9);
     if (t && t->type == LF_VAL_STRING) {
         int64_t ms;
-        if (parse_syslog_time(p, t->str, t->len, lf_now_wall_ms(), &ms) ||
+        int64_t now = p->now_override_ms ? p->now_override_ms : lf_now_wall_ms();
+        if (parse_syslog_time(p, t->str, t->len, now, &ms) ||
             parse_iso_time(p, t->str, t->len, &ms)) {
             *ts_ms = ms;
             lf_event_remove(ev, "timestamp", 9);
