@@ -65,8 +65,7 @@ static int metrics_run(struct lf_input *in, int64_t now)
         if (rc == LF_ENOENT)
             continue; /* cpu needs a second sample */
         if (rc) {
-            in->counters.errors++;
-            lf_log(LF_LOG_WARN, "metrics", "%s: %s", metric_sets[i].source, lf_strerror(rc));
+            in->counters.errors++; /* the sampler logs why, once */
             continue;
         }
         in->counters.read++;
