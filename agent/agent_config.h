@@ -76,6 +76,7 @@ struct lf_grammar_conf {
     size_t ndefinitions;
     uint64_t max_line;
     uint32_t match_limit;
+    unsigned line, col; /* where its name is in the file (0: the built-in syslog) */
 };
 
 struct lf_files_conf {
@@ -138,5 +139,9 @@ void lf_agent_conf_free(struct lf_agent_conf *conf);
 /* The grammar of that name, or NULL. */
 const struct lf_grammar_conf *lf_agent_conf_grammar(const struct lf_agent_conf *conf,
                                                      const char *name);
+/* The key tables (lf_config.h) the file is read with, for the reference
+ * documentation (`logferry check --print-keys`). Static; never NULL. */
+struct lf_conf_key;
+const struct lf_conf_key *lf_agent_conf_keys(void);
 
 #endif

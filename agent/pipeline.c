@@ -143,7 +143,7 @@ static int add_timestamp(struct lf_pipeline *p, struct lf_event *ev, int64_t ms)
                  tm.tm_year + 1900, tm.tm_mon + 1, tm.tm_mday, tm.tm_hour, tm.tm_min, tm.tm_sec);
         p->ts_cached_s = s;
     }
-    char text[32];
+    char text[48];
     int n = snprintf(text, sizeof(text), "%s.%03dZ", p->ts_cached, (int)(ms - s * 1000));
     return lf_event_add_copy(ev, "@timestamp", text, (size_t)n);
 }

@@ -13,5 +13,7 @@
 
 /* Each takes argv with argv[0] = the subcommand's name; returns an exit code. */
 int lf_cmd_grok(int argc, char **argv);
+int lf_cmd_agent(int argc, char **argv);
+int lf_cmd_check(int argc, char **argv);
 
 #endif

@@ -1,0 +1,170 @@
+/*
+ * cmd_check.c - `logferry check -c FILE`: reads the agent's configuration
+ * as the agent would, then compiles every grammar in it with the grok
+ * engine, and says "FILE: OK" or lists every problem as
+ * "FILE:LINE:COL: message". Meant for operators before a reload and for
+ * configuration management before it ships a file.
+ *
+ * `--print-keys` prints the reference of every key from the same tables the
+ * agent reads with (docs/CONFIGURATION.md is made from it).
+ */
+#define _POSIX_C_SOURCE 200809L
+#include "agent_config.h"
+#include "cli.h"
+#include "grok.h"
+#include "lf_config.h"
+
+#include <getopt.h>
+#include <stdio.h>
+#include <stdlib.h>
+#include <string.h>
+
+#define ERRBUF_SIZE (256u * 1024)
+
+static void usage(FILE *out)
+{
+    fprintf(out, "usage: logferry check -c FILE\n"
+                 "       logferry check --print-keys\n"
+                 "\n"
+                 "Checks an agent configuration: YAML syntax, every key, type and range, and\n"
+                 "that every grammar compiles with its pattern directories and definitions.\n"
+                 "Prints 'FILE: OK' and exits 0, or prints every problem to stderr as\n"
+                 "FILE:LINE:COL: message and exits 1.\n"
+                 "\n"
+                 "  -c, --config FILE   the configuration to check\n"
+                 "      --print-keys    print every key, its type, default and meaning as a\n"
+                 "                      Markdown table\n"
+                 "  -h, --help          this text\n");
+}
+
+/*
+ * Builds the pattern library of one grammar and compiles its expressions.
+ * Prints each problem to stderr at the grammar's position; returns how many.
+ */
+static unsigned check_grammar(const char *file, const struct lf_grammar_conf *g)
+{
+    char where[64] = "", err[1024];
+    unsigned problems = 0;
+    if (g->line)
+        snprintf(where, sizeof(where), ":%u:%u", g->line, g->col);
+    struct lf_grok_lib *lib = lf_grok_lib_create();
+    if (!lib) {
+        fprintf(stderr, "%s%s: grammar %s: out of memory\n", file, where, g->name);
+        return 1;
+    }
+    if (lf_grok_lib_load_builtin(lib, err, sizeof(err))) {
+        fprintf(stderr, "%s%s: grammar %s: %s\n", file, where, g->name, err);
+        problems++;
+    }
+    for (size_t i = 0; i < g->npatterns_dirs; i++) {
+        if (lf_grok_lib_load_dir(lib, g->patterns_dirs[i], err, sizeof(err))) {
+            fprintf(stderr, "%s%s: grammar %s: %s\n", file, where, g->name, err);
+            problems++;
+        }
+    }
+    for (size_t i = 0; i < g->ndefinitions; i++) {
+        if (lf_grok_lib_define(lib, g->definition_names[i], g->definition_regexes[i], err,
+                               sizeof(err))) {
+            fprintf(stderr, "%s%s: grammar %s: %s\n", file, where, g->name, err);
+            problems++;
+        }
+    }
+    /* A library that failed to load would only add "unknown pattern" noise. */
+    if (!problems) {
+        struct lf_grok_options opt;
+        lf_grok_options_default(&opt);
+        opt.max_line = (size_t)g->max_line;
+        opt.match_limit = g->match_limit;
+        lf_grok *grok = lf_grok_create(lib, (const char *const *)g->expressions, g->nexpressions,
+                                       &opt, err, sizeof(err));
+        if (!grok) {
+            fprintf(stderr, "%s%s: grammar %s: %s\n", file, where, g->name, err);
+            problems++;
+        }
+        lf_grok_destroy(grok);
+    }
+    lf_grok_lib_destroy(lib);
+    return problems;
+}
+
+static int print_keys(void)
+{
+    struct lf_buf out;
+    lf_buf_init(&out, 1u << 20);
+    int rc = lf_conf_write_keys(&out, lf_agent_conf_keys());
+    if (!rc && fwrite(out.data, 1, out.len, stdout) != out.len)
+        rc = LF_EIO;
+    if (!rc && fflush(stdout))
+        rc = LF_EIO;
+    if (rc)
+        fprintf(stderr, "logferry check: cannot print the keys: %s\n", lf_strerror(rc));
+    lf_buf_free(&out);
+    return rc ? LF_EXIT_FAILURE : LF_EXIT_OK;
+}
+
+static int check_file(const char *path)
+{
+    char *errbuf = malloc(ERRBUF_SIZE);
+    unsigned nerrors = 0;
+    if (!errbuf) {
+        fprintf(stderr, "logferry check: out of memory\n");
+        return LF_EXIT_FAILURE;
+    }
+    struct lf_agent_conf *conf = lf_agent_conf_load(path, errbuf, ERRBUF_SIZE, &nerrors);
+    if (!conf) {
+        fputs(errbuf, stderr);
+        free(errbuf);
+        return LF_EXIT_FAILURE;
+    }
+    free(errbuf);
+    unsigned problems = 0;
+    for (size_t i = 0; i < conf->ngrammars; i++)
+        problems += check_grammar(path, &conf->grammars[i]);
+    lf_agent_conf_free(conf);
+    if (problems)
+        return LF_EXIT_FAILURE;
+    printf("%s: OK\n", path);
+    return LF_EXIT_OK;
+}
+
+int lf_cmd_check(int argc, char **argv)
+{
+    static const struct option longopts[] = {
+        {"config", required_argument, NULL, 'c'},
+        {"print-keys", no_argument, NULL, 'k'},
+        {"help", no_argument, NULL, 'h'},
+        {NULL, 0, NULL, 0},
+    };
+    const char *path = NULL;
+    int keys = 0, ch;
+    optind = 1;
+    while ((ch = getopt_long(argc, argv, "c:h", longopts, NULL)) != -1) {
+        switch (ch) {
+        case 'c':
+            path = optarg;
+            break;
+        case 'k':
+            keys = 1;
+            break;
+        case 'h':
+            usage(stdout);
+            return LF_EXIT_OK;
+        default:
+            usage(stderr);
+            return LF_EXIT_USAGE;
+        }
+    }
+    if (optind < argc) {
+        fprintf(stderr, "logferry check: unexpected argument '%s'\n", argv[optind]);
+        return LF_EXIT_USAGE;
+    }
+    if (!path && !keys) {
+        fprintf(stderr, "logferry check: give -c FILE or --print-keys\n");
+        usage(stderr);
+        return LF_EXIT_USAGE;
+    }
+    int rc = keys ? print_keys() : LF_EXIT_OK;
+    if (rc == LF_EXIT_OK && path)
+        rc = check_file(path);
+    return rc;
+}

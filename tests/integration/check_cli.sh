@@ -1,0 +1,91 @@
+#!/usr/bin/env bash
+# logferry check as an operator runs it: the packaged example passes, a file
+# with mistakes lists every one as FILE:LINE:COL: message and exits 1,
+# grammars that do not compile are reported at their name, usage errors exit
+# 2, and docs/CONFIGURATION.md is what --print-keys prints today.
+set -euo pipefail
+: "${LOGFERRY:?path to the logferry binary}" "${LF_SOURCE_DIR:?source tree}"
+case $LOGFERRY in /*) ;; *) LOGFERRY=$PWD/$LOGFERRY ;; esac # the test changes directory
+tmp=$(mktemp -d)
+trap 'rm -rf "$tmp"' EXIT
+failures=0
+check() { # check NAME COMMAND...: runs the command, counts a failure
+  local name=$1; shift
+  if "$@"; then echo "ok   $name"; else echo "FAIL $name"; failures=$((failures + 1)); fi
+}
+same() { # same EXPECTED_FILE ACTUAL_FILE: equal, or show the difference
+  diff -u "$1" "$2" >&2
+}
+fixtures=$LF_SOURCE_DIR/tests/data/config
+export LF_SOURCE_DIR
+unset LF_TEST_HOST LF_TEST_SURELY_UNSET
+
+# The packaged example documents every key and must pass as shipped.
+set +e
+"$LOGFERRY" check -c "$LF_SOURCE_DIR/packaging/logferry.yml" > "$tmp/o1" 2> "$tmp/e1"; rc=$?
+set -e
+check "packaging/logferry.yml exits 0" test "$rc" = 0
+check "packaging/logferry.yml: OK" test "$(cat "$tmp/o1")" = "$LF_SOURCE_DIR/packaging/logferry.yml: OK"
+check "nothing on stderr when OK" test ! -s "$tmp/e1"
+
+# Environment expansion, a pattern directory and an inline definition.
+"$LOGFERRY" check -c "$fixtures/good.yml" > "$tmp/o_good"
+check "good.yml passes" test "$(cat "$tmp/o_good")" = "$fixtures/good.yml: OK"
+"$LOGFERRY" check -c /dev/stdin < "$fixtures/good.yml" > "$tmp/o_pipe"
+check "a pipe works too" test "$(cat "$tmp/o_pipe")" = "/dev/stdin: OK"
+
+# Every mistake of the file, in file order, with its position; nothing on stdout.
+set +e
+(cd "$fixtures" && "$LOGFERRY" check -c broken.yml) > "$tmp/o2" 2> "$tmp/e2"; rc=$?
+set -e
+check "broken config exits 1" test "$rc" = 1
+check "broken config: every problem, exact" same "$fixtures/broken.err" "$tmp/e2"
+check "broken config: every line is file:line:col:" \
+  test "$(grep -cvE '^broken\.yml:[0-9]+:[0-9]+: ' "$tmp/e2")" = 0
+check "broken config: nothing on stdout" test ! -s "$tmp/o2"
+
+# Grammars that do not compile, each reported at its name.
+set +e
+(cd "$fixtures" && "$LOGFERRY" check -c bad_grammar.yml) > "$tmp/o3" 2> "$tmp/e3"; rc=$?
+set -e
+check "bad grammar exits 1" test "$rc" = 1
+check "bad grammars reported with positions" same "$fixtures/bad_grammar.err" "$tmp/e3"
+check "bad grammar: nothing on stdout" test ! -s "$tmp/o3"
+
+# A grammar written by the test: the expression's problem at the grammar's name.
+printf 'agent:\n  name: x\ngrammars:\n  mine:\n    expressions:\n      - "%%{NUMBER:n:float} (%%{WORD}"\n' > "$tmp/g.yml"
+set +e
+"$LOGFERRY" check -c "$tmp/g.yml" 2> "$tmp/e4"; rc=$?
+set -e
+check "unbalanced expression exits 1" test "$rc" = 1
+check "unbalanced expression reported at 4:3" \
+  grep -qx "$tmp/g.yml:4:3: grammar mine: expression 1, column 19: missing closing parenthesis for this group" "$tmp/e4"
+
+# Files that cannot be read, or are far too big, fail cleanly.
+set +e
+"$LOGFERRY" check -c "$tmp/nonexistent.yml" 2> "$tmp/e5"; rc5=$?
+truncate -s 100M "$tmp/huge.yml"
+"$LOGFERRY" check -c "$tmp/huge.yml" 2> "$tmp/e6"; rc6=$?
+set -e
+check "missing file exits 1" test "$rc5" = 1
+check "missing file named" grep -qx "$tmp/nonexistent.yml: cannot open: No such file or directory" "$tmp/e5"
+check "100 MB file refused" test "$rc6" = 1
+check "100 MB file message" grep -qx "$tmp/huge.yml: larger than 4 MiB: refused" "$tmp/e6"
+
+# Usage.
+set +e
+"$LOGFERRY" check > /dev/null 2>&1; rc7=$?
+"$LOGFERRY" check --bogus > /dev/null 2>&1; rc8=$?
+"$LOGFERRY" check -c a.yml extra > /dev/null 2>&1; rc9=$?
+set -e
+check "usage errors exit 2" test "$rc7" = 2 -a "$rc8" = 2 -a "$rc9" = 2
+check "--help exits 0" "$LOGFERRY" check --help > /dev/null
+
+# docs/CONFIGURATION.md ends with the generated reference, as it is today.
+"$LOGFERRY" check --print-keys > "$tmp/keys"
+sed -n '/^<!-- generated: /,$p' "$LF_SOURCE_DIR/docs/CONFIGURATION.md" | tail -n +2 > "$tmp/doc_keys"
+check "--print-keys is a Markdown table" test "$(head -1 "$tmp/keys")" = '| key | type | default | description |'
+check "docs/CONFIGURATION.md is up to date (regenerate: see its marker line)" same "$tmp/keys" "$tmp/doc_keys"
+
+echo "$failures failed"
+test "$failures" = 0
