@@ -1,0 +1,99 @@
+/*
+ * registry.h - durable read positions of tailed files, kept in
+ * <data_dir>/registry.json. Private to agent/ (tail.c, tail_file.c).
+ *
+ * An entry is keyed by device and inode, so that a renamed file keeps its
+ * position; the path is there for humans. A fingerprint (a hash of the file's
+ * first bytes, up to LF_REGISTRY_FP_MAX) tells a reused inode or a file
+ * rewritten from the start apart from the file the offset belongs to.
+ *
+ * Every file input of an agent shares one registry per data_dir (opened
+ * with reference counting), so that their entries live in one file and no
+ * input overwrites another's. Single-threaded, like the rest of the agent.
+ */
+#ifndef LF_AGENT_REGISTRY_H
+#define LF_AGENT_REGISTRY_H
+
+#include <stdbool.h>
+#include <stddef.h>
+#include <stdint.h>
+
+#define LF_REGISTRY_FP_MAX 64
+/* Entries of files not seen for this long are removed when saving. */
+#define LF_REGISTRY_STALE_MS (24 * 3600 * 1000LL)
+/* lf_registry_checkpoint() writes at most this often unless forced. */
+#define LF_REGISTRY_MIN_INTERVAL_MS 1000
+
+struct lf_registry_entry {
+    uint64_t dev, ino;
+    uint64_t offset;  /* every byte before it was shipped and acknowledged */
+    uint64_t fp_hash; /* lf_registry_fingerprint() of the first fp_len bytes */
+    uint32_t fp_len;
+    int64_t seen_ms; /* wall clock: when a live input last followed it */
+    char *path;
+    void *owner; /* the live file following it, or NULL; not saved */
+};
+
+struct lf_registry;
+
+/*
+ * Returns the registry of `data_dir` (creating the directory if missing),
+ * loaded from registry.json, or the one already open for that directory with
+ * one more reference. A corrupt file is logged and renamed to
+ * registry.json.corrupt; the entries that could be read are kept. Returns
+ * NULL with the reason in errbuf when the directory cannot be made or memory
+ * runs out.
+ */
+struct lf_registry *lf_registry_open(const char *data_dir, char *errbuf, size_t errlen);
+/* Drops a reference; the last one frees (without saving). NULL is fine. */
+void lf_registry_close(struct lf_registry *r);
+
+/* The registry file's path, for messages and tests. */
+const char *lf_registry_path(const struct lf_registry *r);
+
+struct lf_registry_entry *lf_registry_find(struct lf_registry *r, uint64_t dev, uint64_t ino);
+/* Adds an entry at offset 0 (or returns the existing one). Returns NULL when
+ * out of memory. */
+struct lf_registry_entry *lf_registry_add(struct lf_registry *r, uint64_t dev, uint64_t ino,
+                                          const char *path, int64_t now_wall_ms);
+/* Removes and frees the entry. */
+void lf_registry_remove(struct lf_registry *r, struct lf_registry_entry *e);
+
+/* Setters that mark the registry for writing. set_path returns 0 or
+ * LF_ENOMEM (the old path is kept). */
+void lf_registry_set_offset(struct lf_registry *r, struct lf_registry_entry *e, uint64_t offset);
+void lf_registry_set_fingerprint(struct lf_registry *r, struct lf_registry_entry *e, uint32_t len,
+                                 uint64_t hash);
+int lf_registry_set_path(struct lf_registry *r, struct lf_registry_entry *e, const char *path);
+
+size_t lf_registry_count(const struct lf_registry *r);
+bool lf_registry_dirty(const struct lf_registry *r);
+
+/*
+ * Removes entries nobody follows that were last seen before now - max_age.
+ * Returns how many were removed.
+ */
+size_t lf_registry_expire(struct lf_registry *r, int64_t now_wall_ms, int64_t max_age_ms);
+
+/*
+ * Writes the registry atomically: a temporary file is written and synced,
+ * renamed over registry.json, and the directory synced, so that a crash
+ * leaves either the old or the new file, never a mix. Entries that have an
+ * owner are stamped as seen now; stale ones are expired first. Returns 0, or
+ * LF_EIO/LF_ENOMEM (logged; registry.json is unchanged and the registry
+ * stays dirty).
+ */
+int lf_registry_save(struct lf_registry *r, int64_t now_wall_ms);
+
+/*
+ * Saves if dirty and (force or at least LF_REGISTRY_MIN_INTERVAL_MS since
+ * the last save). Returns 0 or what lf_registry_save() returned.
+ */
+int lf_registry_checkpoint(struct lf_registry *r, int64_t now_mono_ms, bool force);
+/* Monotonic ms at which a checkpoint would write, or -1 if clean. */
+int64_t lf_registry_due(const struct lf_registry *r);
+
+/* FNV-1a over n bytes: the fingerprint hash. */
+uint64_t lf_registry_fingerprint(const void *p, size_t n);
+
+#endif
