@@ -38,6 +38,7 @@ struct lf_pipeline;
 /* What an input says about one event besides its fields. */
 struct lf_emit {
     const char *index;   /* index prefix, e.g. "syslog" (outlives the batch) */
+    const char *dataset; /* event.dataset unless the event has one; NULL: none */
     const char *source;  /* e.g. the file path; with position, makes the _id */
     uint64_t position;   /* e.g. the line's offset */
     int64_t ts_ms;       /* event time; 0: the pipeline takes "now" */

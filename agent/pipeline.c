@@ -148,11 +148,14 @@ static int add_timestamp(struct lf_pipeline *p, struct lf_event *ev, int64_t ms)
     return lf_event_add_copy(ev, "@timestamp", text, (size_t)n);
 }
 
-static int add_common_fields(struct lf_pipeline *p, struct lf_event *ev, int64_t ts_ms)
+static int add_common_fields(struct lf_pipeline *p, struct lf_event *ev, int64_t ts_ms,
+                             const char *dataset)
 {
     int rc = 0;
     if (!lf_event_get(ev, "@timestamp", 10))
         rc = add_timestamp(p, ev, ts_ms);
+    if (!rc && dataset && !lf_event_get(ev, "event.dataset", 13))
+        rc = lf_event_add_string(ev, "event.dataset", dataset, strlen(dataset));
     if (!rc)
         rc = lf_event_add_string(ev, "host.name", p->host, strlen(p->host));
     if (!rc)
@@ -167,7 +170,7 @@ int lf_pipeline_emit(struct lf_pipeline *p, struct lf_event *ev, const struct lf
     if (p->failing)
         return LF_ELIMIT;
     int64_t ts = meta->ts_ms ? meta->ts_ms : lf_now_wall_ms();
-    int rc = add_common_fields(p, ev, ts);
+    int rc = add_common_fields(p, ev, ts, meta->dataset);
     if (rc)
         return rc;
     struct lf_doc doc = {.index = meta->index, .ts_ms = ts, .ack = meta->ack, .seq = meta->seq};
