@@ -171,6 +171,12 @@ int lf_pipeline_emit(struct lf_pipeline *p, struct lf_event *ev, const struct lf
         return LF_ELIMIT;
     int64_t ts = meta->ts_ms ? meta->ts_ms : lf_now_wall_ms();
     int rc = add_common_fields(p, ev, ts, meta->dataset);
+    if (rc == LF_ELIMIT) {
+        /* Too many fields: waiting will not help, the input must skip it. */
+        lf_log(LF_LOG_ERROR, "pipeline", "event from %s at %llu has too many fields",
+               meta->source ? meta->source : "?", (unsigned long long)meta->position);
+        return LF_EINVAL;
+    }
     if (rc)
         return rc;
     struct lf_doc doc = {.index = meta->index, .ts_ms = ts, .ack = meta->ack, .seq = meta->seq};

@@ -23,6 +23,7 @@
 #include <fcntl.h>
 #include <inttypes.h>
 #include <jansson.h>
+#include <stdint.h>
 #include <stdio.h>
 #include <stdlib.h>
 #include <string.h>
@@ -183,14 +184,15 @@ bad:
     return NULL;
 }
 
-/* Adds the well-formed entries of `root`; returns how many were not. */
+/* Adds the well-formed entries of `root`; returns how many were not, or
+ * SIZE_MAX when root is not a registry of this version at all. */
 static size_t load_entries(struct lf_registry *r, json_t *root)
 {
     json_t *version = json_object_get(root, "version");
     json_t *entries = json_object_get(root, "entries");
     if (!json_is_object(root) || !json_is_integer(version) ||
         json_integer_value(version) != REGISTRY_VERSION || !json_is_array(entries))
-        return 1;
+        return SIZE_MAX;
     size_t bad = 0, i;
     json_t *item;
     json_array_foreach(entries, i, item)
@@ -216,8 +218,8 @@ static void move_aside(struct lf_registry *r, const char *why)
         return;
     }
     lf_log(LF_LOG_ERROR, "registry",
-           "%s: %s; moved to %s, %zu entries kept (files without one start as new)", r->path,
-           why, aside, r->n);
+           "%s: %s; moved to %s, %zu entries kept (files without one start as new)", r->path, why,
+           aside, r->n);
     r->dirty = true;
 }
 
@@ -239,8 +241,10 @@ static void load(struct lf_registry *r)
         snprintf(why, sizeof(why), "line %d: %s", jerr.line, jerr.text);
     close(fd);
     size_t bad = root ? load_entries(r, root) : 0;
-    if (root && bad)
-        snprintf(why, sizeof(why), "%zu malformed entries or header", bad);
+    if (bad == SIZE_MAX)
+        snprintf(why, sizeof(why), "not a version %d registry", REGISTRY_VERSION);
+    else if (bad)
+        snprintf(why, sizeof(why), "%zu malformed entries", bad);
     json_decref(root);
     if (why[0])
         move_aside(r, why);
@@ -391,9 +395,9 @@ size_t lf_registry_expire(struct lf_registry *r, int64_t now_wall_ms, int64_t ma
             i++;
             continue;
         }
-        lf_log(LF_LOG_INFO, "registry", "forgetting %s (dev %" PRIu64 " inode %" PRIu64
-               "): not seen for %" PRId64 " s", e->path, e->dev, e->ino,
-               (now_wall_ms - e->seen_ms) / 1000);
+        lf_log(LF_LOG_INFO, "registry",
+               "forgetting %s (dev %" PRIu64 " inode %" PRIu64 "): not seen for %" PRId64 " s",
+               e->path, e->dev, e->ino, (now_wall_ms - e->seen_ms) / 1000);
         r->v[i] = r->v[--r->n];
         entry_free(e);
         r->dirty = true;
@@ -413,8 +417,8 @@ static int format(struct lf_registry *r, struct lf_buf *b)
                            "%s{\"dev\":%" PRId64 ",\"ino\":%" PRId64 ",\"offset\":%" PRIu64
                            ",\"fp_len\":%" PRIu32 ",\"fp\":\"%016" PRIx64 "\",\"seen\":%" PRId64
                            ",\"path\":",
-                           i ? ",\n" : "", (int64_t)e->dev, (int64_t)e->ino, e->offset,
-                           e->fp_len, e->fp_hash, e->seen_ms);
+                           i ? ",\n" : "", (int64_t)e->dev, (int64_t)e->ino, e->offset, e->fp_len,
+                           e->fp_hash, e->seen_ms);
         if (!rc)
             rc = lf_json_write_string(b, e->path, strlen(e->path));
         if (!rc)

@@ -48,7 +48,7 @@
 #define DEFAULT_RESCAN_MS 10000
 #define DEFAULT_MAX_OPEN 256
 #define WATCH_MASK                                                                                 \
-    (IN_MODIFY | IN_CREATE | IN_MOVED_TO | IN_MOVED_FROM | IN_DELETE | IN_DELETE_SELF |           \
+    (IN_MODIFY | IN_CREATE | IN_MOVED_TO | IN_MOVED_FROM | IN_DELETE | IN_DELETE_SELF |            \
      IN_MOVE_SELF)
 
 struct watched_dir {
@@ -405,8 +405,8 @@ static void handle_event(struct files_input *fi, const struct inotify_event *ev,
         rescan_soon(fi, now);
         return;
     }
-    if (ev->mask & (IN_CREATE | IN_MOVED_TO | IN_MOVED_FROM | IN_DELETE | IN_DELETE_SELF |
-                    IN_MOVE_SELF))
+    if (ev->mask &
+        (IN_CREATE | IN_MOVED_TO | IN_MOVED_FROM | IN_DELETE | IN_DELETE_SELF | IN_MOVE_SELF))
         rescan_soon(fi, now);
     for (size_t i = 0; i < fi->nfiles; i++) {
         struct lf_tail_file *f = fi->files[i];
@@ -507,7 +507,7 @@ static bool drive(struct files_input *fi, struct lf_tail_file *f, int64_t now, b
     case LF_TAIL_BLOCKED:
         return false;
     case LF_TAIL_FAILED:
-        lf_tail_file_close(f); /* reopened and retried at the next tick */
+        lf_tail_file_close(f); /* reopened when it changes, or at the next rescan */
         f->ready = false;
         return true;
     default:
@@ -636,10 +636,8 @@ static size_t files_in_flight(const struct lf_input *in)
 {
     const struct files_input *fi = (const struct files_input *)(const void *)in;
     size_t n = 0;
-    for (size_t i = 0; i < fi->nfiles; i++) {
-        if (fi->files[i]->ackq_live)
-            n += lf_ackq_pending(&fi->files[i]->ackq);
-    }
+    for (size_t i = 0; i < fi->nfiles; i++)
+        n += lf_tail_file_pending(fi->files[i]);
     return n;
 }
 
@@ -694,6 +692,9 @@ static void setup(struct files_input *fi, const struct lf_agent_conf *conf, size
     t->base.name = t->name;
     t->conf = fc;
     t->max_line = grammar_max_line(conf, fc->grammar);
+    /* DESIGN's name for syslog lines; other grammars name their dataset. */
+    const char *g = fc->grammar ? fc->grammar : "syslog";
+    snprintf(t->dataset, sizeof(t->dataset), "%s%s", strcmp(g, "syslog") == 0 ? "system." : "", g);
     t->partial_wait_ms = (int64_t)fc->partial_wait_ms;
     t->rotated_idle_ms = t->partial_wait_ms + 1000;
     if (t->rotated_idle_ms < LF_TAIL_ROTATED_IDLE_MS)

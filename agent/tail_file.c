@@ -37,6 +37,8 @@
 
 /* How often at most a cut line is reported per input. */
 #define CUT_LOG_INTERVAL_MS 10000
+/* A file that has not grown for this long gives back its memory. */
+#define REST_MS 5000
 
 /* A line found in the buffer and not consumed yet. */
 struct line {
@@ -48,6 +50,11 @@ struct line {
 };
 
 /* ---- acknowledgements --------------------------------------------------- */
+
+size_t lf_tail_file_pending(const struct lf_tail_file *f)
+{
+    return f->ackq_live ? lf_ackq_pending(&f->ackq) : 0;
+}
 
 static struct lf_tail_file *file_of(struct lf_ack_target *a)
 {
@@ -64,7 +71,7 @@ static void settle(struct lf_tail_file *f, uint64_t seq)
      * positions mean nothing for the new one, which starts at 0. */
     if (f->entry && !f->trunc_wait)
         lf_registry_set_offset(f->tail->reg, f->entry, lf_ackq_committed(&f->ackq));
-    bool resume = f->wait_acks || (f->trunc_wait && lf_ackq_pending(&f->ackq) == 0);
+    bool resume = f->wait_acks || (f->trunc_wait && lf_tail_file_pending(f) == 0);
     if (resume) {
         f->wait_acks = false;
         f->ready = true;
@@ -86,14 +93,8 @@ static void on_failed(struct lf_ack_target *a, uint64_t seq)
     on_safe(a, seq);
 }
 
-/* lf_ackq has no way to take back the last push; the entry just pushed is
- * the ring's tail and was not acknowledged (the pipeline refused it). */
-static void ackq_unpush(struct lf_ackq *q)
-{
-    if (q->count)
-        q->count--;
-}
-
+/* The queue exists only while lines are being shipped, so that thousands
+ * of idle files cost no memory; with nothing pending, `pos` is safe. */
 static int ackq_ensure(struct lf_tail_file *f)
 {
     if (f->ackq_live)
@@ -105,8 +106,8 @@ static int ackq_ensure(struct lf_tail_file *f)
 
 /* ---- life ---------------------------------------------------------------- */
 
-struct lf_tail_file *lf_tail_file_create(struct lf_tail *t, const char *path,
-                                         const struct stat *st, uint64_t offset, int wd)
+struct lf_tail_file *lf_tail_file_create(struct lf_tail *t, const char *path, const struct stat *st,
+                                         uint64_t offset, int wd)
 {
     struct lf_tail_file *f = calloc(1, sizeof(*f));
     if (!f || !(f->path = strdup(path)))
@@ -193,7 +194,11 @@ int lf_tail_file_open(struct lf_tail_file *f)
     if (fd < 0 && errno == ENOENT)
         return LF_ENOENT;
     if (fd < 0) {
-        lf_log(LF_LOG_WARN, "tail", "%s: cannot open: %s", f->path, strerror(errno));
+        /* Once per file until it opens: a busy file we may not read would
+         * otherwise log on every write to it. */
+        if (!f->open_warned)
+            lf_log(LF_LOG_WARN, "tail", "%s: cannot open: %s", f->path, strerror(errno));
+        f->open_warned = true;
         f->tail->base.counters.errors++;
         return LF_EIO;
     }
@@ -202,11 +207,8 @@ int lf_tail_file_open(struct lf_tail_file *f)
         close(fd);
         return LF_ENOENT;
     }
-    if (ackq_ensure(f)) {
-        close(fd);
-        return LF_ENOMEM;
-    }
     f->fd = fd;
+    f->open_warned = false;
     f->tail->nopen++;
     lf_log(LF_LOG_DEBUG, "tail", "%s: opened at offset %" PRIu64, f->path, f->read_pos);
     update_fingerprint(f);
@@ -374,7 +376,7 @@ static void restart_at_zero(struct lf_tail_file *f)
  * the file again from 0, once the old content's events are acknowledged. */
 static void truncated(struct lf_tail_file *f, uint64_t size, const char *how)
 {
-    size_t pending = f->ackq_live ? lf_ackq_pending(&f->ackq) : 0;
+    size_t pending = lf_tail_file_pending(f);
     lf_log(LF_LOG_WARN, "tail",
            "%s: %s (size %" PRIu64 ", read up to %" PRIu64 "): reading it again from the start%s",
            f->path, how, size, f->read_pos,
@@ -416,10 +418,13 @@ static void log_cut(struct lf_tail_file *f, const struct line *l, int64_t now)
         t->cut_unlogged++;
         return;
     }
+    char more[64] = "";
+    if (t->cut_unlogged)
+        snprintf(more, sizeof(more), " (and %" PRIu64 " cut lines since the last report)",
+                 t->cut_unlogged);
     lf_log(LF_LOG_WARN, "tail",
-           "%s: line at offset %" PRIu64 " is %" PRIu64 " bytes, cut to max_line %zu"
-           " (%" PRIu64 " more cut lines not reported since the last report)",
-           f->path, l->start, l->end - l->start, t->max_line, t->cut_unlogged);
+           "%s: line at offset %" PRIu64 " is %" PRIu64 " bytes, cut to max_line %zu%s", f->path,
+           l->start, l->end - l->start, t->max_line, more);
     t->cut_log_ms = now;
     t->cut_unlogged = 0;
 }
@@ -469,6 +474,8 @@ static void add_counters(struct lf_input_counters *to, const struct lf_input_cou
 static enum lf_tail_run emit_line(struct lf_tail_file *f, const struct line *l, int64_t now)
 {
     struct lf_tail *t = f->tail;
+    if (ackq_ensure(f))
+        return LF_TAIL_BLOCKED; /* out of memory: try again later */
     if (lf_ackq_pending(&f->ackq) >= f->ackq.cap) {
         f->wait_acks = true;
         return LF_TAIL_WAIT_ACKS;
@@ -479,6 +486,7 @@ static enum lf_tail_run emit_line(struct lf_tail_file *f, const struct line *l, 
     uint64_t seq;
     lf_ackq_push(&f->ackq, l->end, &seq);
     struct lf_emit meta = {.index = t->conf->index,
+                           .dataset = t->dataset,
                            .source = f->path,
                            .position = l->start,
                            .ts_ms = ts,
@@ -487,7 +495,7 @@ static enum lf_tail_run emit_line(struct lf_tail_file *f, const struct line *l, 
     int rc = lf_pipeline_emit(t->pipe, &t->ev, &meta);
     if (rc == LF_ELIMIT || rc == LF_ENOMEM) {
         /* Counted when it goes through; the same line is parsed again. */
-        ackq_unpush(&f->ackq);
+        lf_ackq_unpush(&f->ackq);
         return LF_TAIL_BLOCKED;
     }
     if (rc) {
@@ -513,12 +521,6 @@ static enum lf_tail_run at_eof(struct lf_tail_file *f)
         return f->trunc_wait ? LF_TAIL_WAIT_ACKS : LF_TAIL_MORE;
     }
     update_fingerprint(f);
-    if (f->start == f->end && !f->cutting && f->cap > 2 * LF_TAIL_READ_CHUNK) {
-        /* Give back what a long line needed. */
-        free(f->buf);
-        f->buf = NULL;
-        f->cap = f->start = f->end = f->scan = 0;
-    }
     return LF_TAIL_IDLE;
 }
 
@@ -533,7 +535,7 @@ enum lf_tail_run lf_tail_file_drive(struct lf_tail_file *f, int64_t now, unsigne
      * there belong to other lines. */
     lf_tail_file_check_content(f);
     if (f->trunc_wait) {
-        if (lf_ackq_pending(&f->ackq))
+        if (lf_tail_file_pending(f))
             return LF_TAIL_WAIT_ACKS;
         restart_at_zero(f);
     }
@@ -563,8 +565,7 @@ void lf_tail_file_check_path(struct lf_tail_file *f)
     struct stat st;
     if (f->state == LF_TAIL_DONE)
         return;
-    if (stat(f->path, &st) == 0 && (uint64_t)st.st_dev == f->dev &&
-        (uint64_t)st.st_ino == f->ino) {
+    if (stat(f->path, &st) == 0 && (uint64_t)st.st_dev == f->dev && (uint64_t)st.st_ino == f->ino) {
         if (f->state != LF_TAIL_ACTIVE)
             lf_log(LF_LOG_INFO, "tail", "%s: back at its path", f->path);
         f->state = LF_TAIL_ACTIVE;
@@ -578,7 +579,8 @@ void lf_tail_file_check_path(struct lf_tail_file *f)
         /* Closed while idle to stay under max_open: what was written
          * between closing and the rotation cannot be reached. */
         lf_log(LF_LOG_WARN, "tail",
-               "%s: rotated or deleted while closed (max_open); stopped at offset %" PRIu64,
+               "%s: gone from its path while closed (max_open, or before it was opened); "
+               "stopped at offset %" PRIu64,
                f->path, f->pos);
         f->state = LF_TAIL_DONE;
         return;
@@ -628,14 +630,14 @@ int64_t lf_tail_file_deadline(const struct lf_tail_file *f)
  * no partial line, and has been quiet long enough. */
 static void finish_rotated(struct lf_tail_file *f, int64_t now)
 {
-    if ((f->state != LF_TAIL_ROTATED && f->state != LF_TAIL_DELETED) || f->fd < 0 ||
-        f->ready || f->end > f->start || f->cutting || now - f->grew_ms < f->tail->rotated_idle_ms)
+    if ((f->state != LF_TAIL_ROTATED && f->state != LF_TAIL_DELETED) || f->fd < 0 || f->ready ||
+        f->end > f->start || f->cutting || now - f->grew_ms < f->tail->rotated_idle_ms)
         return;
     struct stat st;
     if (fstat(f->fd, &st) == 0 && st.st_nlink == 0)
         f->state = LF_TAIL_DELETED; /* rotated away, then removed */
-    lf_log(LF_LOG_INFO, "tail", "%s: finished %s file at offset %" PRIu64 "; closing it",
-           f->path, f->state == LF_TAIL_DELETED ? "deleted" : "rotated", f->read_pos);
+    lf_log(LF_LOG_INFO, "tail", "%s: finished %s file at offset %" PRIu64 "; closing it", f->path,
+           f->state == LF_TAIL_DELETED ? "deleted" : "rotated", f->read_pos);
     lf_tail_file_close(f);
     f->unlinked = f->state == LF_TAIL_DELETED;
     f->state = LF_TAIL_DONE;
@@ -644,17 +646,21 @@ static void finish_rotated(struct lf_tail_file *f, int64_t now)
 bool lf_tail_file_sweep(struct lf_tail_file *f, int64_t now)
 {
     finish_rotated(f, now);
-    if (f->fd >= 0)
+    if (f->state == LF_TAIL_DONE)
+        f->ready = false;
+    if (f->ready || (f->state != LF_TAIL_DONE && now - f->grew_ms < REST_MS))
         return false;
+    /* At rest: give back the buffer and the queue (a long line's megabyte,
+     * the queue's 144 KiB), so that many idle files cost little. */
     if (f->buf && f->start == f->end && !f->cutting) {
         free(f->buf);
         f->buf = NULL;
         f->cap = f->start = f->end = f->scan = 0;
     }
-    bool idle = !f->ackq_live || lf_ackq_pending(&f->ackq) == 0;
-    if (idle && f->ackq_live) {
+    bool settled = lf_tail_file_pending(f) == 0;
+    if (settled && f->ackq_live) {
         lf_ackq_free(&f->ackq);
         f->ackq_live = false;
     }
-    return f->state == LF_TAIL_DONE && idle;
+    return f->state == LF_TAIL_DONE && settled;
 }

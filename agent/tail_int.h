@@ -33,11 +33,12 @@ struct lf_tail {
     size_t max_line;
     int64_t partial_wait_ms;
     int64_t rotated_idle_ms;
-    size_t nopen; /* descriptors of followed files open now */
-    bool wake;    /* an acknowledgement unblocked a file */
-    int64_t cut_log_ms;     /* when a cut line was last reported */
-    uint64_t cut_unlogged;  /* cut lines since, not reported */
+    size_t nopen;          /* descriptors of followed files open now */
+    bool wake;             /* an acknowledgement unblocked a file */
+    int64_t cut_log_ms;    /* when a cut line was last reported */
+    uint64_t cut_unlogged; /* cut lines since, not reported */
     char name[32];
+    char dataset[96]; /* event.dataset unless the grammar captured one */
 };
 
 enum lf_tail_state {
@@ -84,11 +85,12 @@ struct lf_tail_file {
     bool trunc_wait;   /* truncated: restarts at 0 once nothing is in flight */
     unsigned seen_gen; /* the last rescan that found it */
     bool unlinked;     /* it was deleted: its registry entry goes with it */
+    bool open_warned;  /* "cannot open" was logged */
 
     uint32_t fp_len;
     uint64_t fp_hash;
 
-    struct lf_ackq ackq; /* allocated while the file is open or has events out */
+    struct lf_ackq ackq; /* allocated while lines are being shipped */
     bool ackq_live;
     struct lf_ack_target ack;
     struct lf_registry_entry *entry;
@@ -99,8 +101,8 @@ struct lf_tail_file {
  * in the registry. The file is not opened yet. Returns NULL when out of
  * memory.
  */
-struct lf_tail_file *lf_tail_file_create(struct lf_tail *t, const char *path,
-                                         const struct stat *st, uint64_t offset, int wd);
+struct lf_tail_file *lf_tail_file_create(struct lf_tail *t, const char *path, const struct stat *st,
+                                         uint64_t offset, int wd);
 /* Closes, leaves the registry entry to the registry (or removes it for a
  * deleted file), and frees. Events still in flight must not be
  * acknowledged afterwards. NULL is fine. */
@@ -125,12 +127,15 @@ void lf_tail_file_check_content(struct lf_tail_file *f);
 /* Follows the file under a new path (a rename the globs still match). */
 void lf_tail_file_rename(struct lf_tail_file *f, const char *path, int wd);
 
+/* Events emitted and not acknowledged yet. */
+size_t lf_tail_file_pending(const struct lf_tail_file *f);
+
 /* Monotonic ms at which it needs a run without new input (partial line
  * due, rotated file to close), or -1. */
 int64_t lf_tail_file_deadline(const struct lf_tail_file *f);
-/* Closes a rotated or deleted file that is finished. Returns true if it is
- * DONE and nothing is in flight: the caller may destroy it. Frees buffers
- * a closed file does not need. */
+/* Closes a rotated or deleted file that is finished; frees the buffer and
+ * queue of a file at rest. Returns true if it is DONE and nothing is in
+ * flight: the caller may destroy it. */
 bool lf_tail_file_sweep(struct lf_tail_file *f, int64_t now);
 
 /* Fingerprint of the first min(size, want, LF_REGISTRY_FP_MAX) bytes of fd

@@ -42,6 +42,12 @@ int lf_ackq_push(struct lf_ackq *q, uint64_t pos, uint64_t *seq)
     return 0;
 }
 
+void lf_ackq_unpush(struct lf_ackq *q)
+{
+    if (q->count)
+        q->count--;
+}
+
 void lf_ackq_ack(struct lf_ackq *q, uint64_t seq)
 {
     if (seq < q->first_seq || seq - q->first_seq >= q->count)

@@ -164,6 +164,9 @@ void lf_ackq_free(struct lf_ackq *q);
 /* Records a pending event that, once safe, makes `pos` safe. Returns its
  * sequence number in *seq, or LF_ELIMIT when the queue is full. */
 int lf_ackq_push(struct lf_ackq *q, uint64_t pos, uint64_t *seq);
+/* Takes back the last push, for an event that was not sent after all (the
+ * pipeline refused it); does nothing when the queue is empty. */
+void lf_ackq_unpush(struct lf_ackq *q);
 /* Marks one event safe. Unknown or repeated sequence numbers are ignored. */
 void lf_ackq_ack(struct lf_ackq *q, uint64_t seq);
 static inline uint64_t lf_ackq_committed(const struct lf_ackq *q)

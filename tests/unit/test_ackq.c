@@ -36,6 +36,16 @@ static void test_in_order_and_out_of_order(void **state)
     lf_ackq_ack(&q, s[3]);
     assert_int_equal(lf_ackq_committed(&q), 150);
     assert_int_equal(lf_ackq_pending(&q), 0);
+    /* A push taken back leaves no trace; its sequence number is reused. */
+    assert_int_equal(lf_ackq_push(&q, 160, &s[0]), 0);
+    lf_ackq_unpush(&q);
+    assert_int_equal(lf_ackq_pending(&q), 0);
+    assert_int_equal(lf_ackq_push(&q, 170, &s[1]), 0);
+    assert_int_equal(s[1], s[0]);
+    lf_ackq_ack(&q, s[1]);
+    assert_int_equal(lf_ackq_committed(&q), 170);
+    lf_ackq_unpush(&q); /* empty: nothing happens */
+    assert_int_equal(lf_ackq_committed(&q), 170);
     lf_ackq_free(&q);
 }
 
