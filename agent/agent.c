@@ -36,6 +36,7 @@ struct agent {
     size_t ninputs;
     int epfd;
     int sigfd;
+    int omprog;
 };
 
 static struct lf_output *create_output(const struct lf_agent_conf *c, char *err, size_t errlen)
@@ -60,6 +61,12 @@ static struct lf_parser *parser_for(struct agent *a, const char *grammar)
 
 static void teardown(struct agent *a)
 {
+    /* The output first: an output may still call the inputs' ack targets
+     * while it shuts down, so the inputs must outlive it. */
+    lf_pipeline_destroy(a->pipeline);
+    a->pipeline = NULL;
+    lf_output_destroy(a->out);
+    a->out = NULL;
     for (size_t i = 0; i < a->ninputs; i++) {
         int fd = a->inputs[i]->ops->fd(a->inputs[i]);
         if (fd >= 0)
@@ -72,10 +79,6 @@ static void teardown(struct agent *a)
             lf_parser_destroy(a->parsers[i]);
     free(a->parsers);
     a->parsers = NULL;
-    lf_pipeline_destroy(a->pipeline);
-    a->pipeline = NULL;
-    lf_output_destroy(a->out);
-    a->out = NULL;
 }
 
 static int add_input(struct agent *a, struct lf_input *in)
@@ -99,10 +102,28 @@ static int add_input(struct agent *a, struct lf_input *in)
 
 /* Builds output, pipeline, parsers and inputs from a->conf. On failure
  * everything built is torn down again and the reason is logged. */
+static int build_omprog(struct agent *a, char *err, size_t errlen)
+{
+    struct lf_parser *parser = parser_for(a, a->conf->omprog_grammar);
+    if (!parser) {
+        snprintf(err, errlen, "omprog: no grammar %s", a->conf->omprog_grammar);
+        return LF_EINVAL;
+    }
+    struct lf_input *in = lf_input_omprog_create(a->conf, parser, a->pipeline, STDIN_FILENO,
+                                                 STDOUT_FILENO, err, errlen);
+    return in ? add_input(a, in) : LF_EINVAL;
+}
+
 static int build(struct agent *a)
 {
     char err[ERRBUF];
     const struct lf_agent_conf *c = a->conf;
+    if (a->omprog && c->output_type == LF_OUTPUT_STDOUT) {
+        snprintf(err, sizeof(err),
+                 "output type stdout cannot be used with --omprog: stdout carries rsyslog's "
+                 "protocol");
+        goto fail;
+    }
     if (!(a->out = create_output(c, err, sizeof(err))))
         goto fail;
     a->pipeline = lf_pipeline_create(a->out, c->name, c->batch_max_docs, c->batch_max_bytes,
@@ -115,6 +136,11 @@ static int build(struct agent *a)
     for (size_t i = 0; i < c->ngrammars; i++)
         if (!(a->parsers[i] = lf_parser_create(&c->grammars[i], c->timezone, err, sizeof(err))))
             goto fail;
+    if (a->omprog) {
+        if (build_omprog(a, err, sizeof(err)))
+            goto fail;
+        goto built;
+    }
     if (c->metrics_enabled) {
         struct lf_input *in = lf_input_metrics_create(c, a->pipeline, err, sizeof(err));
         if (!in || add_input(a, in))
@@ -129,6 +155,7 @@ static int build(struct agent *a)
         if (!in || add_input(a, in))
             goto fail;
     }
+built:
     lf_log(LF_LOG_INFO, "agent", "running as %s: %zu inputs, output %s", c->name, a->ninputs,
            a->out->ops->name);
     return 0;
@@ -246,6 +273,19 @@ static int wait_ms(struct agent *a, int64_t now)
     return next <= now ? 0 : (int)(next - now);
 }
 
+/* True when there are inputs and every one of them has ended for good. */
+static bool all_finished(const struct agent *a)
+{
+    if (a->ninputs == 0)
+        return false;
+    for (size_t i = 0; i < a->ninputs; i++) {
+        const struct lf_input *in = a->inputs[i];
+        if (!in->ops->finished || !in->ops->finished(in))
+            return false;
+    }
+    return true;
+}
+
 /* Returns 1 to stop, 0 to go on. */
 static int handle_signal(struct agent *a, const struct lf_agent_options *opt)
 {
@@ -287,6 +327,8 @@ static int loop(struct agent *a, const struct lf_agent_options *opt)
         }
         lf_pipeline_tick(a->pipeline, lf_now_mono_ms());
         checkpoint(a);
+        if (all_finished(a))
+            return 0;
     }
 }
 
@@ -294,7 +336,7 @@ int lf_agent_run(const struct lf_agent_options *opt)
 {
     char err[ERRBUF];
     unsigned nerr = 0;
-    struct agent a = {.epfd = -1, .sigfd = -1};
+    struct agent a = {.epfd = -1, .sigfd = -1, .omprog = opt->omprog};
     a.conf = lf_agent_conf_load(opt->config_path, err, sizeof(err), &nerr);
     if (!a.conf) {
         fprintf(stderr, "%s", err);

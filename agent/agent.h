@@ -11,9 +11,11 @@
 struct lf_agent_options {
     const char *config_path; /* NULL: defaults */
     const char *log_level;   /* overrides the config's, or NULL */
+    int omprog;              /* only the rsyslog omprog input, on stdin/stdout */
 };
 
-/* Runs until SIGTERM/SIGINT; returns an exit code. */
+/* Runs until SIGTERM/SIGINT, or in omprog mode until stdin ends; returns an
+ * exit code. */
 int lf_agent_run(const struct lf_agent_options *opt);
 
 #endif

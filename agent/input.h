@@ -129,6 +129,10 @@ struct lf_input_ops {
     int (*checkpoint)(struct lf_input *in);
     /* Events emitted and not yet acknowledged. */
     size_t (*in_flight)(const struct lf_input *in);
+    /* Optional: true once the input has nothing more to read, ever (stdin
+     * at end of file). When every input is finished the agent drains and
+     * exits 0. */
+    bool (*finished)(const struct lf_input *in);
     void (*destroy)(struct lf_input *in);
 };
 
@@ -144,5 +148,13 @@ struct lf_input *lf_input_metrics_create(const struct lf_agent_conf *conf,
 struct lf_input *lf_input_files_create(const struct lf_agent_conf *conf, size_t index,
                                        struct lf_parser *parser, struct lf_pipeline *p,
                                        char *errbuf, size_t errlen);
+/* rsyslog's omprog protocol: messages on in_fd, answers on out_fd. */
+struct lf_input *lf_input_omprog_create(const struct lf_agent_conf *conf, struct lf_parser *parser,
+                                        struct lf_pipeline *p, int in_fd, int out_fd,
+                                        char *errbuf, size_t errlen);
+/* How long (ms) the omprog input waits for a message to be safe before it
+ * answers rsyslog with an error line, so that rsyslog keeps and retries the
+ * message (default 30 s). For tests and tuning. */
+void lf_input_omprog_set_timeout(struct lf_input *in, int64_t ms);
 
 #endif

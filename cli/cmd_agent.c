@@ -10,7 +10,7 @@
 
 static void usage(FILE *out)
 {
-    fprintf(out, "usage: logferry agent [-c FILE] [--log-level LEVEL]\n"
+    fprintf(out, "usage: logferry agent [-c FILE] [--log-level LEVEL] [--omprog]\n"
                  "\n"
                  "Samples system metrics, tails log files and ships the events to the\n"
                  "configured output (by default daily NDJSON files under the data\n"
@@ -18,6 +18,8 @@ static void usage(FILE *out)
                  "\n"
                  "  -c, --config FILE       YAML configuration (default: built-in defaults)\n"
                  "      --log-level LEVEL   error, warn, info or debug (overrides the config)\n"
+                 "      --omprog            be rsyslog's omprog program: messages on stdin,\n"
+                 "                          answers on stdout (see packaging/rsyslog/)\n"
                  "  -h, --help              this text\n");
 }
 
@@ -26,6 +28,7 @@ int lf_cmd_agent(int argc, char **argv)
     static const struct option longopts[] = {
         {"config", required_argument, NULL, 'c'},
         {"log-level", required_argument, NULL, 'l'},
+        {"omprog", no_argument, NULL, 'o'},
         {"help", no_argument, NULL, 'h'},
         {NULL, 0, NULL, 0},
     };
@@ -48,6 +51,9 @@ int lf_cmd_agent(int argc, char **argv)
             opt.log_level = optarg;
             break;
         }
+        case 'o':
+            opt.omprog = 1;
+            break;
         case 'h':
             usage(stdout);
             return LF_EXIT_OK;
