@@ -25,6 +25,8 @@ struct lf_parser {
     int64_t cached_hour_key;
     int64_t cached_offset_s;
     int64_t now_override_ms;
+    int64_t year_of_s; /* the second the cached year is for */
+    int64_t year;
 };
 
 void lf_parser_set_now(struct lf_parser *p, int64_t wall_ms)
@@ -175,10 +177,14 @@ static int parse_syslog_time(struct lf_parser *p, const char *s, size_t n, int64
     int frac_ms = 0;
     if (!(at + 8 < n && s[at + 8] == '.' && digits(s, n, at + 9, 3, &frac_ms)))
         frac_ms = 0;
-    time_t now = (time_t)(now_ms / 1000);
-    struct tm tm;
-    gmtime_r(&now, &tm);
-    int64_t year = tm.tm_year + 1900;
+    if (now_ms / 1000 != p->year_of_s) {
+        time_t now = (time_t)(now_ms / 1000);
+        struct tm tm;
+        gmtime_r(&now, &tm);
+        p->year = tm.tm_year + 1900;
+        p->year_of_s = now_ms / 1000;
+    }
+    int64_t year = p->year;
     for (int attempt = 0; attempt < 2; attempt++, year--) {
         int64_t local_s =
             days_from_civil(year, (unsigned)mon, (unsigned)day) * 86400 + hh * 3600 + mm * 60 + ss;

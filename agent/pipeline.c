@@ -144,8 +144,15 @@ static int add_timestamp(struct lf_pipeline *p, struct lf_event *ev, int64_t ms)
         p->ts_cached_s = s;
     }
     char text[48];
-    int n = snprintf(text, sizeof(text), "%s.%03dZ", p->ts_cached, (int)(ms - s * 1000));
-    return lf_event_add_copy(ev, "@timestamp", text, (size_t)n);
+    size_t n = strlen(p->ts_cached);
+    int frac = (int)(ms - s * 1000);
+    memcpy(text, p->ts_cached, n);
+    text[n++] = '.';
+    text[n++] = (char)('0' + frac / 100);
+    text[n++] = (char)('0' + frac / 10 % 10);
+    text[n++] = (char)('0' + frac % 10);
+    text[n++] = 'Z';
+    return lf_event_add_copy(ev, "@timestamp", text, n);
 }
 
 static int add_common_fields(struct lf_pipeline *p, struct lf_event *ev, int64_t ts_ms,

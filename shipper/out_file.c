@@ -39,7 +39,25 @@ struct file_out {
     struct open_file files[MAX_OPEN_FILES];
     uint64_t clock;
     struct lf_buf chunk; /* bytes for one file, written in one go */
+    /* The last index name made: one per prefix and day, not per document. */
+    const char *name_prefix;
+    int64_t name_day;
+    char name[INDEX_NAME_MAX];
 };
+
+/* The daily index name of a document, from the cache when it can be. */
+static const char *index_of(struct file_out *o, const struct lf_doc *d)
+{
+    int64_t day = d->ts_ms >= 0 ? d->ts_ms / 86400000 : (d->ts_ms - 86399999) / 86400000;
+    if (o->local_dates || d->index != o->name_prefix || day != o->name_day) {
+        if (!lf_index_name(o->name, sizeof(o->name), d->index, d->ts_ms, o->local_dates) ||
+            strchr(o->name, '/'))
+            return NULL;
+        o->name_prefix = o->local_dates ? NULL : d->index;
+        o->name_day = day;
+    }
+    return o->name;
+}
 
 static int mkdir_p(const char *dir, char *errbuf, size_t errlen)
 {
@@ -123,16 +141,27 @@ static int write_all(int fd, const char *p, size_t n)
     return 0;
 }
 
-/* Appends the action line and the document. */
+/* Appends the action line and the document (no printf: this runs per
+ * document). Index names and ids need no escaping: checked when made. */
 static int append_doc(struct lf_buf *out, const char *index, const struct lf_doc *d,
                       const char *json)
 {
-    int rc = lf_buf_printf(out, "{\"create\":{\"_index\":\"%s\",\"_id\":\"%s\"}}\n", index, d->id);
-    if (!rc)
-        rc = lf_buf_append(out, json + d->off, d->len);
-    if (!rc)
-        rc = lf_buf_putc(out, '\n');
-    return rc;
+    static const char a[] = "{\"create\":{\"_index\":\"", b[] = "\",\"_id\":\"", c[] = "\"}}\n";
+    size_t ilen = strlen(index);
+    int rc = lf_buf_grow(out, sizeof(a) + ilen + sizeof(b) + LF_DOC_ID_LEN + sizeof(c) + d->len);
+    if (rc)
+        return rc;
+    char *p = out->data + out->len;
+    memcpy(p, a, sizeof(a) - 1), p += sizeof(a) - 1;
+    memcpy(p, index, ilen), p += ilen;
+    memcpy(p, b, sizeof(b) - 1), p += sizeof(b) - 1;
+    memcpy(p, d->id, LF_DOC_ID_LEN), p += LF_DOC_ID_LEN;
+    memcpy(p, c, sizeof(c) - 1), p += sizeof(c) - 1;
+    memcpy(p, json + d->off, d->len), p += d->len;
+    *p++ = '\n';
+    out->len = (size_t)(p - out->data);
+    out->data[out->len] = '\0';
+    return 0;
 }
 
 static int flush_chunk(struct file_out *o, struct open_file *f)
@@ -161,9 +190,8 @@ static int file_submit(struct lf_output *base, struct lf_batch *b)
     lf_buf_reset(&o->chunk);
     for (size_t i = 0; i < b->ndocs && !rc; i++) {
         const struct lf_doc *d = &b->docs[i];
-        char index[INDEX_NAME_MAX];
-        if (!lf_index_name(index, sizeof(index), d->index, d->ts_ms, o->local_dates) ||
-            strchr(index, '/')) {
+        const char *index = index_of(o, d);
+        if (!index) {
             lf_log(LF_LOG_ERROR, "out_file", "unusable index prefix '%s'", d->index);
             rc = LF_EINVAL;
             break;

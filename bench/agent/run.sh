@@ -48,7 +48,7 @@ while [ "$(offset)" != "$size" ]; do
   kill -0 $pid 2>/dev/null || { echo "agent died:"; cat "$work/agent.log"; exit 1; }
 done
 done_at=$(date +%s.%N)
-kill -TERM $pid
+kill -TERM "$(pgrep -P $pid)" # the agent, not /usr/bin/time, which would die silently
 wait $pid || true
 read -r user sys rss < "$work/time"
 docs=$(cat "$work"/out/*.ndjson | grep -c '"create"')
@@ -69,7 +69,11 @@ inputs:
 output:
   type: file
 YML
-/usr/bin/time -f "%U %S %M" -o "$work/time" timeout -s TERM "$idle" "$bin" agent -c "$work/idle.yml" 2> "$work/idle.log" || true
+/usr/bin/time -f "%U %S %M" -o "$work/time" "$bin" agent -c "$work/idle.yml" 2> "$work/idle.log" &
+tpid=$!
+sleep "$idle"
+kill -TERM "$(pgrep -P $tpid)"
+wait $tpid || true
 read -r user sys rss < "$work/time"
 samples=$(cat "$work"/idle-data/out/*.ndjson | grep -c '"create"')
 awk -v secs="$idle" -v u="$user" -v s="$sys" -v rss="$rss" -v n="$samples" 'BEGIN {
