@@ -229,9 +229,39 @@ static int write_value(struct lf_buf *out, const struct lf_field *f)
     }
 }
 
+/* Whether a key can be copied as it is: short printable ASCII without '"'
+ * or '\\' (every key a grammar or an input makes). */
+static bool plain_key(const char *key, size_t len)
+{
+    if (len > 128)
+        return false;
+    for (size_t i = 0; i < len; i++) {
+        unsigned char c = (unsigned char)key[i];
+        if (c < 0x20 || c >= 0x7f || c == '"' || c == '\\')
+            return false;
+    }
+    return true;
+}
+
 static int write_key(struct lf_buf *out, bool *need_comma, const char *key, size_t len)
 {
     int rc;
+    if (plain_key(key, len)) {
+        if ((rc = lf_buf_grow(out, len + 4)))
+            return rc;
+        char *p = out->data + out->len;
+        if (*need_comma)
+            *p++ = ',';
+        *p++ = '"';
+        memcpy(p, key, len);
+        p += len;
+        *p++ = '"';
+        *p++ = ':';
+        out->len = (size_t)(p - out->data);
+        out->data[out->len] = '\0';
+        *need_comma = true;
+        return 0;
+    }
     if (*need_comma && (rc = lf_buf_putc(out, ',')))
         return rc;
     *need_comma = true;
