@@ -33,7 +33,7 @@ struct lf_pipeline {
     int64_t retry_delay_ms;
     /* @timestamp text for the last second formatted */
     int64_t ts_cached_s;
-    char ts_cached[32];
+    char ts_cached[80]; /* room for any int the compiler can imagine */
 };
 
 int64_t lf_now_mono_ms(void)
@@ -143,7 +143,7 @@ static int add_timestamp(struct lf_pipeline *p, struct lf_event *ev, int64_t ms)
                  tm.tm_year + 1900, tm.tm_mon + 1, tm.tm_mday, tm.tm_hour, tm.tm_min, tm.tm_sec);
         p->ts_cached_s = s;
     }
-    char text[48];
+    char text[96];
     size_t n = strlen(p->ts_cached);
     int frac = (int)(ms - s * 1000);
     memcpy(text, p->ts_cached, n);
