@@ -501,7 +501,7 @@ static size_t open_log_fds(const struct env *e)
     size_t n = 0;
     struct dirent *de;
     while ((de = readdir(d))) {
-        char link[64], target[PATH_MAX];
+        char link[320], target[PATH_MAX];
         snprintf(link, sizeof(link), "/proc/self/fd/%s", de->d_name);
         ssize_t len = readlink(link, target, sizeof(target) - 1);
         if (len <= 0)
@@ -567,7 +567,7 @@ static void test_start_beginning(void **state)
     assert_int_equal(pump_for(e, 200), 5);
     struct recs r = load(e);
     for (size_t i = 0; i < 5; i++) {
-        char want[16];
+        char want[32];
         snprintf(want, sizeof(want), "b %zu", i + 1);
         assert_string_equal(r.v[i].msg, want); /* in file order */
         assert_int_equal(r.v[i].off, (int64_t)(i * 4));
@@ -1002,7 +1002,7 @@ static void test_pipeline_full_loses_nothing(void **state)
     assert_int_equal(e->tout->refused, 3);
     struct recs r = load(e);
     for (size_t i = 0; i < r.n; i++) {
-        char want[16];
+        char want[32];
         snprintf(want, sizeof(want), "b %zu", i + 1);
         assert_string_equal(r.v[i].msg, want);
     }
