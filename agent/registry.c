@@ -5,8 +5,17 @@
  * read and diff it:
  *
  *   {"version":1,"entries":[
- *   {"dev":2049,"ino":1311,"offset":8812,"fp_len":64,"fp":"9d3f...","seen":1763744521000,"path":"/var/log/syslog"}
+ *   {"dev":2049,"ino":1311,"offset":8812,"fp_len":64,"fp":"9d3f...","content_id":"5be0...","seen":1763744521000,"path":"/var/log/syslog"}
  *   ]}
+ *
+ * "content_id" is the content id, 16 lowercase hex digits (see
+ * registry.h). It came without a new "version": an older agent ignores it.
+ * Entries written before it existed (no "content_id") are read as they were
+ * and given a new content id, marked unsaved so that it is written before
+ * their first event. The lines such a file ships after the upgrade get _ids
+ * made from that id, not from the path as before, so a line that was shipped
+ * but not yet acknowledged when the old agent stopped is indexed a second
+ * time (once, at the upgrade).
  *
  * 64-bit unsigned numbers past INT64_MAX (rare inode numbers) are written as
  * their two's complement and read back the same way, so nothing is lost.
@@ -27,7 +36,9 @@
 #include <stdio.h>
 #include <stdlib.h>
 #include <string.h>
+#include <sys/random.h>
 #include <sys/stat.h>
+#include <time.h>
 #include <unistd.h>
 
 #define REGISTRY_NAME "registry.json"
@@ -42,6 +53,7 @@ struct lf_registry {
     struct lf_registry_entry **v;
     size_t n, cap;
     bool dirty;
+    bool save_failed; /* the last save did not go through */
     int64_t saved_mono_ms;
     unsigned refs;
     struct lf_registry *next;
@@ -59,6 +71,47 @@ uint64_t lf_registry_fingerprint(const void *p, size_t n)
         h *= 0x100000001b3ULL;
     }
     return h;
+}
+
+/* splitmix64: spreads a counter or clock into well-mixed bits. */
+static uint64_t mix64(uint64_t x)
+{
+    x += 0x9e3779b97f4a7c15ULL;
+    x = (x ^ (x >> 30)) * 0xbf58476d1ce4e5b9ULL;
+    x = (x ^ (x >> 27)) * 0x94d049bb133111ebULL;
+    return x ^ (x >> 31);
+}
+
+static bool read_urandom(void *p, size_t n)
+{
+    int fd = open("/dev/urandom", O_RDONLY | O_CLOEXEC);
+    if (fd < 0)
+        return false;
+    ssize_t got;
+    do
+        got = read(fd, p, n);
+    while (got < 0 && errno == EINTR);
+    close(fd);
+    return got == (ssize_t)n;
+}
+
+uint64_t lf_registry_new_id(void)
+{
+    static uint64_t counter;
+    uint64_t id = 0;
+    ssize_t n;
+    /* GRND_NONBLOCK: at early boot, before the pool is ready, fall back
+     * rather than stall the agent; uniqueness is what matters here. */
+    do
+        n = getrandom(&id, sizeof(id), GRND_NONBLOCK);
+    while (n < 0 && errno == EINTR);
+    if (n != (ssize_t)sizeof(id) && !read_urandom(&id, sizeof(id))) {
+        struct timespec ts;
+        clock_gettime(CLOCK_REALTIME, &ts);
+        id = mix64((uint64_t)ts.tv_sec * 1000000000ULL + (uint64_t)ts.tv_nsec) ^
+             mix64((uint64_t)getpid() << 32 ^ ++counter) ^ mix64((uint64_t)(uintptr_t)&id);
+    }
+    return id ? id : 1;
 }
 
 static char *join(const char *dir, const char *name)
@@ -141,13 +194,9 @@ static bool get_u64(json_t *obj, const char *key, uint64_t *out)
     return true;
 }
 
-static bool parse_fp(json_t *obj, struct lf_registry_entry *e)
+/* Exactly 16 lowercase hex digits. */
+static bool parse_hex64(const char *hex, uint64_t *out)
 {
-    uint64_t len;
-    json_t *fp = json_object_get(obj, "fp");
-    if (!get_u64(obj, "fp_len", &len) || len > LF_REGISTRY_FP_MAX || !json_is_string(fp))
-        return false;
-    const char *hex = json_string_value(fp);
     uint64_t h = 0;
     size_t i;
     for (i = 0; hex[i] && i < 16; i++) {
@@ -159,13 +208,40 @@ static bool parse_fp(json_t *obj, struct lf_registry_entry *e)
     }
     if (i != 16 || hex[i])
         return false;
+    *out = h;
+    return true;
+}
+
+static bool parse_fp(json_t *obj, struct lf_registry_entry *e)
+{
+    uint64_t len, h;
+    json_t *fp = json_object_get(obj, "fp");
+    if (!get_u64(obj, "fp_len", &len) || len > LF_REGISTRY_FP_MAX || !json_is_string(fp) ||
+        !parse_hex64(json_string_value(fp), &h))
+        return false;
     e->fp_len = (uint32_t)len;
     e->fp_hash = h;
     return true;
 }
 
+/* "content_id": absent in registries from before content ids (a new one is
+ * made, not saved yet); present, it must be well-formed and not 0. */
+static bool parse_cid(json_t *obj, struct lf_registry_entry *e, bool *legacy)
+{
+    json_t *cid = json_object_get(obj, "content_id");
+    if (!cid) {
+        e->content_id = lf_registry_new_id();
+        e->content_saved = false;
+        *legacy = true;
+        return true;
+    }
+    e->content_saved = true;
+    return json_is_string(cid) && parse_hex64(json_string_value(cid), &e->content_id) &&
+           e->content_id != 0;
+}
+
 /* Returns a new entry, or NULL when `obj` is not a well-formed entry. */
-static struct lf_registry_entry *parse_entry(json_t *obj)
+static struct lf_registry_entry *parse_entry(json_t *obj, bool *legacy)
 {
     struct lf_registry_entry *e = calloc(1, sizeof(*e));
     json_t *path = json_object_get(obj, "path");
@@ -173,7 +249,7 @@ static struct lf_registry_entry *parse_entry(json_t *obj)
     if (!e || !json_is_object(obj) || !get_u64(obj, "dev", &e->dev) ||
         !get_u64(obj, "ino", &e->ino) || !get_u64(obj, "offset", &e->offset) ||
         (int64_t)e->offset < 0 || !get_u64(obj, "seen", &seen) || !parse_fp(obj, e) ||
-        !json_is_string(path))
+        !parse_cid(obj, e, legacy) || !json_is_string(path))
         goto bad;
     e->seen_ms = (int64_t)seen;
     e->path = strdup(json_string_value(path));
@@ -193,15 +269,25 @@ static size_t load_entries(struct lf_registry *r, json_t *root)
     if (!json_is_object(root) || !json_is_integer(version) ||
         json_integer_value(version) != REGISTRY_VERSION || !json_is_array(entries))
         return SIZE_MAX;
-    size_t bad = 0, i;
+    size_t bad = 0, legacy = 0, i;
     json_t *item;
     json_array_foreach(entries, i, item)
     {
-        struct lf_registry_entry *e = parse_entry(item);
-        if (e && !lf_registry_find(r, e->dev, e->ino) && append_entry(r, e) == 0)
+        bool old = false;
+        struct lf_registry_entry *e = parse_entry(item, &old);
+        if (e && !lf_registry_find(r, e->dev, e->ino) && append_entry(r, e) == 0) {
+            legacy += old;
             continue;
+        }
         entry_free(e);
         bad++;
+    }
+    if (legacy) {
+        lf_log(LF_LOG_INFO, "registry",
+               "%s: %zu entries from before content ids got new ones (their next lines get "
+               "new _ids)",
+               r->path, legacy);
+        r->dirty = true;
     }
     return bad;
 }
@@ -329,6 +415,8 @@ struct lf_registry_entry *lf_registry_add(struct lf_registry *r, uint64_t dev, u
     e->ino = ino;
     e->seen_ms = now_wall_ms;
     e->fp_hash = lf_registry_fingerprint("", 0);
+    e->content_id = lf_registry_new_id();
+    e->content_saved = false;
     r->dirty = true;
     return e;
 }
@@ -376,6 +464,28 @@ int lf_registry_set_path(struct lf_registry *r, struct lf_registry_entry *e, con
     return 0;
 }
 
+void lf_registry_new_content(struct lf_registry *r, struct lf_registry_entry *e)
+{
+    uint64_t id;
+    do
+        id = lf_registry_new_id();
+    while (id == e->content_id);
+    e->content_id = id;
+    e->content_saved = false;
+    r->dirty = true;
+}
+
+int lf_registry_content_durable(struct lf_registry *r, struct lf_registry_entry *e,
+                                int64_t now_mono_ms)
+{
+    if (e->content_saved)
+        return 0;
+    if (r->save_failed && now_mono_ms - r->saved_mono_ms < LF_REGISTRY_MIN_INTERVAL_MS)
+        return LF_EIO;
+    r->saved_mono_ms = now_mono_ms;
+    return lf_registry_save(r, lf_now_wall_ms());
+}
+
 size_t lf_registry_count(const struct lf_registry *r)
 {
     return r->n;
@@ -415,10 +525,10 @@ static int format(struct lf_registry *r, struct lf_buf *b)
         const struct lf_registry_entry *e = r->v[i];
         rc = lf_buf_printf(b,
                            "%s{\"dev\":%" PRId64 ",\"ino\":%" PRId64 ",\"offset\":%" PRIu64
-                           ",\"fp_len\":%" PRIu32 ",\"fp\":\"%016" PRIx64 "\",\"seen\":%" PRId64
-                           ",\"path\":",
+                           ",\"fp_len\":%" PRIu32 ",\"fp\":\"%016" PRIx64
+                           "\",\"content_id\":\"%016" PRIx64 "\",\"seen\":%" PRId64 ",\"path\":",
                            i ? ",\n" : "", (int64_t)e->dev, (int64_t)e->ino, e->offset, e->fp_len,
-                           e->fp_hash, e->seen_ms);
+                           e->fp_hash, e->content_id, e->seen_ms);
         if (!rc)
             rc = lf_json_write_string(b, e->path, strlen(e->path));
         if (!rc)
@@ -495,11 +605,16 @@ int lf_registry_save(struct lf_registry *r, int64_t now_wall_ms)
     int rc = format(r, &b);
     if (!rc)
         rc = write_file(r, &b, &step);
-    if (rc)
+    if (rc) {
         lf_log(LF_LOG_ERROR, "registry", "%s: %s failed: %s", r->path, step,
                rc == LF_EIO ? strerror(errno) : lf_strerror(rc));
-    else
+    } else {
         r->dirty = false;
+        /* Every content id is on disk now. */
+        for (size_t i = 0; i < r->n; i++)
+            r->v[i]->content_saved = true;
+    }
+    r->save_failed = rc != 0;
     lf_buf_free(&b);
     return rc;
 }

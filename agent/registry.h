@@ -7,6 +7,15 @@
  * first bytes, up to LF_REGISTRY_FP_MAX) tells a reused inode or a file
  * rewritten from the start apart from the file the offset belongs to.
  *
+ * Every entry also holds a content id: a random 64-bit number naming the
+ * content the offset counts bytes of. The tailer makes documents' _ids from
+ * it and the offset (not from the path), so a line keeps its _id across
+ * renames and restarts, and new content (a new file, a truncated one) gets
+ * new _ids even at the same path and offsets. A new content id must be on
+ * disk before the first event of that content goes out
+ * (lf_registry_content_durable()), or a crash could ship events under an id
+ * that is then forgotten.
+ *
  * Every file input of an agent shares one registry per data_dir (opened
  * with reference counting), so that their entries live in one file and no
  * input overwrites another's. Single-threaded, like the rest of the agent.
@@ -29,7 +38,9 @@ struct lf_registry_entry {
     uint64_t offset;  /* every byte before it was shipped and acknowledged */
     uint64_t fp_hash; /* lf_registry_fingerprint() of the first fp_len bytes */
     uint32_t fp_len;
-    int64_t seen_ms; /* wall clock: when a live input last followed it */
+    int64_t seen_ms;     /* wall clock: when a live input last followed it */
+    uint64_t content_id; /* random, never 0: names the content (see above) */
+    bool content_saved;  /* content_id is in registry.json (kept in memory only) */
     char *path;
     void *owner; /* the live file following it, or NULL; not saved */
 };
@@ -52,8 +63,8 @@ void lf_registry_close(struct lf_registry *r);
 const char *lf_registry_path(const struct lf_registry *r);
 
 struct lf_registry_entry *lf_registry_find(struct lf_registry *r, uint64_t dev, uint64_t ino);
-/* Adds an entry at offset 0 (or returns the existing one). Returns NULL when
- * out of memory. */
+/* Adds an entry at offset 0 with a new content id (or returns the existing
+ * one). Returns NULL when out of memory. */
 struct lf_registry_entry *lf_registry_add(struct lf_registry *r, uint64_t dev, uint64_t ino,
                                           const char *path, int64_t now_wall_ms);
 /* Removes and frees the entry. */
@@ -65,6 +76,23 @@ void lf_registry_set_offset(struct lf_registry *r, struct lf_registry_entry *e, 
 void lf_registry_set_fingerprint(struct lf_registry *r, struct lf_registry_entry *e, uint32_t len,
                                  uint64_t hash);
 int lf_registry_set_path(struct lf_registry *r, struct lf_registry_entry *e, const char *path);
+/* Gives the entry a new content id (not saved yet): its file now holds
+ * other content than the id named. */
+void lf_registry_new_content(struct lf_registry *r, struct lf_registry_entry *e);
+
+/*
+ * Makes sure the entry's content id is on disk: returns 0 at once if it is,
+ * else saves now (one atomic, fsync'ed write covering every entry, so many
+ * new contents cost one save) and returns 0 or LF_EIO. After a failed save
+ * it does not try again for LF_REGISTRY_MIN_INTERVAL_MS (returns LF_EIO at
+ * once): a full disk is not hammered on every run.
+ */
+int lf_registry_content_durable(struct lf_registry *r, struct lf_registry_entry *e,
+                                int64_t now_mono_ms);
+
+/* A new random content id, never 0 (getrandom(2), with fallbacks that keep
+ * it unique when the kernel's pool is not ready). */
+uint64_t lf_registry_new_id(void);
 
 size_t lf_registry_count(const struct lf_registry *r);
 bool lf_registry_dirty(const struct lf_registry *r);

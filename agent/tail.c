@@ -6,7 +6,9 @@
  * `exclude` globs apply to the file name. Files are known by device and
  * inode, so a rename is followed and a new file at an old path is a new
  * file. A file seen at startup starts at start_at (or where the registry
- * says); one that appears later starts at its beginning.
+ * says); one that appears later starts at its beginning. A file resumed from
+ * its registry entry keeps the entry's content id (its lines keep their
+ * _ids, whatever its path is now); any other gets a new one (tail_file.c).
  *
  * inotify watches the parent directories (not the files: no descriptor per
  * file) and names the file that changed. Without inotify, or for a directory
@@ -253,11 +255,14 @@ static uint64_t end_offset(const char *path, const struct stat *st)
     return off;
 }
 
+/* Where to start reading; *resumed: the entry is for what the file holds. */
 static uint64_t start_offset(struct files_input *fi, const char *path, const struct stat *st,
-                             const struct lf_registry_entry *e, const char **why)
+                             const struct lf_registry_entry *e, const char **why, bool *resumed)
 {
+    *resumed = false;
     if (e && (uint64_t)st->st_size >= e->offset && fingerprint_matches(path, st, e)) {
         *why = "resumed from the registry";
+        *resumed = true;
         return e->offset;
     }
     if (e) {
@@ -341,8 +346,9 @@ static void consider(struct files_input *fi, const char *path)
     if (!claim_entry(fi, e, path))
         return;
     const char *why;
-    uint64_t off = start_offset(fi, path, &st, e, &why);
-    f = lf_tail_file_create(&fi->t, path, &st, off, watch_dir_of(fi, path));
+    bool resumed;
+    uint64_t off = start_offset(fi, path, &st, e, &why, &resumed);
+    f = lf_tail_file_create(&fi->t, path, &st, off, watch_dir_of(fi, path), !resumed);
     if (!f || add_file(fi, f)) {
         lf_log(LF_LOG_ERROR, "tail", "%s: out of memory; not followed", path);
         fi->t.base.counters.errors++;
@@ -350,7 +356,8 @@ static void consider(struct files_input *fi, const char *path)
         return;
     }
     f->seen_gen = fi->gen;
-    lf_log(LF_LOG_INFO, "tail", "%s: following from offset %" PRIu64 " (%s)", path, off, why);
+    lf_log(LF_LOG_INFO, "tail", "%s: following from offset %" PRIu64 " (%s), content %016" PRIx64,
+           path, off, why, f->content_id);
 }
 
 static void rescan(struct files_input *fi, int64_t now)

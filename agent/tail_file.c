@@ -21,6 +21,14 @@
  * positions only ever move forward within one content. A path that no longer
  * names the file means rotation or deletion: the open descriptor is read to
  * the end and kept until the writer has been quiet for a while.
+ *
+ * Document ids: a line's _id is made from the file's content id (random,
+ * kept in the registry entry) and the line's offset, never from the path, so
+ * a renamed file, resumed after a crash, re-sends a line under the _id it had,
+ * and new content (a new file, a truncated or rewritten one) never reuses the
+ * _ids of old lines at the same offsets. A new content id is written to the
+ * registry (fsync'ed) before the first line of that content is emitted: one
+ * save per new content, none per line.
  */
 #define _POSIX_C_SOURCE 200809L
 #define _FILE_OFFSET_BITS 64
@@ -106,8 +114,25 @@ static int ackq_ensure(struct lf_tail_file *f)
 
 /* ---- life ---------------------------------------------------------------- */
 
+static void take_content_id(struct lf_tail_file *f, uint64_t id)
+{
+    f->content_id = id;
+    snprintf(f->source, sizeof(f->source), "file:%016" PRIx64, id);
+}
+
+/* The file now holds content other than its id named. */
+static void new_content(struct lf_tail_file *f)
+{
+    if (f->entry) {
+        lf_registry_new_content(f->tail->reg, f->entry);
+        take_content_id(f, f->entry->content_id);
+    } else {
+        take_content_id(f, lf_registry_new_id());
+    }
+}
+
 struct lf_tail_file *lf_tail_file_create(struct lf_tail *t, const char *path, const struct stat *st,
-                                         uint64_t offset, int wd)
+                                         uint64_t offset, int wd, bool new_content_id)
 {
     struct lf_tail_file *f = calloc(1, sizeof(*f));
     if (!f || !(f->path = strdup(path)))
@@ -125,10 +150,17 @@ struct lf_tail_file *lf_tail_file_create(struct lf_tail *t, const char *path, co
     f->fp_hash = lf_registry_fingerprint("", 0);
     f->ack.safe = on_safe;
     f->ack.failed = on_failed;
+    /* A new entry comes with a new content id; an old one keeps its id
+     * unless the file holds other content now. */
+    bool existed = lf_registry_find(t->reg, f->dev, f->ino) != NULL;
     f->entry = lf_registry_add(t->reg, f->dev, f->ino, path, lf_now_wall_ms());
     if (!f->entry || lf_registry_set_path(t->reg, f->entry, path))
         goto fail;
     f->entry->owner = f;
+    if (existed && new_content_id)
+        new_content(f);
+    else
+        take_content_id(f, f->entry->content_id);
     lf_registry_set_offset(t->reg, f->entry, offset);
     /* Recomputed from the file when it is opened. */
     lf_registry_set_fingerprint(t->reg, f->entry, 0, f->fp_hash);
@@ -360,6 +392,7 @@ static int next_line(struct lf_tail_file *f, int64_t now, struct line *l)
 
 static void restart_at_zero(struct lf_tail_file *f)
 {
+    new_content(f);
     buffer_drop(f);
     f->pos = f->read_pos = 0;
     f->trunc_wait = false;
@@ -469,11 +502,32 @@ static void add_counters(struct lf_input_counters *to, const struct lf_input_cou
     to->errors += c->errors;
 }
 
+/* Whether the content id is on disk, so that lines may go out under it. If
+ * not, saves the registry now, with the fingerprint, so that a restart
+ * resumes this content under this id (or tells it was replaced). A failed
+ * save (logged by the registry) is retried after a while. */
+static bool content_durable(struct lf_tail_file *f, int64_t now)
+{
+    if (!f->entry || f->entry->content_saved)
+        return true;
+    if (f->durable_retry_ms && now < f->durable_retry_ms)
+        return false;
+    update_fingerprint(f);
+    if (lf_registry_content_durable(f->tail->reg, f->entry, now) == 0) {
+        f->durable_retry_ms = 0;
+        return true;
+    }
+    f->durable_retry_ms = now + LF_REGISTRY_MIN_INTERVAL_MS;
+    return false;
+}
+
 /* Returns LF_TAIL_MORE when the line went out (or can never go: logged,
  * counted, settled), else why it must be tried again later. */
 static enum lf_tail_run emit_line(struct lf_tail_file *f, const struct line *l, int64_t now)
 {
     struct lf_tail *t = f->tail;
+    if (!content_durable(f, now))
+        return LF_TAIL_IDLE; /* retried at durable_retry_ms */
     if (ackq_ensure(f))
         return LF_TAIL_BLOCKED; /* out of memory: try again later */
     if (lf_ackq_pending(&f->ackq) >= f->ackq.cap) {
@@ -487,7 +541,7 @@ static enum lf_tail_run emit_line(struct lf_tail_file *f, const struct line *l, 
     lf_ackq_push(&f->ackq, l->end, &seq);
     struct lf_emit meta = {.index = t->conf->index,
                            .dataset = t->dataset,
-                           .source = f->path,
+                           .source = f->source,
                            .position = l->start,
                            .ts_ms = ts,
                            .ack = &f->ack,
@@ -615,6 +669,8 @@ int64_t lf_tail_file_deadline(const struct lf_tail_file *f)
 {
     if (f->state == LF_TAIL_DONE || f->fd < 0 || f->trunc_wait)
         return -1;
+    if (f->durable_retry_ms)
+        return f->durable_retry_ms; /* nothing goes out before */
     int64_t d = -1;
     if (f->end > f->start || f->cutting)
         d = f->grew_ms + f->tail->partial_wait_ms;

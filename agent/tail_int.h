@@ -90,6 +90,14 @@ struct lf_tail_file {
     uint32_t fp_len;
     uint64_t fp_hash;
 
+    /* The content the positions count bytes of (the registry entry's
+     * content_id), and "file:<it in hex>": the source its lines' _ids are
+     * made from with their offsets, so that they do not depend on the path
+     * and differ for every new content at the same path. */
+    uint64_t content_id;
+    char source[32];
+    int64_t durable_retry_ms; /* saving a new content id failed: retry then */
+
     struct lf_ackq ackq; /* allocated while lines are being shipped */
     bool ackq_live;
     struct lf_ack_target ack;
@@ -98,11 +106,13 @@ struct lf_tail_file {
 
 /*
  * Starts following `path` (whose stat is `st`) from `offset`, recording it
- * in the registry. The file is not opened yet. Returns NULL when out of
- * memory.
+ * in the registry. `new_content`: its registry entry (if any) is not for
+ * what the file holds now, so the content gets a new id; otherwise the
+ * entry's content id goes on. The file is not opened yet. Returns NULL when
+ * out of memory.
  */
 struct lf_tail_file *lf_tail_file_create(struct lf_tail *t, const char *path, const struct stat *st,
-                                         uint64_t offset, int wd);
+                                         uint64_t offset, int wd, bool new_content);
 /* Closes, leaves the registry entry to the registry (or removes it for a
  * deleted file), and frees. Events still in flight must not be
  * acknowledged afterwards. NULL is fine. */

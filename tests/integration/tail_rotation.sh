@@ -23,25 +23,28 @@
 # - Each line once; after a SIGKILL a line may come again with the same _id
 #   (Elasticsearch's `create` keeps one).
 # - copytruncate: the copy is a new file, read from its start, so the lines
-#   already read from app.log come again, with log.file.path app.log.1 and
-#   so another _id: two documents in Elasticsearch for those lines, counted
-#   and shown, not failed. Lines written between the copy and the truncate
-#   are on disk nowhere (logrotate's documented window) and cannot be
-#   shipped; the test checks that only lines written in that window are
+#   already read from app.log come again, from another content (the copy)
+#   and so under another _id: two documents in Elasticsearch for those lines,
+#   counted and shown, not failed. Lines written between the copy and the
+#   truncate are on disk nowhere (logrotate's documented window) and cannot
+#   be shipped; the test checks that only lines written in that window are
 #   missing from disk. With paths 'app.log' alone the copy is not followed
 #   and the lines not read yet when app.log is truncated are lost: a glob
 #   that matches the copy is what keeps them.
 # - A file that comes and goes between two rescans without inotify, or a
 #   rotated file that the paths do not match and that was not read to its
 #   end before the agent stopped, is not read: not checked.
-# - Elasticsearch's view ("known bug" checks, reported but not failed unless
-#   LF_KNOWN_BUGS=fail): _id is a hash of host, log.file.path and offset, so
+# - Elasticsearch's view: _id is a hash of host, the file's content id (kept
+#   in the registry, new for every new file and every truncation) and the
+#   offset, not of the path, so
 #   1. the new content of a path (a new app.log, a truncated one, a second
-#      copy) reuses the _ids of the old content at the same offsets: `create`
-#      answers 409 for those lines and Elasticsearch keeps the old ones;
-#   2. a line read again after a crash from a file renamed meanwhile gets
-#      another _id: two documents.
-#   The checks replay the output through Elasticsearch's rule.
+#      copy) never reuses the _ids of the old content at the same offsets
+#      (`create` would answer 409 and drop the new lines): each _id names one
+#      line, nothing is lost;
+#   2. a line read again after a crash from a file renamed meanwhile keeps
+#      its _id: one document.
+#   The checks replay the output through Elasticsearch's rule (the first
+#   document with an _id wins).
 #
 # LF_ROTATION_CASES="rename delete" runs some cases; LF_KEEP_TMP=1 keeps the
 # directory (agent logs, outputs) for a look.
@@ -60,16 +63,6 @@ failures=0
 check() {
   local name=$1; shift
   if "$@"; then echo "ok   $name"; else echo "FAIL $name"; failures=$((failures + 1)); fi
-}
-known_bug() { # known_bug NAME CMD...: like check, but a failure is expected for now
-  local name=$1; shift
-  if "$@"; then
-    echo "ok   $name (known bug fixed? make it a check)"
-  elif [ "${LF_KNOWN_BUGS:-}" = fail ]; then
-    echo "FAIL $name (known bug)"; failures=$((failures + 1))
-  else
-    echo "XFAIL $name (known bug)"
-  fi
 }
 
 TOTAL=40000 # lines per case: about 2.5 s of writing
@@ -316,8 +309,8 @@ exactly_once() {
   check "no warnings or errors logged" no_warnings_logged
 }
 ids_unique() {
-  known_bug "each _id names one line" is id_collisions = 0
-  known_bug "nothing lost in Elasticsearch (first _id wins)" is es_lost = 0
+  check "each _id names one line" is id_collisions = 0
+  check "nothing lost in Elasticsearch (first _id wins)" is es_lost = 0
 }
 
 # ---- 1. rename and create ---------------------------------------------------
@@ -457,17 +450,18 @@ case_restart() {
   check "a line repeated only with its _id" is dup_other_id = 0
   echo "  $(stat_of dup_same_id) lines shipped again after SIGKILL, with their _id"
   check "no warnings or errors logged" no_warnings_logged
-  # One content per path here: no _id can be reused.
+  # One content per path here; the restarts keep its content id.
   check "each _id names one line" is id_collisions = 0
   check "nothing lost in Elasticsearch (first _id wins)" is es_lost = 0
 }
 
 # A crash, then a rotation before the agent is back, paths 'app.log*': the
-# renamed file is resumed from the registry under its new name. The lines
-# read after the last registry checkpoint come again, but with another _id
-# (it is made from the path): two documents each in Elasticsearch. With
-# paths 'app.log' alone, the lines of the renamed file not read before the
-# crash are not read at all: a known limit, not checked here.
+# renamed file is resumed from the registry under its new name, with its
+# content id. The lines read after the last registry checkpoint come again,
+# with the _id they had (it is made from the content id, not the path): one
+# document each in Elasticsearch. With paths 'app.log' alone, the lines of
+# the renamed file not read before the crash are not read at all: a known
+# limit, not checked here.
 case_crash_rotate() {
   new_case crash_rotate 'app.log*'
   start_agent
@@ -480,8 +474,8 @@ case_crash_rotate() {
   check "writing to the new file" wait_written 20000
   start_agent
   finish_case
-  known_bug "a line repeated only with its _id" is dup_other_id = 0
-  echo "  $(stat_of dup_other_id) lines shipped again under another _id"
+  check "a line repeated only with its _id" is dup_other_id = 0
+  echo "  $(stat_of dup_same_id) lines shipped again after SIGKILL, with their _id"
   check "no warnings or errors logged" no_warnings_logged
   ids_unique
 }

@@ -3,7 +3,8 @@
  * field (odd paths, huge inode numbers), a save is atomic (a reader never
  * sees a partial file; a failed write leaves the old file whole), a corrupt
  * file is moved aside and what can be read of it kept, stale entries go,
- * checkpoints are rate-limited.
+ * checkpoints are rate-limited; content ids are kept, made for registries
+ * from before them, and saved on demand once per new content.
  */
 #define _POSIX_C_SOURCE 200809L
 #define _XOPEN_SOURCE 700
@@ -441,6 +442,192 @@ static void test_checkpoint_rate_limited(void **state)
     lf_registry_close(r);
 }
 
+/* ---- content ids ---------------------------------------------------------- */
+
+static uint64_t cid_on_disk(const struct fixture *fx, uint64_t ino)
+{
+    json_error_t jerr;
+    json_t *root = json_load_file(fx->file, 0, &jerr);
+    uint64_t cid = 0;
+    size_t i;
+    json_t *x;
+    json_array_foreach(json_object_get(root, "entries"), i, x)
+    {
+        const char *hex = json_string_value(json_object_get(x, "content_id"));
+        if ((uint64_t)json_integer_value(json_object_get(x, "ino")) == ino && hex)
+            cid = strtoull(hex, NULL, 16);
+    }
+    json_decref(root);
+    return cid;
+}
+
+static ino_t inode_of(const char *path)
+{
+    struct stat st;
+    assert_int_equal(stat(path, &st), 0);
+    return st.st_ino;
+}
+
+/* Every entry has a content id, saved and read back; a new content gets a
+ * new one, which lf_registry_content_durable() writes once, not again. */
+static void test_content_id_persisted(void **state)
+{
+    struct fixture *fx = *state;
+    struct lf_registry *r = open_reg(fx);
+    int64_t now = lf_now_wall_ms();
+    struct lf_registry_entry *a = lf_registry_add(r, 1, 1, "/a", now);
+    struct lf_registry_entry *b = lf_registry_add(r, 1, 2, "/b", now);
+    assert_true(a->content_id != 0 && b->content_id != 0 && a->content_id != b->content_id);
+    assert_false(a->content_saved);
+    uint64_t ca = a->content_id, cb = b->content_id;
+
+    /* One save covers both: b is durable without another write. */
+    assert_int_equal(lf_registry_content_durable(r, a, lf_now_mono_ms()), 0);
+    assert_true(a->content_saved && b->content_saved);
+    assert_false(lf_registry_dirty(r));
+    ino_t written = inode_of(fx->file);
+    assert_int_equal(lf_registry_content_durable(r, b, lf_now_mono_ms()), 0);
+    assert_int_equal(inode_of(fx->file), written); /* not written again */
+    assert_true(cid_on_disk(fx, 1) == ca);
+    assert_true(cid_on_disk(fx, 2) == cb);
+
+    /* Offsets and paths move without touching the content id. */
+    lf_registry_set_offset(r, a, 100);
+    assert_int_equal(lf_registry_set_path(r, a, "/a.renamed"), 0);
+    assert_true(a->content_id == ca && a->content_saved);
+
+    /* New content (a truncation): a new id, saved on demand, even within
+     * the checkpoint interval. */
+    int64_t t0 = lf_now_mono_ms();
+    assert_int_equal(lf_registry_checkpoint(r, t0, true), 0);
+    lf_registry_new_content(r, a);
+    assert_true(a->content_id != ca && a->content_id != 0);
+    assert_false(a->content_saved);
+    assert_true(lf_registry_dirty(r));
+    assert_int_equal(lf_registry_checkpoint(r, t0 + 10, false), 0);
+    assert_true(cid_on_disk(fx, 1) == ca); /* rate-limited: not yet */
+    assert_int_equal(lf_registry_content_durable(r, a, t0 + 20), 0);
+    assert_true(a->content_saved);
+    uint64_t ca2 = a->content_id;
+    assert_true(cid_on_disk(fx, 1) == ca2);
+    lf_registry_close(r);
+
+    r = open_reg(fx);
+    a = lf_registry_find(r, 1, 1);
+    b = lf_registry_find(r, 1, 2);
+    assert_true(a->content_id == ca2 && b->content_id == cb);
+    assert_true(a->content_saved && b->content_saved);
+    assert_false(lf_registry_dirty(r));
+    lf_registry_close(r);
+}
+
+/* A registry from before content ids: read, each entry given a new id that
+ * is written before it is used; malformed ids make an entry malformed. */
+static void test_content_id_old_registry(void **state)
+{
+    struct fixture *fx = *state;
+    lf_registry_close(open_reg(fx));
+    char content[2048];
+    long long seen = (long long)lf_now_wall_ms();
+    snprintf(content, sizeof(content),
+             "{\"version\":1,\"entries\":[\n"
+             "{\"dev\":1,\"ino\":10,\"offset\":5,\"fp_len\":0,\"fp\":\"cbf29ce484222325\","
+             "\"seen\":%lld,\"path\":\"/old\"},\n"
+             "{\"dev\":1,\"ino\":11,\"offset\":6,\"fp_len\":0,\"fp\":\"cbf29ce484222325\","
+             "\"seen\":%lld,\"path\":\"/old too\"}\n"
+             "]}\n",
+             seen, seen);
+    spit(fx->file, content);
+    struct lf_registry *r = open_reg(fx);
+    assert_int_equal(lf_registry_count(r), 2);
+    assert_true(exists(fx->file)); /* not moved aside */
+    struct lf_registry_entry *e = lf_registry_find(r, 1, 10);
+    struct lf_registry_entry *f = lf_registry_find(r, 1, 11);
+    assert_int_equal(e->offset, 5);
+    assert_true(e->content_id != 0 && f->content_id != 0 && e->content_id != f->content_id);
+    assert_false(e->content_saved);
+    assert_true(lf_registry_dirty(r));
+    assert_int_equal(lf_registry_content_durable(r, e, lf_now_mono_ms()), 0);
+    assert_true(cid_on_disk(fx, 10) == e->content_id);
+    assert_true(cid_on_disk(fx, 11) == f->content_id);
+    uint64_t ce = e->content_id;
+    lf_registry_close(r);
+    r = open_reg(fx);
+    assert_true(lf_registry_find(r, 1, 10)->content_id == ce);
+    assert_false(lf_registry_dirty(r));
+    lf_registry_close(r);
+    unlink(fx->file);
+
+    static const char *const bad[] = {"\"xyz\"", "\"0000000000000000\"", "42",
+                                      "\"00000000000000001\"", "\"ABCDEF0123456789\""};
+    for (size_t i = 0; i < sizeof(bad) / sizeof(bad[0]); i++) {
+        snprintf(content, sizeof(content),
+                 "{\"version\":1,\"entries\":[\n"
+                 "{\"dev\":1,\"ino\":10,\"offset\":5,\"fp_len\":0,\"fp\":\"cbf29ce484222325\","
+                 "\"content_id\":\"00000000000000ab\",\"seen\":%lld,\"path\":\"/good\"},\n"
+                 "{\"dev\":1,\"ino\":11,\"offset\":5,\"fp_len\":0,\"fp\":\"cbf29ce484222325\","
+                 "\"content_id\":%s,\"seen\":%lld,\"path\":\"/bad\"}\n"
+                 "]}\n",
+                 seen, bad[i], seen);
+        spit(fx->file, content);
+        r = open_reg(fx);
+        assert_int_equal(lf_registry_count(r), 1);
+        assert_true(lf_registry_find(r, 1, 10)->content_id == 0xab);
+        assert_true(lf_registry_find(r, 1, 10)->content_saved);
+        expect_moved_aside(fx, content);
+        lf_registry_close(r);
+    }
+}
+
+/* A save that fails leaves the content id unsaved; it is not retried at
+ * once (a full disk), then goes through. */
+static void test_content_id_save_failure(void **state)
+{
+    struct fixture *fx = *state;
+    struct lf_registry *r = open_reg(fx);
+    int64_t now = lf_now_wall_ms();
+    char path[64];
+    for (unsigned i = 1; i < 2000; i++) {
+        snprintf(path, sizeof(path), "/var/log/many/file-%u.log", i);
+        lf_registry_add(r, 1, i, path, now);
+    }
+    struct lf_registry_entry *e = lf_registry_find(r, 1, 1);
+    struct rlimit saved, small;
+    assert_int_equal(getrlimit(RLIMIT_FSIZE, &saved), 0);
+    small = saved;
+    small.rlim_cur = 4096;
+    signal(SIGXFSZ, SIG_IGN);
+    assert_int_equal(setrlimit(RLIMIT_FSIZE, &small), 0);
+    int64_t t0 = lf_now_mono_ms();
+    int rc = lf_registry_content_durable(r, e, t0);
+    assert_int_equal(setrlimit(RLIMIT_FSIZE, &saved), 0);
+    signal(SIGXFSZ, SIG_DFL);
+    assert_int_equal(rc, LF_EIO);
+    assert_false(e->content_saved);
+    assert_false(exists(fx->file));
+    /* Too soon to try again, though it would work now. */
+    assert_int_equal(lf_registry_content_durable(r, e, t0 + 10), LF_EIO);
+    assert_false(exists(fx->file));
+    assert_int_equal(lf_registry_content_durable(r, e, t0 + LF_REGISTRY_MIN_INTERVAL_MS), 0);
+    assert_true(e->content_saved);
+    assert_true(cid_on_disk(fx, 1) == e->content_id);
+    lf_registry_close(r);
+}
+
+/* Ids are random: many in a row never repeat, never 0. */
+static void test_content_ids_unique(void **state)
+{
+    (void)state;
+    enum { N = 4096 };
+    static uint64_t v[N];
+    for (size_t i = 0; i < N; i++) {
+        v[i] = lf_registry_new_id();
+        assert_true(v[i] != 0);
+        for (size_t k = 0; k < i; k++)
+            assert_true(v[k] != v[i]);
+    }
+}
+
 int main(void)
 {
     lf_log_set_level(LF_LOG_ERROR);
@@ -453,6 +640,10 @@ int main(void)
         cmocka_unit_test_setup_teardown(test_corrupt_entries_salvaged, setup, teardown),
         cmocka_unit_test_setup_teardown(test_stale_entries_cleaned, setup, teardown),
         cmocka_unit_test_setup_teardown(test_checkpoint_rate_limited, setup, teardown),
+        cmocka_unit_test_setup_teardown(test_content_id_persisted, setup, teardown),
+        cmocka_unit_test_setup_teardown(test_content_id_old_registry, setup, teardown),
+        cmocka_unit_test_setup_teardown(test_content_id_save_failure, setup, teardown),
+        cmocka_unit_test_setup_teardown(test_content_ids_unique, setup, teardown),
     };
     return cmocka_run_group_tests(tests, NULL, NULL);
 }

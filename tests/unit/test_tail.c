@@ -7,6 +7,12 @@
  * The output is the stdout sink writing into a file, or, where the test
  * needs to withhold acknowledgements or refuse batches, a small output
  * defined here. Every test checks each line arrived exactly once.
+ *
+ * Document ids: the test output writes each document with its _id, so that
+ * tests can check ids are made from the file's content id (kept in the
+ * registry) and offset: the same across renames and restarts, new for new
+ * content; and, when asked, that every document it is given has its
+ * content id in registry.json on disk already.
  */
 #define _POSIX_C_SOURCE 200809L
 #define _XOPEN_SOURCE 700
@@ -20,6 +26,7 @@
 #include <errno.h>
 #include <fcntl.h>
 #include <ftw.h>
+#include <inttypes.h>
 #include <jansson.h>
 #include <limits.h>
 #include <poll.h>
@@ -52,14 +59,72 @@ struct test_out {
     struct held *held;
     size_t nheld, cap;
     unsigned refused;
+    const char *verify_data; /* data_dir: check content ids are on disk */
+    size_t verified;         /* documents checked so */
 };
 
+/* Each document with its _id as the first member. */
 static void write_docs(int fd, const struct lf_batch *b)
 {
     for (size_t i = 0; i < b->ndocs; i++) {
         const struct lf_doc *d = &b->docs[i];
-        assert_int_equal(write(fd, b->buf.data + d->off, d->len), (ssize_t)d->len);
+        const char *doc = b->buf.data + d->off;
+        assert_true(d->len > 2 && doc[0] == '{' && doc[1] != '}');
+        char head[64];
+        int n = snprintf(head, sizeof(head), "{\"_id\":\"%s\",", d->id);
+        assert_int_equal(write(fd, head, (size_t)n), n);
+        assert_int_equal(write(fd, doc + 1, d->len - 1), (ssize_t)(d->len - 1));
         assert_int_equal(write(fd, "\n", 1), 1);
+    }
+}
+
+/* Whether `id` is the _id of the line at `off` of content `cid`. */
+static bool id_from(const char *id, uint64_t cid, int64_t off)
+{
+    char src[32], want[LF_DOC_ID_LEN + 1];
+    snprintf(src, sizeof(src), "file:%016" PRIx64, cid);
+    lf_doc_id(want, "testhost", src, (uint64_t)off);
+    return strcmp(id, want) == 0;
+}
+
+/* The content ids in <data>/registry.json; returns how many (at most max). */
+static size_t registry_cids(const char *data, uint64_t *out, size_t max)
+{
+    char p[256];
+    snprintf(p, sizeof(p), "%s/registry.json", data);
+    json_error_t jerr;
+    json_t *root = json_load_file(p, 0, &jerr);
+    size_t n = 0, i;
+    json_t *x;
+    json_array_foreach(json_object_get(root, "entries"), i, x)
+    {
+        const char *hex = json_string_value(json_object_get(x, "content_id"));
+        if (hex && n < max)
+            out[n++] = strtoull(hex, NULL, 16);
+    }
+    json_decref(root);
+    return n;
+}
+
+/* Every document's content id must be on disk before it goes out: else a
+ * crash could forget the id its lines were shipped under. */
+static void verify_durable(struct test_out *o, const struct lf_batch *b)
+{
+    uint64_t cids[64];
+    size_t n = registry_cids(o->verify_data, cids, 64);
+    for (size_t i = 0; i < b->ndocs; i++) {
+        const struct lf_doc *d = &b->docs[i];
+        json_error_t jerr;
+        json_t *doc = json_loadb(b->buf.data + d->off, d->len, 0, &jerr);
+        assert_non_null(doc);
+        int64_t off = json_integer_value(json_object_get(json_object_get(doc, "log"), "offset"));
+        json_decref(doc);
+        bool found = false;
+        for (size_t k = 0; k < n && !found; k++)
+            found = id_from(d->id, cids[k], off);
+        if (!found)
+            fail_msg("document at offset %" PRId64 " shipped before its content id was saved", off);
+        o->verified++;
     }
 }
 
@@ -71,6 +136,8 @@ static int tout_submit(struct lf_output *base, struct lf_batch *b)
         o->refused++;
         return LF_ELIMIT;
     }
+    if (o->verify_data)
+        verify_durable(o, b);
     write_docs(o->fd, b);
     base->counters.submitted += b->ndocs;
     if (!o->hold) {
@@ -257,6 +324,7 @@ static void env_free(struct env *e)
 /* ---- what came out ------------------------------------------------------- */
 
 struct rec {
+    char *id; /* NULL: not the test output */
     char *msg;
     size_t len;
     int64_t off;
@@ -273,6 +341,7 @@ struct recs {
 static void recs_free(struct recs *r)
 {
     for (size_t i = 0; i < r->n; i++) {
+        free(r->v[i].id);
         free(r->v[i].msg);
         free(r->v[i].path);
         free(r->v[i].dataset);
@@ -311,6 +380,8 @@ static void add_rec(struct recs *r, json_t *doc)
     x->cut = has_tag(doc, "_truncated");
     json_t *ds = json_object_get(json_object_get(doc, "event"), "dataset");
     x->dataset = json_is_string(ds) ? strdup(json_string_value(ds)) : NULL;
+    json_t *id = json_object_get(doc, "_id");
+    x->id = json_is_string(id) ? strdup(json_string_value(id)) : NULL;
 }
 
 /* Every document written so far, in order. */
@@ -473,6 +544,45 @@ static int64_t registry_offset(const struct env *e, const char *name)
     }
     json_decref(root);
     return off;
+}
+
+/* The registry's content id for the file now at `name`, or 0. */
+static uint64_t registry_cid(const struct env *e, const char *name)
+{
+    char p[256];
+    struct stat st;
+    log_path(e, name, p, sizeof(p));
+    json_t *root = registry_json(e);
+    if (!root || stat(p, &st) != 0) {
+        json_decref(root);
+        return 0;
+    }
+    uint64_t cid = 0;
+    size_t i;
+    json_t *x;
+    json_array_foreach(json_object_get(root, "entries"), i, x)
+    {
+        const char *hex = json_string_value(json_object_get(x, "content_id"));
+        if ((ino_t)json_integer_value(json_object_get(x, "ino")) == st.st_ino && hex)
+            cid = strtoull(hex, NULL, 16);
+    }
+    json_decref(root);
+    return cid;
+}
+
+/* Every document with a message "tag N" has the _id of content cid. */
+static void expect_ids(const struct recs *r, const char *tag, uint64_t cid)
+{
+    size_t n = strlen(tag);
+    for (size_t i = 0; i < r->n; i++) {
+        const struct rec *x = &r->v[i];
+        if (strncmp(x->msg, tag, n) != 0 || x->msg[n] != ' ')
+            continue;
+        assert_non_null(x->id);
+        if (!id_from(x->id, cid, x->off))
+            fail_msg("'%s' at offset %" PRId64 " has _id %s, not one of content %016" PRIx64,
+                     x->msg, x->off, x->id, cid);
+    }
 }
 
 static size_t registry_entries(const struct env *e)
@@ -986,6 +1096,239 @@ static void test_rewritten_file_not_resumed(void **state)
     env_free(e);
 }
 
+/* ---- document ids: one content id per content ------------------------------ */
+
+/* A test output that checks every document's content id is on disk. */
+static struct env *ids_env(void)
+{
+    struct env *e = env_new(LF_START_BEGINNING, true);
+    e->tout->verify_data = e->data;
+    return e;
+}
+
+/* The same content keeps its content id, and so its lines' _ids, when the
+ * file is renamed (live, and while the agent is down) and across restarts. */
+static void test_content_id_survives_rename_and_restart(void **state)
+{
+    (void)state;
+    struct env *e = ids_env();
+    int w = open_log(e, "a.log");
+    lines(w, "s", 1, 3);
+    env_start(e);
+    assert_int_equal(pump_until(e, 3), 3);
+    uint64_t cid = registry_cid(e, "a.log");
+    assert_true(cid != 0);
+
+    rename_log(e, "a.log", "b.log"); /* still matched */
+    lines(w, "s", 4, 5);
+    assert_int_equal(pump_until(e, 5), 5);
+    env_stop(e);
+    assert_true(registry_cid(e, "b.log") == cid);
+
+    rename_log(e, "b.log", "c.log"); /* while stopped */
+    lines(w, "s", 6, 7);
+    env_start(e);
+    assert_int_equal(pump_until(e, 7), 7);
+    assert_int_equal(pump_for(e, 300), 7);
+    env_stop(e);
+    assert_true(registry_cid(e, "c.log") == cid);
+
+    struct recs r = load(e);
+    expect_each(&r, "s", 1, 7, 1);
+    expect_ids(&r, "s", cid);
+    char p[256];
+    log_path(e, "c.log", p, sizeof(p));
+    assert_string_equal(find_msg(&r, "s 7")->path, p); /* the path is the current one */
+    recs_free(&r);
+    assert_true(e->tout->verified == 7);
+    close(w);
+    env_free(e);
+}
+
+/* Truncated (copytruncate): the new content gets a new content id, so its
+ * lines never take the _ids of the old lines at the same offsets. */
+static void test_content_id_new_after_truncate(void **state)
+{
+    (void)state;
+    struct env *e = ids_env();
+    char p[256];
+    log_path(e, "a.log", p, sizeof(p));
+    append(e, "a.log", "c", 1, 5);
+    env_start(e);
+    assert_int_equal(pump_until(e, 5), 5);
+    uint64_t c1 = registry_cid(e, "a.log");
+    assert_true(c1 != 0);
+
+    assert_int_equal(truncate(p, 0), 0);
+    append(e, "a.log", "d", 1, 3);
+    assert_int_equal(pump_until(e, 8), 8);
+    uint64_t c2 = registry_cid(e, "a.log");
+    assert_true(c2 != 0 && c2 != c1);
+
+    /* Truncated and refilled past the read position: the fingerprint. */
+    assert_int_equal(truncate(p, 0), 0);
+    append(e, "a.log", "e", 1, 10);
+    assert_int_equal(pump_until(e, 18), 18);
+    assert_int_equal(pump_for(e, 300), 18);
+    env_stop(e);
+    uint64_t c3 = registry_cid(e, "a.log");
+    assert_true(c3 != 0 && c3 != c1 && c3 != c2);
+
+    struct recs r = load(e);
+    expect_each(&r, "c", 1, 5, 1);
+    expect_each(&r, "d", 1, 3, 1);
+    expect_each(&r, "e", 1, 10, 1);
+    expect_ids(&r, "c", c1);
+    expect_ids(&r, "d", c2);
+    expect_ids(&r, "e", c3);
+    assert_int_equal(find_msg(&r, "d 1")->off, 0);
+    assert_string_not_equal(find_msg(&r, "c 1")->id, find_msg(&r, "d 1")->id);
+    assert_string_not_equal(find_msg(&r, "d 1")->id, find_msg(&r, "e 1")->id);
+    recs_free(&r);
+    assert_true(e->tout->verified == 18);
+    env_free(e);
+}
+
+/* A new file at the same path, after a delete or a rename: a new content id,
+ * while the old file's last lines keep the old one. */
+static void new_file_at_same_path(bool by_rename)
+{
+    struct env *e = ids_env();
+    char p[256];
+    log_path(e, "a.log", p, sizeof(p));
+    int old = open_log(e, "a.log");
+    lines(old, "x", 1, 3);
+    env_start(e);
+    assert_int_equal(pump_until(e, 3), 3);
+    uint64_t c1 = registry_cid(e, "a.log");
+    assert_true(c1 != 0);
+    if (by_rename)
+        rename_log(e, "a.log", "a.log.1"); /* out of the glob */
+    else
+        assert_int_equal(unlink(p), 0);
+    lines(old, "x", 4, 5); /* the writer has not reopened yet */
+    assert_int_equal(pump_until(e, 5), 5);
+    int cur = open_log(e, "a.log");
+    lines(cur, "y", 1, 3);
+    lines(old, "x", 6, 6);
+    assert_int_equal(pump_until(e, 9), 9);
+    assert_int_equal(pump_for(e, 300), 9);
+    uint64_t c2 = registry_cid(e, "a.log");
+    assert_true(c2 != 0 && c2 != c1);
+
+    struct recs r = load(e);
+    expect_each(&r, "x", 1, 6, 1);
+    expect_each(&r, "y", 1, 3, 1);
+    expect_ids(&r, "x", c1);
+    expect_ids(&r, "y", c2);
+    assert_int_equal(find_msg(&r, "y 1")->off, 0);
+    assert_string_not_equal(find_msg(&r, "x 1")->id, find_msg(&r, "y 1")->id);
+    recs_free(&r);
+    close(old);
+    close(cur);
+    env_free(e);
+}
+
+static void test_content_id_new_after_delete_and_recreate(void **state)
+{
+    (void)state;
+    new_file_at_same_path(false);
+}
+
+static void test_content_id_new_after_rename_and_create(void **state)
+{
+    (void)state;
+    new_file_at_same_path(true);
+}
+
+/* A crash after the content id was saved and before anything was shipped
+ * (the output refuses every batch): the restart resumes the same content
+ * under the same id. */
+static void test_crash_between_save_and_first_emit(void **state)
+{
+    (void)state;
+    struct env *e = ids_env();
+    append(e, "a.log", "q", 1, 3);
+    pid_t child = fork();
+    assert_true(child >= 0);
+    if (child == 0) {
+        e->tout->refuse = INT_MAX;
+        env_start(e);
+        int64_t end = lf_now_mono_ms() + WAIT_MS;
+        while (lf_now_mono_ms() < end) {
+            pump_once(e);
+            if (registry_cid(e, "a.log") != 0 && e->tout->refused > 0)
+                raise(SIGKILL);
+        }
+        _exit(2);
+    }
+    int status;
+    assert_int_equal(waitpid(child, &status, 0), child);
+    assert_true(WIFSIGNALED(status) && WTERMSIG(status) == SIGKILL);
+    assert_int_equal(count_out(e), 0);
+    uint64_t cid = registry_cid(e, "a.log");
+    assert_true(cid != 0);
+    assert_int_equal(registry_offset(e, "a.log"), 0);
+
+    env_start(e);
+    assert_int_equal(pump_until(e, 3), 3);
+    assert_int_equal(pump_for(e, 300), 3);
+    env_stop(e);
+    assert_true(registry_cid(e, "a.log") == cid);
+    struct recs r = load(e);
+    expect_each(&r, "q", 1, 3, 1);
+    expect_ids(&r, "q", cid);
+    recs_free(&r);
+    env_free(e);
+}
+
+/* Lines shipped and not acknowledged when the agent dies, the file renamed
+ * before it is back: read again under the new path, with the same _ids
+ * (Elasticsearch keeps one of each). */
+static void test_crash_then_rename_same_ids(void **state)
+{
+    (void)state;
+    struct env *e = ids_env();
+    append(e, "a.log", "k", 1, 5);
+    pid_t child = fork();
+    assert_true(child >= 0);
+    if (child == 0) {
+        e->tout->hold = true; /* shipped, never acknowledged */
+        env_start(e);
+        int64_t end = lf_now_mono_ms() + WAIT_MS;
+        while (lf_now_mono_ms() < end) {
+            pump_once(e);
+            if (count_out(e) == 5)
+                raise(SIGKILL);
+        }
+        _exit(2);
+    }
+    int status;
+    assert_int_equal(waitpid(child, &status, 0), child);
+    assert_true(WIFSIGNALED(status) && WTERMSIG(status) == SIGKILL);
+    assert_int_equal(count_out(e), 5);
+    uint64_t cid = registry_cid(e, "a.log");
+    assert_true(cid != 0);
+    assert_int_equal(registry_offset(e, "a.log"), 0);
+
+    rename_log(e, "a.log", "b.log");
+    append(e, "b.log", "k", 6, 7);
+    env_start(e);
+    assert_int_equal(pump_until(e, 12), 12);
+    assert_int_equal(pump_for(e, 300), 12);
+    env_stop(e);
+    assert_true(registry_cid(e, "b.log") == cid);
+    struct recs r = load(e);
+    expect_each(&r, "k", 1, 5, 2);
+    expect_each(&r, "k", 6, 7, 1);
+    expect_ids(&r, "k", cid);
+    char p[256];
+    log_path(e, "b.log", p, sizeof(p));
+    assert_string_equal(r.v[5].path, p);
+    recs_free(&r);
+    env_free(e);
+}
+
 /* ---- back-pressure and many files ---------------------------------------- */
 
 static void test_pipeline_full_loses_nothing(void **state)
@@ -1182,6 +1525,12 @@ int main(void)
         cmocka_unit_test(test_crash_resumes_exactly),
         cmocka_unit_test(test_unacknowledged_read_again),
         cmocka_unit_test(test_rewritten_file_not_resumed),
+        cmocka_unit_test(test_content_id_survives_rename_and_restart),
+        cmocka_unit_test(test_content_id_new_after_truncate),
+        cmocka_unit_test(test_content_id_new_after_delete_and_recreate),
+        cmocka_unit_test(test_content_id_new_after_rename_and_create),
+        cmocka_unit_test(test_crash_between_save_and_first_emit),
+        cmocka_unit_test(test_crash_then_rename_same_ids),
         cmocka_unit_test(test_pipeline_full_loses_nothing),
         cmocka_unit_test(test_ack_queue_full_pauses_file),
         cmocka_unit_test(test_more_files_than_max_open),
