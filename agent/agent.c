@@ -195,8 +195,7 @@ static void drain(struct agent *a)
             break;
         if (lf_now_mono_ms() >= deadline) {
             lf_log(LF_LOG_WARN, "agent",
-                   "shutdown timeout: %zu events not acknowledged; they will be read again",
-                   left);
+                   "shutdown timeout: %zu events not acknowledged; they will be read again", left);
             break;
         }
         struct timespec nap = {0, 20 * 1000000};

@@ -138,7 +138,7 @@ struct lf_agent_conf *lf_agent_conf_load(const char *path, char *errbuf, size_t 
 void lf_agent_conf_free(struct lf_agent_conf *conf);
 /* The grammar of that name, or NULL. */
 const struct lf_grammar_conf *lf_agent_conf_grammar(const struct lf_agent_conf *conf,
-                                                     const char *name);
+                                                    const char *name);
 /* The key tables (lf_config.h) the file is read with, for the reference
  * documentation (`logferry check --print-keys`). Static; never NULL. */
 struct lf_conf_key;

@@ -125,8 +125,8 @@ static const struct lf_input_ops metrics_ops = {
     .destroy = metrics_destroy,
 };
 
-struct lf_input *lf_input_metrics_create(const struct lf_agent_conf *conf,
-                                         struct lf_pipeline *p, char *errbuf, size_t errlen)
+struct lf_input *lf_input_metrics_create(const struct lf_agent_conf *conf, struct lf_pipeline *p,
+                                         char *errbuf, size_t errlen)
 {
     struct metrics_input *m = calloc(1, sizeof(*m));
     if (!m) {

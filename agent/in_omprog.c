@@ -195,31 +195,11 @@ static void on_failed(struct lf_ack_target *t, uint64_t seq)
 
 /* ---- answers ------------------------------------------------------------ */
 
-/* Writes all of buf; the descriptor may be non-blocking. Returns 0 or LF_EIO
- * (errno set; EPIPE when rsyslog has gone). */
-static int write_all(int fd, const char *buf, size_t len)
-{
-    while (len) {
-        ssize_t n = write(fd, buf, len);
-        if (n > 0) {
-            buf += n;
-            len -= (size_t)n;
-        } else if (n < 0 && errno == EAGAIN) {
-            struct pollfd p = {.fd = fd, .events = POLLOUT};
-            if (poll(&p, 1, 1000) < 0 && errno != EINTR)
-                return LF_EIO;
-        } else if (n < 0 && errno != EINTR) {
-            return LF_EIO;
-        }
-    }
-    return 0;
-}
-
 static void send_out(struct omprog_input *o, int64_t now)
 {
     if (o->out.len == 0)
         return;
-    if (!o->peer_gone && write_all(o->out_fd, o->out.data, o->out.len) != 0) {
+    if (!o->peer_gone && lf_write_all(o->out_fd, o->out.data, o->out.len) != 0) {
         lf_log(LF_LOG_WARN, "omprog", "cannot answer rsyslog (%s); finishing",
                errno == EPIPE ? "it closed the pipe" : strerror(errno));
         o->peer_gone = true;
@@ -238,7 +218,7 @@ static void queue_answer(struct omprog_input *o, const char *text)
         send_out(o, lf_now_mono_ms());
     if (lf_buf_append(&o->out, text, n) || lf_buf_putc(&o->out, '\n')) {
         o->out.len = 0;
-        if (!o->peer_gone && (write_all(o->out_fd, text, n) || write_all(o->out_fd, "\n", 1)))
+        if (!o->peer_gone && (lf_write_all(o->out_fd, text, n) || lf_write_all(o->out_fd, "\n", 1)))
             o->peer_gone = true;
     }
 }

@@ -37,11 +37,11 @@ struct lf_pipeline;
 
 /* What an input says about one event besides its fields. */
 struct lf_emit {
-    const char *index;   /* index prefix, e.g. "syslog" (outlives the batch) */
-    const char *dataset; /* event.dataset unless the event has one; NULL: none */
-    const char *source;  /* e.g. the file path; with position, makes the _id */
-    uint64_t position;   /* e.g. the line's offset */
-    int64_t ts_ms;       /* event time; 0: the pipeline takes "now" */
+    const char *index;         /* index prefix, e.g. "syslog" (outlives the batch) */
+    const char *dataset;       /* event.dataset unless the event has one; NULL: none */
+    const char *source;        /* e.g. the file path; with position, makes the _id */
+    uint64_t position;         /* e.g. the line's offset */
+    int64_t ts_ms;             /* event time; 0: the pipeline takes "now" */
     struct lf_ack_target *ack; /* NULL: nothing to acknowledge */
     uint64_t seq;
 };
@@ -143,15 +143,15 @@ struct lf_input {
 };
 
 /* Constructors; each returns NULL with the reason in errbuf. */
-struct lf_input *lf_input_metrics_create(const struct lf_agent_conf *conf,
-                                         struct lf_pipeline *p, char *errbuf, size_t errlen);
+struct lf_input *lf_input_metrics_create(const struct lf_agent_conf *conf, struct lf_pipeline *p,
+                                         char *errbuf, size_t errlen);
 struct lf_input *lf_input_files_create(const struct lf_agent_conf *conf, size_t index,
                                        struct lf_parser *parser, struct lf_pipeline *p,
                                        char *errbuf, size_t errlen);
 /* rsyslog's omprog protocol: messages on in_fd, answers on out_fd. */
 struct lf_input *lf_input_omprog_create(const struct lf_agent_conf *conf, struct lf_parser *parser,
-                                        struct lf_pipeline *p, int in_fd, int out_fd,
-                                        char *errbuf, size_t errlen);
+                                        struct lf_pipeline *p, int in_fd, int out_fd, char *errbuf,
+                                        size_t errlen);
 /* How long (ms) the omprog input waits for a message to be safe before it
  * answers rsyslog with an error line, so that rsyslog keeps and retries the
  * message (default 30 s). For tests and tuning. */

@@ -85,8 +85,8 @@ struct lf_parser *lf_parser_create(const struct lf_grammar_conf *gc, const char 
         opt.max_line = (size_t)gc->max_line;
     if (gc->match_limit)
         opt.match_limit = gc->match_limit;
-    p->grok = lf_grok_create(lib, (const char *const *)gc->expressions, gc->nexpressions, &opt,
-                             err, sizeof(err));
+    p->grok = lf_grok_create(lib, (const char *const *)gc->expressions, gc->nexpressions, &opt, err,
+                             sizeof(err));
     if (!p->grok) {
         snprintf(errbuf, errlen, "grammar %s: %s", gc->name, err);
         goto fail;
@@ -221,8 +221,8 @@ static int parse_iso_time(struct lf_parser *p, const char *s, size_t n, int64_t 
             at++;
         }
     }
-    int64_t local_s = days_from_civil(y, (unsigned)mo, (unsigned)d) * 86400 + hh * 3600 +
-                      mi * 60 + ss;
+    int64_t local_s =
+        days_from_civil(y, (unsigned)mo, (unsigned)d) * 86400 + hh * 3600 + mi * 60 + ss;
     int64_t offset;
     if (at == n) {
         offset = zone_offset(p, local_s);

@@ -539,20 +539,6 @@ static int format(struct lf_registry *r, struct lf_buf *b)
     return rc;
 }
 
-static int write_all(int fd, const char *p, size_t n)
-{
-    while (n) {
-        ssize_t w = write(fd, p, n);
-        if (w < 0 && errno == EINTR)
-            continue;
-        if (w <= 0)
-            return LF_EIO;
-        p += w;
-        n -= (size_t)w;
-    }
-    return 0;
-}
-
 /* The rename is only durable once the directory itself is on disk. */
 static int sync_dir(const char *dir)
 {
@@ -570,7 +556,7 @@ static int write_file(struct lf_registry *r, const struct lf_buf *b, const char 
     int fd = open(r->tmp_path, O_WRONLY | O_CREAT | O_TRUNC | O_CLOEXEC, 0640);
     if (fd < 0)
         return LF_EIO;
-    int rc = write_all(fd, b->data, b->len);
+    int rc = lf_write_all(fd, b->data, b->len);
     *step = rc ? "write" : "fsync";
     if (!rc && fsync(fd) != 0)
         rc = LF_EIO;

@@ -43,8 +43,9 @@ int lf_cmd_agent(int argc, char **argv)
         case 'l': {
             enum lf_log_level level;
             if (lf_log_parse_level(optarg, &level)) {
-                fprintf(stderr, "logferry agent: --log-level: expected error, warn, info or "
-                                "debug, not '%s'\n",
+                fprintf(stderr,
+                        "logferry agent: --log-level: expected error, warn, info or "
+                        "debug, not '%s'\n",
                         optarg);
                 return LF_EXIT_USAGE;
             }

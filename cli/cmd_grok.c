@@ -51,20 +51,6 @@ static int parse_size(const char *s, size_t *out)
     return 0;
 }
 
-static int write_all(const char *p, size_t n)
-{
-    while (n) {
-        ssize_t w = write(STDOUT_FILENO, p, n);
-        if (w < 0 && errno == EINTR)
-            continue;
-        if (w <= 0)
-            return LF_EIO;
-        p += w;
-        n -= (size_t)w;
-    }
-    return 0;
-}
-
 struct grok_cli {
     const char *exprs[MAX_EXPRESSIONS];
     size_t nexprs;
@@ -213,7 +199,7 @@ static int run(lf_grok *g, size_t max_line, uint64_t *cut_lines)
         *cut_lines += (uint64_t)cut;
         rc = grok_line(g, &ev, line, len, cut, &out);
         if (!rc && out.len >= OUT_FLUSH_AT) {
-            rc = write_all(out.data, out.len);
+            rc = lf_write_all(STDOUT_FILENO, out.data, out.len);
             lf_buf_reset(&out);
         }
     }
@@ -221,7 +207,7 @@ static int run(lf_grok *g, size_t max_line, uint64_t *cut_lines)
         fprintf(stderr, "logferry grok: %s: %s\n", "stdin/stdout", strerror(errno));
     else if (rc < 0)
         fprintf(stderr, "logferry grok: %s\n", lf_strerror(rc));
-    if (rc >= 0 && out.len && (rc = write_all(out.data, out.len)))
+    if (rc >= 0 && out.len && (rc = lf_write_all(STDOUT_FILENO, out.data, out.len)))
         fprintf(stderr, "logferry grok: stdout: %s\n", strerror(errno));
     lf_buf_free(&out);
     lf_event_free(&ev);

@@ -13,6 +13,7 @@
 #include <string.h>
 
 /* 1 for bytes copied as they are: printable ASCII other than '"' and '\\'. */
+/* clang-format off */
 static const unsigned char plain_byte[256] = {
 #define R16(v) v, v, v, v, v, v, v, v, v, v, v, v, v, v, v, v
     R16(0), R16(0),
@@ -23,6 +24,7 @@ static const unsigned char plain_byte[256] = {
     R16(0), R16(0), R16(0), R16(0), R16(0), R16(0), R16(0), R16(0),
 #undef R16
 };
+/* clang-format on */
 
 /* True if none of the 8 bytes at p needs escaping or UTF-8 checking: no
  * control character, '"', '\\' or byte >= 0x80 (the usual SWAR tests). */

@@ -116,6 +116,12 @@ int lf_json_write_double(struct lf_buf *b, double v);
  */
 int lf_json_number_form(const char *s, size_t n);
 
+/* ---- descriptors ------------------------------------------------------- */
+
+/* Writes all len bytes to fd, through short writes, EINTR and (waiting in
+ * poll) EAGAIN. Returns 0 or LF_EIO with errno set (EPIPE: the reader left). */
+int lf_write_all(int fd, const void *buf, size_t len);
+
 /* ---- reading lines ----------------------------------------------------- */
 
 /*
@@ -151,7 +157,7 @@ int lf_line_reader_next(struct lf_line_reader *r, const char **line, size_t *len
  * source stops reading, which is the back-pressure.
  */
 struct lf_ackq {
-    uint64_t *pos;   /* position reached once entry i's event is safe */
+    uint64_t *pos; /* position reached once entry i's event is safe */
     uint8_t *done;
     size_t cap, head, count;
     uint64_t first_seq; /* sequence number of the entry at head */
@@ -221,7 +227,7 @@ struct lf_event {
     struct lf_field *fields;
     size_t nfields;
     size_t cap;
-    uint32_t *order; /* scratch for writing; sized with fields */
+    uint32_t *order;    /* scratch for writing; sized with fields */
     unsigned conflicts; /* values dropped because the path was also an object */
     size_t arena_used;
     char arena[LF_EVENT_ARENA]; /* strings the event owns (formatted times) */

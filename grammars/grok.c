@@ -107,11 +107,11 @@ static void describe(const struct expander *x, const struct grok_def *def, size_
                  def->column + off);
 }
 
-static int fail(struct expander *x, int rc, const struct grok_def *def, size_t off,
-                const char *fmt, ...) __attribute__((format(printf, 5, 6)));
+static int fail(struct expander *x, int rc, const struct grok_def *def, size_t off, const char *fmt,
+                ...) __attribute__((format(printf, 5, 6)));
 
-static int fail(struct expander *x, int rc, const struct grok_def *def, size_t off,
-                const char *fmt, ...)
+static int fail(struct expander *x, int rc, const struct grok_def *def, size_t off, const char *fmt,
+                ...)
 {
     char where[512], what[512];
     va_list ap;
@@ -124,8 +124,7 @@ static int fail(struct expander *x, int rc, const struct grok_def *def, size_t o
 }
 
 /* Appends output that stands for source bytes at `src` of `def`. */
-static int emit(struct expander *x, const struct grok_def *def, size_t src, const char *s,
-                size_t n)
+static int emit(struct expander *x, const struct grok_def *def, size_t src, const char *s, size_t n)
 {
     struct map_entry *last = x->nmap ? &x->map[x->nmap - 1] : NULL;
     if (!last || last->def != def || last->src + (x->out.len - last->out) != src) {
@@ -311,7 +310,8 @@ static const struct grok_def *define_inline(struct expander *x, const struct gro
     /* Errors in it are reported at its place in the enclosing text. */
     d->file = def ? def->file : NULL;
     d->line = def ? def->line : 0;
-    d->column = (unsigned)((def ? def->column : 1) + (size_t)(regex - (def ? def->regex : x->expr)));
+    d->column =
+        (unsigned)((def ? def->column : 1) + (size_t)(regex - (def ? def->regex : x->expr)));
     x->ninline++;
     return d;
 }
@@ -327,8 +327,8 @@ static const struct grok_def *find_def(const struct expander *x, const char *nam
 /* %{NAME}, %{NAME:field}, %{NAME:field:type}, and with "=regex" an inline
  * definition, at s[i]; sets *used. As in Logstash, anything after the field
  * part up to the closing brace is ignored. */
-static int expand_reference(struct expander *x, const struct grok_def *def, const char *s,
-                            size_t n, size_t i, size_t *used)
+static int expand_reference(struct expander *x, const struct grok_def *def, const char *s, size_t n,
+                            size_t i, size_t *used)
 {
     size_t k = i + 2;
     const char *name = s + k;
@@ -395,8 +395,7 @@ static int expand_reference(struct expander *x, const struct grok_def *def, cons
         char cycle[1024];
         size_t len = 0;
         for (size_t j = d; j < x->depth && len < sizeof(cycle); j++)
-            len += (size_t)snprintf(cycle + len, sizeof(cycle) - len, "%s -> ",
-                                    x->stack[j]->name);
+            len += (size_t)snprintf(cycle + len, sizeof(cycle) - len, "%s -> ", x->stack[j]->name);
         if (len < sizeof(cycle))
             snprintf(cycle + len, sizeof(cycle) - len, "%s", ref->name);
         return fail(x, LF_ECYCLE, def, i, "pattern reference cycle: %s", cycle);
@@ -404,9 +403,8 @@ static int expand_reference(struct expander *x, const struct grok_def *def, cons
     if (x->depth == MAX_NESTING)
         return fail(x, LF_ELIMIT, def, i, "patterns nested more than %d deep", MAX_NESTING);
 
-    int rc = field && field_len
-                 ? open_capture(x, def, i, field, field_len, t, NULL)
-                 : emit_str(x, def, i, "(?:");
+    int rc = field && field_len ? open_capture(x, def, i, field, field_len, t, NULL)
+                                : emit_str(x, def, i, "(?:");
     if (rc)
         return rc;
     x->stack[x->depth++] = ref;
@@ -521,8 +519,8 @@ static int expand_unicode_escape(struct expander *x, const struct grok_def *def,
         u[0] = (char)(0xF0 | cp >> 18), u[1] = (char)(0x80 | ((cp >> 12) & 0x3F)),
         u[2] = (char)(0x80 | ((cp >> 6) & 0x3F)), u[3] = (char)(0x80 | (cp & 0x3F)), len = 4;
     else
-        return fail(x, LF_ESYNTAX, def, i, "\\u%.*s is not a Unicode character",
-                    (int)(e - at), s + at);
+        return fail(x, LF_ESYNTAX, def, i, "\\u%.*s is not a Unicode character", (int)(e - at),
+                    s + at);
     if (len == 1) {
         char esc[8];
         snprintf(esc, sizeof(esc), "\\x%02x", (unsigned)cp);
@@ -571,8 +569,10 @@ static int expand_escape(struct expander *x, const struct grok_def *def, const c
     case 'S':
         if (in_class)
             break;
-        return emit_str(x, def, i, c == 'W' ? "[^A-Za-z0-9_]" : c == 'D' ? "[^0-9]"
-                                                                        : "[^\\t\\n\\x0b\\f\\r ]");
+        return emit_str(x, def, i,
+                        c == 'W'   ? "[^A-Za-z0-9_]"
+                        : c == 'D' ? "[^0-9]"
+                                   : "[^\\t\\n\\x0b\\f\\r ]");
     case 'H':
         if (in_class)
             return fail(x, LF_ESYNTAX, def, i,
@@ -775,8 +775,8 @@ static int build_fields(struct expander *x, struct grok_expansion *exp)
         if (b->path_len > a->path_len && b->path[a->path_len] == '.' &&
             memcmp(a->path, b->path, a->path_len) == 0)
             return fail(x, LF_ECONFLICT, NULL, 0,
-                        "field '%s' is captured both as a value and as an object ('%s')",
-                        a->path, b->path);
+                        "field '%s' is captured both as a value and as an object ('%s')", a->path,
+                        b->path);
     }
     return 0;
 }
@@ -887,8 +887,8 @@ int grok_compile_expression(const struct lf_grok_lib *lib, const char *expr, siz
                             const struct lf_grok_options *opt, struct grok_expansion *exp,
                             struct grok_code *code, char *errbuf, size_t errlen)
 {
-    struct expander x = {.lib = lib, .expr = expr, .expr_index = index, .errbuf = errbuf,
-                         .errlen = errlen};
+    struct expander x = {
+        .lib = lib, .expr = expr, .expr_index = index, .errbuf = errbuf, .errlen = errlen};
     lf_buf_init(&x.out, opt->max_pattern);
     memset(exp, 0, sizeof(*exp));
     memset(code, 0, sizeof(*code));

@@ -47,11 +47,11 @@ int lf_grok_lib_load_dir(struct lf_grok_lib *lib, const char *dir, char *errbuf,
 int lf_grok_lib_load_file(struct lf_grok_lib *lib, const char *path, char *errbuf, size_t errlen);
 /* Text in the pattern-file format ("NAME regex" lines, '#' comments);
  * `origin` names it in error messages. */
-int lf_grok_lib_load_text(struct lf_grok_lib *lib, const char *origin, const char *text,
-                          size_t len, char *errbuf, size_t errlen);
+int lf_grok_lib_load_text(struct lf_grok_lib *lib, const char *origin, const char *text, size_t len,
+                          char *errbuf, size_t errlen);
 /* One inline definition. */
-int lf_grok_lib_define(struct lf_grok_lib *lib, const char *name, const char *regex,
-                       char *errbuf, size_t errlen);
+int lf_grok_lib_define(struct lf_grok_lib *lib, const char *name, const char *regex, char *errbuf,
+                       size_t errlen);
 /* Number of distinct pattern names; the regex of `name` or NULL. */
 size_t lf_grok_lib_count(const struct lf_grok_lib *lib);
 const char *lf_grok_lib_lookup(const struct lf_grok_lib *lib, const char *name);
@@ -61,11 +61,11 @@ const char *lf_grok_lib_name(const struct lf_grok_lib *lib, size_t i);
 /* ---- compiled grammar -------------------------------------------------- */
 
 struct lf_grok_options {
-    uint32_t match_limit;   /* PCRE2 match limit per expression and line */
-    uint32_t depth_limit;   /* PCRE2 depth limit (interpreter only) */
-    size_t jit_stack_max;   /* bytes */
-    size_t max_line;        /* longer lines are matched on this many bytes */
-    size_t max_pattern;     /* cap on one expanded pattern, bytes */
+    uint32_t match_limit; /* PCRE2 match limit per expression and line */
+    uint32_t depth_limit; /* PCRE2 depth limit (interpreter only) */
+    size_t jit_stack_max; /* bytes */
+    size_t max_line;      /* longer lines are matched on this many bytes */
+    size_t max_pattern;   /* cap on one expanded pattern, bytes */
 };
 
 /* Safe defaults: a pathological expression gives up in about 10 ms, while a

@@ -72,8 +72,6 @@ void grok_expansion_free(struct grok_expansion *exp);
  * why). */
 char *grok_field_path(const char *name, size_t len, char *errbuf, size_t errlen);
 
-
-
 /* One expression compiled twice: for lines that are valid UTF-8 (Ruby's
  * meaning of \b and POSIX classes) and for lines that are not, which UTF
  * mode cannot match at all. Either may be NULL if the pattern compiles in

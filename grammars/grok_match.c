@@ -67,8 +67,7 @@ lf_grok *lf_grok_create(const struct lf_grok_lib *lib, const char *const *exprs,
     uint32_t max_groups = 0;
     for (size_t i = 0; i < n; i++) {
         struct grok_expr *e = &g->exprs[i];
-        if (grok_compile_expression(lib, exprs[i], i, &g->opt, &e->exp, &e->code, errbuf,
-                                    errlen))
+        if (grok_compile_expression(lib, exprs[i], i, &g->opt, &e->exp, &e->code, errbuf, errlen))
             goto fail;
         g->nexprs++;
         uint32_t groups = 0;

@@ -123,8 +123,8 @@ static int define(struct lf_grok_lib *lib, const char *name, size_t name_len, co
     return 0;
 }
 
-int lf_grok_lib_load_text(struct lf_grok_lib *lib, const char *origin, const char *text,
-                          size_t len, char *errbuf, size_t errlen)
+int lf_grok_lib_load_text(struct lf_grok_lib *lib, const char *origin, const char *text, size_t len,
+                          char *errbuf, size_t errlen)
 {
     const char *file = intern_file(lib, origin);
     if (!file) {
@@ -161,8 +161,8 @@ int lf_grok_lib_load_text(struct lf_grok_lib *lib, const char *origin, const cha
         while (s < eol && (*s == ' ' || *s == '\t'))
             s++;
         if (s == eol) {
-            snprintf(errbuf, errlen, "%s:%u:%u: pattern %.*s has no regex after its name",
-                     origin, lineno, (unsigned)(s - line + 1), (int)name_len, name);
+            snprintf(errbuf, errlen, "%s:%u:%u: pattern %.*s has no regex after its name", origin,
+                     lineno, (unsigned)(s - line + 1), (int)name_len, name);
             return LF_ESYNTAX;
         }
         if (memchr(s, '\0', (size_t)(eol - s))) {
@@ -180,8 +180,8 @@ int lf_grok_lib_load_text(struct lf_grok_lib *lib, const char *origin, const cha
     return 0;
 }
 
-int lf_grok_lib_define(struct lf_grok_lib *lib, const char *name, const char *regex,
-                       char *errbuf, size_t errlen)
+int lf_grok_lib_define(struct lf_grok_lib *lib, const char *name, const char *regex, char *errbuf,
+                       size_t errlen)
 {
     size_t n = strlen(name);
     for (size_t i = 0; i < n; i++) {

@@ -103,8 +103,7 @@ static uint64_t fnv1a(uint64_t h, const void *p, size_t n)
     return h;
 }
 
-void lf_doc_id(char out[LF_DOC_ID_LEN + 1], const char *host, const char *source,
-               uint64_t position)
+void lf_doc_id(char out[LF_DOC_ID_LEN + 1], const char *host, const char *source, uint64_t position)
 {
     static const char hex[] = "0123456789abcdef";
     uint64_t h[2] = {0xcbf29ce484222325ull, 0x84222325cbf29ce4ull};

@@ -127,20 +127,6 @@ static struct open_file *file_for(struct file_out *o, const char *index)
     return lru;
 }
 
-static int write_all(int fd, const char *p, size_t n)
-{
-    while (n) {
-        ssize_t w = write(fd, p, n);
-        if (w < 0 && errno == EINTR)
-            continue;
-        if (w < 0)
-            return LF_EIO;
-        p += w;
-        n -= (size_t)w;
-    }
-    return 0;
-}
-
 /* Appends the action line and the document (no printf: this runs per
  * document). Index names and ids need no escaping: checked when made. */
 static int append_doc(struct lf_buf *out, const char *index, const struct lf_doc *d,
@@ -168,7 +154,7 @@ static int flush_chunk(struct file_out *o, struct open_file *f)
 {
     if (!f || o->chunk.len == 0)
         return 0;
-    int rc = write_all(f->fd, o->chunk.data, o->chunk.len);
+    int rc = lf_write_all(f->fd, o->chunk.data, o->chunk.len);
     if (rc) {
         lf_log(LF_LOG_ERROR, "out_file", "write to %s/%s.ndjson failed: %s", o->dir, f->index,
                strerror(errno));
@@ -217,8 +203,8 @@ static int file_submit(struct lf_output *base, struct lf_batch *b)
         if (f->fd < 0 || !f->dirty)
             continue;
         if (o->fsync_policy == LF_FSYNC_BATCH && fsync(f->fd) != 0) {
-            lf_log(LF_LOG_ERROR, "out_file", "fsync of %s/%s.ndjson failed: %s", o->dir,
-                   f->index, strerror(errno));
+            lf_log(LF_LOG_ERROR, "out_file", "fsync of %s/%s.ndjson failed: %s", o->dir, f->index,
+                   strerror(errno));
             close_file(f);
             rc = LF_EIO;
             break;

@@ -29,29 +29,20 @@ static int stdout_submit(struct lf_output *base, struct lf_batch *b)
             char index[256];
             if (!lf_index_name(index, sizeof(index), d->index, d->ts_ms, false))
                 snprintf(index, sizeof(index), "%s", d->index);
-            rc = lf_buf_printf(&o->out, "{\"create\":{\"_index\":\"%s\",\"_id\":\"%s\"}}\n",
-                               index, d->id);
+            rc = lf_buf_printf(&o->out, "{\"create\":{\"_index\":\"%s\",\"_id\":\"%s\"}}\n", index,
+                               d->id);
         }
         if (!rc)
             rc = lf_buf_append(&o->out, b->buf.data + d->off, d->len);
         if (!rc)
             rc = lf_buf_putc(&o->out, '\n');
     }
-    const char *p = o->out.data;
-    size_t n = rc ? 0 : o->out.len;
-    while (n) {
-        ssize_t w = write(o->fd, p, n);
-        if (w < 0 && errno == EINTR)
-            continue;
-        if (w < 0) {
-            lf_log(LF_LOG_ERROR, "out_stdout", "write failed: %s", strerror(errno));
-            return LF_EIO;
-        }
-        p += w;
-        n -= (size_t)w;
-    }
     if (rc)
         return rc;
+    if (lf_write_all(o->fd, o->out.data, o->out.len)) {
+        lf_log(LF_LOG_ERROR, "out_stdout", "write failed: %s", strerror(errno));
+        return LF_EIO;
+    }
     base->counters.submitted += b->ndocs;
     base->counters.bytes += o->out.len;
     lf_output_ack_batch(base, b);

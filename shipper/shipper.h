@@ -41,9 +41,9 @@ struct lf_ack_target {
 
 /* One serialized event. */
 struct lf_doc {
-    size_t off, len;    /* the JSON object, in the batch's buffer */
-    const char *index;  /* index prefix ("syslog"); must outlive the batch */
-    int64_t ts_ms;      /* event time (ms since the epoch, UTC): the daily index */
+    size_t off, len;   /* the JSON object, in the batch's buffer */
+    const char *index; /* index prefix ("syslog"); must outlive the batch */
+    int64_t ts_ms;     /* event time (ms since the epoch, UTC): the daily index */
     char id[LF_DOC_ID_LEN + 1];
     struct lf_ack_target *ack; /* NULL: nothing to acknowledge */
     uint64_t seq;

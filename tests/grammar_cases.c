@@ -52,11 +52,20 @@ static size_t unescape(const char *s, char *out)
             s += 3;
             continue;
         }
-        case 'n': out[n++] = '\n'; break;
-        case 'r': out[n++] = '\r'; break;
-        case 't': out[n++] = '\t'; break;
-        case '0': out[n++] = '\0'; break;
-        default: out[n++] = *s;
+        case 'n':
+            out[n++] = '\n';
+            break;
+        case 'r':
+            out[n++] = '\r';
+            break;
+        case 't':
+            out[n++] = '\t';
+            break;
+        case '0':
+            out[n++] = '\0';
+            break;
+        default:
+            out[n++] = *s;
         }
         s++;
     }
@@ -67,8 +76,8 @@ static int compile(struct state *st)
 {
     char err[1024];
     lf_grok_destroy(st->g);
-    st->g = lf_grok_create(st->lib, (const char *const *)st->exprs, st->nexprs, NULL, err,
-                           sizeof(err));
+    st->g =
+        lf_grok_create(st->lib, (const char *const *)st->exprs, st->nexprs, NULL, err, sizeof(err));
     if (!st->g) {
         fprintf(stderr, "%s:%u: grammar does not compile: %s\n", st->file, st->lineno, err);
         return -1;
@@ -89,8 +98,7 @@ static void check(struct state *st, const char *want_text)
     if (!lf_event_get(&ev, "message", 7))
         lf_event_add_string(&ev, "message", st->case_line, st->case_len);
     if ((rc < 0 && rc != LF_ENOMATCH) || lf_event_write_json(&ev, &out)) {
-        fprintf(stderr, "%s:%u: matching failed: %s\n", st->file, st->case_lineno,
-                lf_strerror(rc));
+        fprintf(stderr, "%s:%u: matching failed: %s\n", st->file, st->case_lineno, lf_strerror(rc));
         st->failures++;
         goto done;
     }
@@ -100,14 +108,14 @@ static void check(struct state *st, const char *want_text)
         fprintf(stderr, "%s:%u: want: is not JSON: %s\n", st->file, st->lineno, jerr.text);
         st->failures++;
     } else if (!got) {
-        fprintf(stderr, "%s:%u: engine wrote invalid JSON (%s): %s\n", st->file,
-                st->case_lineno, jerr.text, out.data);
+        fprintf(stderr, "%s:%u: engine wrote invalid JSON (%s): %s\n", st->file, st->case_lineno,
+                jerr.text, out.data);
         st->failures++;
     } else if (!json_equal(got, want)) {
         char *g = json_dumps(got, JSON_SORT_KEYS | JSON_COMPACT);
         char *w = json_dumps(want, JSON_SORT_KEYS | JSON_COMPACT);
-        fprintf(stderr, "%s:%u: mismatch\n  want: %s\n  got:  %s\n", st->file,
-                st->case_lineno, w, g);
+        fprintf(stderr, "%s:%u: mismatch\n  want: %s\n  got:  %s\n", st->file, st->case_lineno, w,
+                g);
         free(g);
         free(w);
         st->failures++;

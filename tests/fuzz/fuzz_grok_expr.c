@@ -32,8 +32,8 @@ int LLVMFuzzerTestOneInput(const uint8_t *data, size_t size)
     opt.match_limit = 100000; /* keep each run short */
     opt.max_pattern = 64 * 1024;
     const char *e = expr;
-    lf_grok *g = strlen(expr) == expr_len ? lf_grok_create(lib, &e, 1, &opt, err, sizeof(err))
-                                          : NULL;
+    lf_grok *g =
+        strlen(expr) == expr_len ? lf_grok_create(lib, &e, 1, &opt, err, sizeof(err)) : NULL;
     if (g) {
         struct lf_event ev;
         struct lf_buf out;

@@ -19,8 +19,8 @@ int LLVMFuzzerTestOneInput(const uint8_t *data, size_t size)
     char err[1024];
     if (!g) {
         struct lf_grok_lib *lib = lf_grok_lib_create();
-        const char *exprs[] = {"^%{SYSLOGLINE}$", "^%{SYSLOG5424LINE}$",
-                               "%{COMBINEDAPACHELOG}", "%{WORD:metric.name}: %{NUMBER:metric.value:float}"};
+        const char *exprs[] = {"^%{SYSLOGLINE}$", "^%{SYSLOG5424LINE}$", "%{COMBINEDAPACHELOG}",
+                               "%{WORD:metric.name}: %{NUMBER:metric.value:float}"};
         if (!lib || lf_grok_lib_load_builtin(lib, err, sizeof(err)))
             abort();
         g = lf_grok_create(lib, exprs, sizeof(exprs) / sizeof(exprs[0]), NULL, err, sizeof(err));

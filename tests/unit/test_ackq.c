@@ -28,8 +28,8 @@ static void test_in_order_and_out_of_order(void **state)
     lf_ackq_ack(&q, s[0]);
     assert_int_equal(lf_ackq_committed(&q), 130);
     assert_int_equal(lf_ackq_pending(&q), 1);
-    lf_ackq_ack(&q, s[0]); /* repeated: ignored */
-    lf_ackq_ack(&q, 999);  /* unknown: ignored */
+    lf_ackq_ack(&q, s[0]);                             /* repeated: ignored */
+    lf_ackq_ack(&q, 999);                              /* unknown: ignored */
     assert_int_equal(lf_ackq_push(&q, 150, &s[4]), 0); /* wraps around */
     lf_ackq_ack(&q, s[4]);
     assert_int_equal(lf_ackq_committed(&q), 130);

@@ -75,13 +75,15 @@ static void test_same_path_becomes_list(void **state)
     lf_event_add_string(&ev, "b", "x", 1);
     lf_event_add_string(&ev, "a", "2", 1);
     lf_event_add_tag(&ev, "_grokparsefailure");
-    assert_string_equal(render(), "{\"a\":[\"1\",\"2\"],\"b\":\"x\",\"tags\":[\"_grokparsefailure\"]}");
+    assert_string_equal(render(),
+                        "{\"a\":[\"1\",\"2\"],\"b\":\"x\",\"tags\":[\"_grokparsefailure\"]}");
 }
 
 static void test_value_types(void **state)
 {
     (void)state;
-    struct lf_field f = {.path = "n", .path_len = 1, .type = LF_VAL_NUMBER, .str = "0.14", .len = 4};
+    struct lf_field f = {
+        .path = "n", .path_len = 1, .type = LF_VAL_NUMBER, .str = "0.14", .len = 4};
     lf_event_add(&ev, &f);
     f = (struct lf_field){.path = "f", .path_len = 1, .type = LF_VAL_FLOAT};
     f.v.f = 3;

@@ -219,7 +219,8 @@ static void test_oniguruma_translations(void **state)
     /* \uHHHH */
     expect("(?<a>\\u0041+)", "xAAy", "{\"a\":\"AA\"}");
     expect("^caf(?<e>\\u00e9+)$", "caf\xc3\xa9\xc3\xa9", "{\"e\":\"\xc3\xa9\xc3\xa9\"}");
-    expect("(?<e>[\\u00e9\\u{20AC}]+)", "x\xe2\x82\xac\xc3\xa9y", "{\"e\":\"\xe2\x82\xac\xc3\xa9\"}");
+    expect("(?<e>[\\u00e9\\u{20AC}]+)", "x\xe2\x82\xac\xc3\xa9y",
+           "{\"e\":\"\xe2\x82\xac\xc3\xa9\"}");
     /* {,n} is 0..n */
     expect("^(?<a>a{,2})", "aaaa", "{\"a\":\"aa\"}");
     /* Nested classes are unions. */
@@ -239,12 +240,20 @@ static void test_unicode_as_ruby_sees_it(void **state)
      * character. */
     expect("(?<w>[[:alnum:]]+)", "jos\xc3\xa9 x", "{\"w\":\"jos\xc3\xa9\"}");
     expect("(?<w>\\b\\w+\\b)", "h\xc3\xa9llo w\xc3\xb6rld ok", "{\"w\":\"ok\"}");
-    expect("(?<x>\\S+)", "a\xc2\xa0" "b c", "{\"x\":\"a\xc2\xa0" "b\"}");
+    expect("(?<x>\\S+)",
+           "a\xc2\xa0"
+           "b c",
+           "{\"x\":\"a\xc2\xa0"
+           "b\"}");
     expect("^(?<c>.)", "\xc3\xa9t\xc3\xa9", "{\"c\":\"\xc3\xa9\"}");
     expect("(?<d>\\d+)", "\xd9\xa3 42", "{\"d\":\"42\"}"); /* Arabic-Indic 3 is no \d */
     /* Invalid UTF-8: the byte pattern reads it, ASCII classes. */
     expect("(?<w>[[:alnum:]]+)", "jos\xe9 x", "{\"w\":\"jos\"}");
-    expect("^(?<all>.*)$", "a\xff" "b", "{\"all\":\"a\xc3\xbf" "b\"}");
+    expect("^(?<all>.*)$",
+           "a\xff"
+           "b",
+           "{\"all\":\"a\xc3\xbf"
+           "b\"}");
 }
 
 static void test_oniguruma_untranslatable_rejected(void **state)
@@ -390,14 +399,14 @@ static void test_logstash_reference_forms(void **state)
 {
     (void)state;
     /* Inline definitions, with braces inside, with and without a field. */
-    expect("%{TWO=\\d{2}}-%{TWO:b}-%{THREE:c:int=\\d{3}}", "12-34-567",
-           "{\"b\":\"34\",\"c\":567}");
+    expect("%{TWO=\\d{2}}-%{TWO:b}-%{THREE:c:int=\\d{3}}", "12-34-567", "{\"b\":\"34\",\"c\":567}");
     /* Logstash ignores what follows the field part, e.g. a stray '?'. */
     expect("%{INT:[x][y]?}", "42", "{\"x\":{\"y\":\"42\"}}");
     /* "x?*" is "x*" in Ruby. */
     expect("(?<a>b?*)c", "bbbc", "{\"a\":\"bbb\"}");
     /* A nested POSIX class, as in Logstash's UNIXPATH. */
-    expect("(?<p>(?:/[[[:alnum:]]_.-]*)+)", "at /usr/lib_x/a.so now", "{\"p\":\"/usr/lib_x/a.so\"}");
+    expect("(?<p>(?:/[[[:alnum:]]_.-]*)+)", "at /usr/lib_x/a.so now",
+           "{\"p\":\"/usr/lib_x/a.so\"}");
 }
 
 static void test_explain_shows_pattern(void **state)

@@ -41,7 +41,7 @@ static void test_format(void **state)
                         "A [b]";
     assert_int_equal(lf_grok_lib_load_text(lib, "t", text, sizeof(text) - 1, err, sizeof(err)), 0);
     assert_int_equal(lf_grok_lib_count(lib), 3);
-    assert_string_equal(lf_grok_lib_lookup(lib, "A"), "[b]"); /* redefined: last wins */
+    assert_string_equal(lf_grok_lib_lookup(lib, "A"), "[b]");       /* redefined: last wins */
     assert_string_equal(lf_grok_lib_lookup(lib, "B_2"), "%{A} x "); /* trailing space kept */
     assert_string_equal(lf_grok_lib_lookup(lib, "C"), "c");
     assert_null(lf_grok_lib_lookup(lib, "D"));
@@ -53,16 +53,16 @@ static void test_errors_name_file_and_line(void **state)
     (void)state;
     struct lf_grok_lib *lib = lf_grok_lib_create();
     const char bad_name[] = "OK x\nBAD-NAME y\n";
-    assert_int_equal(lf_grok_lib_load_text(lib, "p.grok", bad_name, sizeof(bad_name) - 1, err,
-                                           sizeof(err)),
-                     LF_ESYNTAX);
+    assert_int_equal(
+        lf_grok_lib_load_text(lib, "p.grok", bad_name, sizeof(bad_name) - 1, err, sizeof(err)),
+        LF_ESYNTAX);
     assert_non_null(strstr(err, "p.grok:2:4: invalid character '-' in pattern name"));
     assert_string_equal(lf_grok_lib_lookup(lib, "OK"), "x"); /* lines before stay */
 
     const char no_regex[] = "\n\nLONELY   \n";
-    assert_int_equal(lf_grok_lib_load_text(lib, "q.grok", no_regex, sizeof(no_regex) - 1, err,
-                                           sizeof(err)),
-                     LF_ESYNTAX);
+    assert_int_equal(
+        lf_grok_lib_load_text(lib, "q.grok", no_regex, sizeof(no_regex) - 1, err, sizeof(err)),
+        LF_ESYNTAX);
     assert_non_null(strstr(err, "q.grok:3:10: pattern LONELY has no regex"));
 
     const char nul[] = "N a\0b\n";
@@ -120,9 +120,8 @@ static void test_missing_paths(void **state)
     struct lf_grok_lib *lib = lf_grok_lib_create();
     assert_int_equal(lf_grok_lib_load_dir(lib, "/nonexistent/patterns", err, sizeof(err)),
                      LF_ENOENT);
-    assert_string_equal(err,
-                        "cannot open pattern directory /nonexistent/patterns: No such file or "
-                        "directory");
+    assert_string_equal(err, "cannot open pattern directory /nonexistent/patterns: No such file or "
+                             "directory");
     assert_int_equal(lf_grok_lib_load_file(lib, "/nonexistent/file", err, sizeof(err)), LF_ENOENT);
     assert_non_null(strstr(err, "cannot open pattern file /nonexistent/file"));
     lf_grok_lib_destroy(lib);

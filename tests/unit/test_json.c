@@ -57,7 +57,8 @@ static void test_valid_utf8_kept(void **state)
 {
     (void)state;
     const char in[] = "caf\xc3\xa9 \xe2\x82\xac \xf0\x9f\x98\x80";
-    assert_string_equal(write_string(in, sizeof(in) - 1), "\"caf\xc3\xa9 \xe2\x82\xac \xf0\x9f\x98\x80\"");
+    assert_string_equal(write_string(in, sizeof(in) - 1),
+                        "\"caf\xc3\xa9 \xe2\x82\xac \xf0\x9f\x98\x80\"");
 }
 
 static void test_invalid_utf8_becomes_latin1(void **state)
@@ -128,7 +129,7 @@ static void test_utf8_valid(void **state)
     }
     assert_true(lf_utf8_valid("0123456789abcdef\xc3\xa9xyz", 21));
     assert_false(lf_utf8_valid("0123456789abcdef\xc3", 17));
-    assert_false(lf_utf8_valid("\xed\xa0\x80", 3)); /* surrogate */
+    assert_false(lf_utf8_valid("\xed\xa0\x80", 3));     /* surrogate */
     assert_false(lf_utf8_valid("\xf4\x90\x80\x80", 4)); /* past U+10FFFF */
     assert_true(lf_utf8_valid("\xf0\x9f\x98\x80", 4));
 }
@@ -157,8 +158,8 @@ static void test_doubles_are_floats_and_round_trip(void **state)
     struct lf_buf b;
     lf_buf_init(&b, 1024);
     double values[] = {0.14, 42.0, -0.5, 1e300, 5e-324, 0.1 + 0.2, 1.0 / 0.0};
-    const char *want[] = {"0.14", "42.0", "-0.5", "1e+300", "4.94065645841247e-324",
-                          "0.30000000000000004", "null"};
+    const char *want[] = {
+        "0.14", "42.0", "-0.5", "1e+300", "4.94065645841247e-324", "0.30000000000000004", "null"};
     for (size_t i = 0; i < sizeof(values) / sizeof(values[0]); i++) {
         lf_buf_reset(&b);
         assert_int_equal(lf_json_write_double(&b, values[i]), 0);

@@ -31,8 +31,12 @@ static struct lf_parser *make(const char *expr, const char *tz)
 /* ms since the epoch of a UTC time */
 static int64_t utc(int y, int mo, int d, int h, int mi, int s)
 {
-    struct tm tm = {.tm_year = y - 1900, .tm_mon = mo - 1, .tm_mday = d, .tm_hour = h,
-                    .tm_min = mi, .tm_sec = s};
+    struct tm tm = {.tm_year = y - 1900,
+                    .tm_mon = mo - 1,
+                    .tm_mday = d,
+                    .tm_hour = h,
+                    .tm_min = mi,
+                    .tm_sec = s};
     return (int64_t)timegm(&tm) * 1000;
 }
 
@@ -51,7 +55,8 @@ static void test_syslog_time_and_year(void **state)
     lf_event_init(&ev);
     struct lf_parser *p = make("%{SYSLOGLINE}", "UTC");
     lf_parser_set_now(p, utc(2026, 11, 21, 18, 0, 0));
-    assert_int_equal(ts_of(p, "Nov 21 17:02:01 web01 sshd[1]: hi", &ev), utc(2026, 11, 21, 17, 2, 1));
+    assert_int_equal(ts_of(p, "Nov 21 17:02:01 web01 sshd[1]: hi", &ev),
+                     utc(2026, 11, 21, 17, 2, 1));
     assert_null(lf_event_get(&ev, "timestamp", 9)); /* moved to the event time */
     assert_non_null(lf_event_get(&ev, "host.hostname", 13));
     assert_int_equal(ts_of(p, "Nov  1 00:00:00 web01 cron: x", &ev), utc(2026, 11, 1, 0, 0, 0));
@@ -63,7 +68,8 @@ static void test_syslog_time_and_year(void **state)
 
     p = make("%{SYSLOGLINE}", "+01:00");
     lf_parser_set_now(p, utc(2026, 11, 21, 18, 0, 0));
-    assert_int_equal(ts_of(p, "Nov 21 17:02:01 web01 sshd[1]: hi", &ev), utc(2026, 11, 21, 16, 2, 1));
+    assert_int_equal(ts_of(p, "Nov 21 17:02:01 web01 sshd[1]: hi", &ev),
+                     utc(2026, 11, 21, 16, 2, 1));
     lf_parser_destroy(p);
     lf_event_free(&ev);
 }
@@ -118,7 +124,8 @@ static void test_message_tags_counters(void **state)
     struct lf_buf out;
     lf_buf_init(&out, 4096);
     lf_event_write_json(&ev, &out);
-    assert_string_equal(out.data, "{\"message\":\"a b\",\"tags\":[\"_truncated\",\"_grokparsefailure\"]}");
+    assert_string_equal(out.data,
+                        "{\"message\":\"a b\",\"tags\":[\"_truncated\",\"_grokparsefailure\"]}");
     assert_int_equal(c.read, 2);
     assert_int_equal(c.parsed, 1);
     assert_int_equal(c.unparsed, 1);
