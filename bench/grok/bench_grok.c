@@ -121,8 +121,8 @@ int main(int argc, char **argv)
         double t1 = now();
         matched_bare = 0;
         for (size_t i = 0; i < n; i++)
-            matched_bare += pcre2_jit_match(code, (PCRE2_SPTR)lines[i].p, lines[i].len, 0, 0, md,
-                                            g->mctx) >= 0;
+            matched_bare +=
+                pcre2_jit_match(code, (PCRE2_SPTR)lines[i].p, lines[i].len, 0, 0, md, g->mctx) >= 0;
         double t2 = now();
         for (size_t i = 0; i < n; i++) {
             lf_event_clear(&ev);
