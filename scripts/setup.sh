@@ -7,6 +7,7 @@ packages=(
   build-essential cmake pkg-config
   libpcre2-dev libjansson-dev libcmocka-dev libyaml-dev
   rsyslog bsdutils # rsyslogd and logger for the omprog integration tests
+  procps           # pgrep -P: the agent rsyslog started, by its parent PID
   clang            # libFuzzer harnesses (tests/fuzz)
   python3          # benchmark corpus generator, test helpers
 )
