@@ -150,19 +150,29 @@ static int compare_fields(const struct lf_field *a, const struct lf_field *b)
     return lf_path_compare(a->path, a->path_len, b->path, b->path_len);
 }
 
-/* Stable insertion sort of the index: near-linear for the usual input of one
- * long sorted run (grok fields) followed by a few more. */
+/* Stable insertion sort of the index: a field already in order (the grok
+ * fields arrive sorted) costs one comparison; one out of order finds its
+ * place by binary search (after its equals, which keeps lists in order). */
 static void sort_order(struct lf_event *ev)
 {
     uint32_t *order = ev->order;
     for (size_t i = 0; i < ev->nfields; i++) {
-        uint32_t cur = (uint32_t)i;
-        size_t j = i;
-        while (j > 0 && compare_fields(&ev->fields[order[j - 1]], &ev->fields[cur]) > 0) {
-            order[j] = order[j - 1];
-            j--;
+        const struct lf_field *cur = &ev->fields[i];
+        size_t lo = 0, hi = i;
+        if (i > 0 && compare_fields(&ev->fields[order[i - 1]], cur) > 0) {
+            hi = i - 1;
+            while (lo < hi) {
+                size_t mid = lo + (hi - lo) / 2;
+                if (compare_fields(&ev->fields[order[mid]], cur) > 0)
+                    hi = mid;
+                else
+                    lo = mid + 1;
+            }
+        } else {
+            lo = i;
         }
-        order[j] = cur;
+        memmove(order + lo + 1, order + lo, (i - lo) * sizeof(*order));
+        order[lo] = (uint32_t)i;
     }
 }
 

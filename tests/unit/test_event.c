@@ -8,6 +8,7 @@
 #include <stdint.h>
 #include <cmocka.h>
 
+#include <stdbool.h>
 #include <string.h>
 
 #include "lf.h"
@@ -128,6 +129,53 @@ static void test_field_limit(void **state)
     assert_int_equal(lf_event_add(&ev, &f), LF_EINVAL);
 }
 
+/* Random events against a plain reference: the JSON must list the values of
+ * each path in the order they were added, paths in lf_path_compare order. */
+static void test_order_matches_reference(void **state)
+{
+    (void)state;
+    static const char *paths[] = {"a",         "a.b",        "a.c",   "b",   "a-b",
+                                  "host.name", "@timestamp", "x.y.z", "x.y", "message"};
+    static const char *vals[] = {"0", "1", "2", "3", "4", "5", "6", "7", "8", "9"};
+    unsigned seed = 12345;
+    for (int round = 0; round < 500; round++) {
+        lf_event_clear(&ev);
+        size_t n = 1 + (seed = seed * 1103515245u + 12345u) % 12;
+        size_t picked[16];
+        for (size_t i = 0; i < n; i++) {
+            seed = seed * 1103515245u + 12345u;
+            /* leaf-only paths so that no conflict drops anything */
+            static const size_t leaves[] = {2, 3, 4, 5, 6, 7, 9};
+            picked[i] = leaves[(seed >> 8) % 7];
+            lf_event_add_string(&ev, paths[picked[i]], vals[i % 10], 1);
+        }
+        /* Reference: stable selection by path, then values in insertion order. */
+        char want[512] = "";
+        bool used[16] = {false};
+        for (size_t k = 0; k < n; k++) {
+            size_t best = SIZE_MAX;
+            for (size_t i = 0; i < n; i++) {
+                if (used[i])
+                    continue;
+                const char *p = paths[picked[i]];
+                if (best == SIZE_MAX || lf_path_compare(p, strlen(p), paths[picked[best]],
+                                                        strlen(paths[picked[best]])) < 0)
+                    best = i;
+            }
+            used[best] = true;
+            strcat(want, vals[best % 10]);
+        }
+        const char *got = render();
+        char digits[512];
+        size_t d = 0;
+        for (const char *c = got; *c; c++)
+            if (c[0] == '"' && c[1] >= '0' && c[1] <= '9' && c[2] == '"')
+                digits[d++] = c[1];
+        digits[d] = '\0';
+        assert_string_equal(digits, want);
+    }
+}
+
 static void test_path_compare(void **state)
 {
     (void)state;
@@ -147,6 +195,7 @@ int main(void)
         cmocka_unit_test_setup_teardown(test_conflict_is_dropped_and_tagged, setup, teardown),
         cmocka_unit_test_setup_teardown(test_remove_and_get, setup, teardown),
         cmocka_unit_test_setup_teardown(test_field_limit, setup, teardown),
+        cmocka_unit_test_setup_teardown(test_order_matches_reference, setup, teardown),
         cmocka_unit_test(test_path_compare),
     };
     return cmocka_run_group_tests(tests, NULL, NULL);
