@@ -92,6 +92,71 @@ static void close_file(struct open_file *f)
     f->dirty = false;
 }
 
+/* Where the line that ends just before `end` starts (end > 0, and the byte
+ * at end - 1 is that line's newline or the file's last byte). */
+static int64_t line_start(int fd, int64_t end)
+{
+    char buf[65536];
+    int64_t pos = end - 1; /* the newline (or last byte) itself is skipped */
+    while (pos > 0) {
+        int64_t from = pos > (int64_t)sizeof(buf) ? pos - (int64_t)sizeof(buf) : 0;
+        ssize_t n = pread(fd, buf, (size_t)(pos - from), from);
+        if (n <= 0)
+            return -1;
+        for (int64_t i = n; i-- > 0;)
+            if (buf[i] == '\n')
+                return from + i + 1;
+        pos = from;
+    }
+    return 0;
+}
+
+/*
+ * A crash in the middle of a batch can leave a torn document, or an action
+ * line without its document, at the end of a file; appending after it would
+ * break the _bulk pairing for everything that follows. Those events were not
+ * acknowledged, so they will be written again: cut the file back to its last
+ * complete action+document pair. Documents never start with {"create":
+ * (every event begins with "@timestamp"), action lines always do.
+ */
+static int repair_tail(int fd, const char *path)
+{
+    struct stat st;
+    if (fstat(fd, &st) != 0)
+        return -1;
+    int64_t size = st.st_size, keep = size;
+    char last;
+    if (size == 0)
+        return 0;
+    if (pread(fd, &last, 1, size - 1) != 1)
+        return -1;
+    if (last != '\n') /* a torn last line */
+        keep = line_start(fd, size);
+    if (keep > 0) { /* an action line left without its document */
+        int64_t start = line_start(fd, keep);
+        static const char action[] = "{\"create\":{";
+        char head[sizeof(action) - 1];
+        ssize_t got = start < 0 ? -1 : pread(fd, head, sizeof(head), start);
+        if (got < 0)
+            return -1;
+        if (got == (ssize_t)sizeof(head) && memcmp(head, action, sizeof(head)) == 0)
+            keep = start;
+    }
+    if (keep < 0)
+        return -1;
+    if (keep == size)
+        return 0;
+    lf_log(LF_LOG_WARN, "out_file",
+           "%s: removing %lld bytes of an unfinished write at the end (a crash; those events "
+           "are written again)",
+           path, (long long)(size - keep));
+    if (ftruncate(fd, keep) != 0 || fsync(fd) != 0) {
+        lf_log(LF_LOG_ERROR, "out_file", "%s: cannot repair the end: %s", path, strerror(errno));
+        return -1;
+    }
+    return 0;
+}
+
 /* The open file for an index, opening it (and closing the least recently
  * used one, for yesterday's files) when needed. */
 static struct open_file *file_for(struct file_out *o, const char *index)
@@ -116,9 +181,13 @@ static struct open_file *file_for(struct file_out *o, const char *index)
         errno = ENAMETOOLONG;
         return NULL;
     }
-    int fd = open(path, O_WRONLY | O_CREAT | O_APPEND | O_CLOEXEC, 0640);
+    int fd = open(path, O_RDWR | O_CREAT | O_APPEND | O_CLOEXEC, 0640);
     if (fd < 0) {
         lf_log(LF_LOG_ERROR, "out_file", "cannot open %s: %s", path, strerror(errno));
+        return NULL;
+    }
+    if (repair_tail(fd, path) != 0) {
+        close(fd);
         return NULL;
     }
     lru->fd = fd;

@@ -169,6 +169,45 @@ static void test_file_output_daily_bulk_files(void **state)
     assert_int_equal(system(path), 0);
 }
 
+/* What a crash in the middle of a write leaves at the end of a file is cut
+ * back to the last complete pair before anything is appended. */
+static void test_file_output_repairs_torn_end(void **state)
+{
+    (void)state;
+    static const char *const tails[] = {
+        "{\"@timestamp\":\"x\"",                                           /* a torn document */
+        "{\"create\":{\"_index\":\"syslog-2026.11.21\",\"_id\":\"a\"}}\n", /* orphan action */
+        "{\"create\":{\"_in",                                              /* torn action */
+    };
+    const char pair[] = "{\"create\":{\"_index\":\"syslog-2026.11.21\",\"_id\":\"p\"}}\n"
+                        "{\"@timestamp\":\"t\",\"message\":\"kept\"}\n";
+    for (size_t k = 0; k < sizeof(tails) / sizeof(tails[0]); k++) {
+        char dir[] = "/tmp/lf_out_repair_XXXXXX", path[512], err[256];
+        assert_non_null(mkdtemp(dir));
+        snprintf(path, sizeof(path), "%s/syslog-2026.11.21.ndjson", dir);
+        FILE *f = fopen(path, "w");
+        fputs(pair, f);
+        fputs(tails[k], f);
+        fclose(f);
+        struct lf_output *o = lf_out_file_create(dir, LF_FSYNC_BATCH, false, err, sizeof(err));
+        struct lf_batch *b = lf_batch_create(1 << 20, 10);
+        add(b, "syslog", 1795305599999LL, "new", NULL, 1);
+        assert_int_equal(lf_output_submit(o, b), 0);
+        size_t len;
+        char *text = slurp(path, &len);
+        assert_memory_equal(text, pair, sizeof(pair) - 1); /* the old pair is intact */
+        const char *rest = text + sizeof(pair) - 1;
+        assert_true(strncmp(rest, "{\"create\":{", 11) == 0);
+        const char *doc = strchr(rest, '\n') + 1;
+        if (strcmp(doc, "{\"message\":\"new\"}\n") != 0)
+            fail_msg("tail %zu: file is:\n%s", k, text);
+        lf_batch_destroy(b);
+        lf_output_destroy(o);
+        snprintf(path, sizeof(path), "rm -rf '%s'", dir);
+        assert_int_equal(system(path), 0);
+    }
+}
+
 static void test_file_output_errors(void **state)
 {
     (void)state;
@@ -206,6 +245,7 @@ int main(void)
         cmocka_unit_test(test_doc_ids),
         cmocka_unit_test(test_batch_limits),
         cmocka_unit_test(test_file_output_daily_bulk_files),
+        cmocka_unit_test(test_file_output_repairs_torn_end),
         cmocka_unit_test(test_file_output_errors),
         cmocka_unit_test(test_stdout_output),
     };
