@@ -10,6 +10,7 @@
 # temporary directory; it is started here and stopped by its PID.
 set -euo pipefail
 : "${LOGFERRY:?path to the logferry binary}" "${LF_SOURCE_DIR:?source tree}"
+LOGFERRY=$(realpath "$LOGFERRY") # rsyslogd runs it from its own working directory
 RSYSLOGD=${RSYSLOGD:-/usr/sbin/rsyslogd}
 if [ ! -x "$RSYSLOGD" ] || ! command -v logger > /dev/null; then
   echo "SKIP: needs rsyslogd and logger"
