@@ -6,6 +6,10 @@ set -euo pipefail
 packages=(
   build-essential cmake pkg-config
   libpcre2-dev libjansson-dev libcmocka-dev libyaml-dev
+  libcurl4-openssl-dev zlib1g-dev # the Elasticsearch output
+  librdkafka-dev kcat             # the Kafka output and shipper, and its tests
+  python3-elasticsearch           # a real client that checks the fake Elasticsearch
+  rsyslog-elasticsearch           # omelasticsearch, the second real client
   rsyslog bsdutils # rsyslogd and logger for the omprog integration tests
   procps           # pgrep -P: the agent rsyslog started, by its parent PID
   clang            # libFuzzer harnesses (tests/fuzz)
