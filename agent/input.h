@@ -37,9 +37,11 @@ struct lf_pipeline;
 
 /* What an input says about one event besides its fields. */
 struct lf_emit {
-    const char *index;         /* index prefix, e.g. "syslog" (outlives the batch) */
-    const char *dataset;       /* event.dataset unless the event has one; NULL: none */
-    const char *source;        /* e.g. the file path; with position, makes the _id */
+    const char *index;   /* index prefix, e.g. "syslog" (outlives the batch) */
+    const char *dataset; /* event.dataset unless the event has one; NULL: none */
+    const char *source;  /* e.g. the file path; with position, makes the _id */
+    /* NULL, or lf_doc_id_seed(host, source) made once by the input */
+    const struct lf_doc_id_seed *id_seed;
     uint64_t position;         /* e.g. the line's offset */
     int64_t ts_ms;             /* event time; 0: the pipeline takes "now" */
     struct lf_ack_target *ack; /* NULL: nothing to acknowledge */
@@ -80,6 +82,9 @@ const char *lf_pipeline_host(const struct lf_pipeline *p);
 /* Monotonic and wall clocks in ms; inputs use these so tests can reason. */
 int64_t lf_now_mono_ms(void);
 int64_t lf_now_wall_ms(void);
+/* Wall time to a few milliseconds, for a fraction of the cost: enough to
+ * infer a year, not for an event time. */
+int64_t lf_now_wall_coarse_ms(void);
 
 /* ---- parsing lines ----------------------------------------------------- */
 

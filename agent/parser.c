@@ -270,7 +270,7 @@ int lf_parser_parse(struct lf_parser *p, const char *line, size_t len, bool cut,
     const struct lf_field *t = lf_event_get(ev, "timestamp", 9);
     if (t && t->type == LF_VAL_STRING) {
         int64_t ms;
-        int64_t now = p->now_override_ms ? p->now_override_ms : lf_now_wall_ms();
+        int64_t now = p->now_override_ms ? p->now_override_ms : lf_now_wall_coarse_ms();
         if (parse_syslog_time(p, t->str, t->len, now, &ms) ||
             parse_iso_time(p, t->str, t->len, &ms)) {
             *ts_ms = ms;

@@ -5,7 +5,7 @@
  * kept and retried with backoff, and emit answers LF_ELIMIT so that inputs
  * stop reading: memory stays bounded and nothing is dropped.
  */
-#define _POSIX_C_SOURCE 200809L
+#define _GNU_SOURCE /* CLOCK_REALTIME_COARSE */
 #include "input.h"
 
 #include <stdio.h>
@@ -31,15 +31,24 @@ struct lf_pipeline {
     bool failing;        /* the output refused the current batch */
     int64_t retry_at_ms; /* monotonic */
     int64_t retry_delay_ms;
-    /* @timestamp text for the last second formatted */
-    int64_t ts_cached_s;
-    char ts_cached[80]; /* room for any int the compiler can imagine */
+    /* @timestamp text for the last second formatted: "YYYY-MM-DDThh:mm:ss" */
+    int64_t ts_cached_s, ts_cached_day;
+    char ts_cached[20];
+    /* host.name, agent.type, agent.version: constant, added in one go */
+    struct lf_field common[3];
 };
 
 int64_t lf_now_mono_ms(void)
 {
     struct timespec ts;
     clock_gettime(CLOCK_MONOTONIC, &ts);
+    return (int64_t)ts.tv_sec * 1000 + ts.tv_nsec / 1000000;
+}
+
+int64_t lf_now_wall_coarse_ms(void)
+{
+    struct timespec ts;
+    clock_gettime(CLOCK_REALTIME_COARSE, &ts);
     return (int64_t)ts.tv_sec * 1000 + ts.tv_nsec / 1000000;
 }
 
@@ -62,6 +71,24 @@ struct lf_pipeline *lf_pipeline_create(struct lf_output *out, const char *host, 
     p->max_age_ms = max_age_ms > 0 ? max_age_ms : DEFAULT_MAX_AGE_MS;
     p->batch = lf_batch_create(p->max_bytes + BATCH_SLACK, max_docs ? max_docs : DEFAULT_MAX_DOCS);
     p->ts_cached_s = INT64_MIN;
+    p->common[0] = (struct lf_field){.path = "host.name",
+                                     .path_len = 9,
+                                     .type = LF_VAL_STRING,
+                                     .flags = LF_FIELD_CONST,
+                                     .str = p->host,
+                                     .len = strlen(p->host)};
+    p->common[1] = (struct lf_field){.path = "agent.type",
+                                     .path_len = 10,
+                                     .type = LF_VAL_STRING,
+                                     .flags = LF_FIELD_CONST,
+                                     .str = "logferry",
+                                     .len = 8};
+    p->common[2] = (struct lf_field){.path = "agent.version",
+                                     .path_len = 13,
+                                     .type = LF_VAL_STRING,
+                                     .flags = LF_FIELD_CONST,
+                                     .str = LF_VERSION,
+                                     .len = sizeof(LF_VERSION) - 1};
     if (!p->batch) {
         free(p);
         return NULL;
@@ -131,20 +158,48 @@ int64_t lf_pipeline_tick(struct lf_pipeline *p, int64_t now)
     return p->failing ? p->retry_at_ms : p->batch->opened_ms + p->max_age_ms;
 }
 
-/* "2026-11-21T17:02:01.123Z" */
+static void put2(char *at, int v)
+{
+    at[0] = (char)('0' + v / 10);
+    at[1] = (char)('0' + v % 10);
+}
+
+/* "2026-11-21T17:02:01.123Z". Years outside 0..9999 (a garbled clock or
+ * line) are clamped: RFC 3339 has four digits, and Elasticsearch's
+ * strict_date_optional_time takes nothing else. */
 static int add_timestamp(struct lf_pipeline *p, struct lf_event *ev, int64_t ms)
 {
+    if (ms < -62167219200000LL) /* 0000-01-01 */
+        ms = -62167219200000LL;
+    if (ms > 253402300799999LL) /* 9999-12-31T23:59:59.999 */
+        ms = 253402300799999LL;
     int64_t s = ms >= 0 ? ms / 1000 : (ms - 999) / 1000;
     if (s != p->ts_cached_s) {
-        time_t t = (time_t)s;
-        struct tm tm;
-        gmtime_r(&t, &tm);
-        snprintf(p->ts_cached, sizeof(p->ts_cached), "%04d-%02d-%02dT%02d:%02d:%02d",
-                 tm.tm_year + 1900, tm.tm_mon + 1, tm.tm_mday, tm.tm_hour, tm.tm_min, tm.tm_sec);
+        /* Same day: only the time of day changes (one line in a few). */
+        int64_t day = s >= 0 ? s / 86400 : (s - 86399) / 86400;
+        if (p->ts_cached_s == INT64_MIN || day != p->ts_cached_day) {
+            time_t t = (time_t)s;
+            struct tm tm;
+            gmtime_r(&t, &tm);
+            int y = tm.tm_year + 1900;
+            put2(p->ts_cached, y / 100);
+            put2(p->ts_cached + 2, y % 100);
+            p->ts_cached[4] = '-';
+            put2(p->ts_cached + 5, tm.tm_mon + 1);
+            p->ts_cached[7] = '-';
+            put2(p->ts_cached + 8, tm.tm_mday);
+            p->ts_cached[10] = 'T';
+            p->ts_cached[13] = p->ts_cached[16] = ':';
+        }
+        int sod = (int)(s - day * 86400);
+        put2(p->ts_cached + 11, sod / 3600);
+        put2(p->ts_cached + 14, sod / 60 % 60);
+        put2(p->ts_cached + 17, sod % 60);
         p->ts_cached_s = s;
+        p->ts_cached_day = day;
     }
-    char text[96];
-    size_t n = strlen(p->ts_cached);
+    char text[24];
+    size_t n = 19;
     int frac = (int)(ms - s * 1000);
     memcpy(text, p->ts_cached, n);
     text[n++] = '.';
@@ -161,14 +216,18 @@ static int add_common_fields(struct lf_pipeline *p, struct lf_event *ev, int64_t
     int rc = 0;
     if (!lf_event_get(ev, "@timestamp", 10))
         rc = add_timestamp(p, ev, ts_ms);
-    if (!rc && dataset && !lf_event_get(ev, "event.dataset", 13))
-        rc = lf_event_add_string(ev, "event.dataset", dataset, strlen(dataset));
+    if (!rc && dataset && !lf_event_get(ev, "event.dataset", 13)) {
+        /* The input's dataset string lives as long as its events. */
+        struct lf_field f = {.path = "event.dataset",
+                             .path_len = 13,
+                             .type = LF_VAL_STRING,
+                             .flags = LF_FIELD_CONST,
+                             .str = dataset,
+                             .len = strlen(dataset)};
+        rc = lf_event_add(ev, &f);
+    }
     if (!rc)
-        rc = lf_event_add_string(ev, "host.name", p->host, strlen(p->host));
-    if (!rc)
-        rc = lf_event_add_string(ev, "agent.type", "logferry", 8);
-    if (!rc)
-        rc = lf_event_add_string(ev, "agent.version", LF_VERSION, strlen(LF_VERSION));
+        rc = lf_event_add_fields(ev, p->common, 3);
     return rc;
 }
 
@@ -187,7 +246,10 @@ int lf_pipeline_emit(struct lf_pipeline *p, struct lf_event *ev, const struct lf
     if (rc)
         return rc;
     struct lf_doc doc = {.index = meta->index, .ts_ms = ts, .ack = meta->ack, .seq = meta->seq};
-    lf_doc_id(doc.id, p->host, meta->source ? meta->source : "", meta->position);
+    if (meta->id_seed)
+        lf_doc_id_at(doc.id, meta->id_seed, meta->position);
+    else
+        lf_doc_id(doc.id, p->host, meta->source ? meta->source : "", meta->position);
     if (p->batch->ndocs == 0)
         p->batch->opened_ms = lf_now_mono_ms();
     rc = lf_batch_add_event(p->batch, ev, &doc);

@@ -710,6 +710,8 @@ static void setup(struct files_input *fi, const struct lf_agent_conf *conf, size
     fi->rescan_ms = fc->rescan_ms ? (int64_t)fc->rescan_ms : DEFAULT_RESCAN_MS;
     fi->first_scan = true;
     lf_event_init(&t->ev);
+    /* Paths come from literals and from the grammar, which outlives t. */
+    lf_event_cache_layouts(&t->ev);
 }
 
 struct lf_input *lf_input_files_create(const struct lf_agent_conf *conf, size_t index,

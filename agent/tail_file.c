@@ -118,6 +118,7 @@ static void take_content_id(struct lf_tail_file *f, uint64_t id)
 {
     f->content_id = id;
     snprintf(f->source, sizeof(f->source), "file:%016" PRIx64, id);
+    lf_doc_id_seed(&f->id_seed, lf_pipeline_host(f->tail->pipe), f->source);
 }
 
 /* The file now holds content other than its id named. */
@@ -542,6 +543,7 @@ static enum lf_tail_run emit_line(struct lf_tail_file *f, const struct line *l, 
     struct lf_emit meta = {.index = t->conf->index,
                            .dataset = t->dataset,
                            .source = f->source,
+                           .id_seed = &f->id_seed,
                            .position = l->start,
                            .ts_ms = ts,
                            .ack = &f->ack,

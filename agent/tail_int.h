@@ -96,7 +96,8 @@ struct lf_tail_file {
      * and differ for every new content at the same path. */
     uint64_t content_id;
     char source[32];
-    int64_t durable_retry_ms; /* saving a new content id failed: retry then */
+    struct lf_doc_id_seed id_seed; /* of (host, source) */
+    int64_t durable_retry_ms;      /* saving a new content id failed: retry then */
 
     struct lf_ackq ackq; /* allocated while lines are being shipped */
     bool ackq_live;

@@ -3,23 +3,54 @@
  * the fields by path so that every object's members sit together, then walks
  * them once, opening and closing objects as the path prefix changes. Grok
  * expressions hand their fields over already sorted, so the sort is one pass.
+ *
+ * An input makes the same few sets of fields over and over (a tailed file:
+ * one per message shape), so the sort and the keys, braces and commas come
+ * out the same each time. A layout remembers them for one set: its order
+ * and the JSON text between values, cut where each value goes; writing an
+ * event of a known set is then a copy of each piece and its value.
  */
 #include "lf.h"
 
 #include <stdbool.h>
+#include <stddef.h>
 #include <stdlib.h>
 #include <string.h>
 
 #define PATH_MAX_LEN 1024
 #define MAX_DEPTH (PATH_MAX_LEN / 2 + 1)
 
+/* What identifies a set of fields: by pointer, so matching costs no strcmp. */
+struct layout_key {
+    const char *path;
+    uint32_t path_len;
+    uint32_t flags;
+    const char *const_str; /* LF_FIELD_CONST: the value is in the skeleton */
+    size_t const_len;
+};
+
+struct lf_event_layout {
+    uint32_t n;              /* fields in the set */
+    uint32_t nvalues;        /* those written per event (not constant) */
+    struct layout_key *keys; /* as added */
+    uint32_t *order;         /* the field whose value is written j-th */
+    uint32_t *cuts;          /* value j goes at skel[cuts[j]] */
+    char *skel;
+    uint32_t skel_len;
+};
+
+/* Where a skeleton's values go, while it is rendered. */
+struct skel_cuts {
+    uint32_t *cuts, *order;
+    uint32_t n;
+};
+
 void lf_event_init(struct lf_event *ev)
 {
-    ev->fields = NULL;
-    ev->order = NULL;
-    ev->nfields = ev->cap = 0;
-    ev->conflicts = 0;
-    ev->arena_used = 0;
+    memset(ev, 0, offsetof(struct lf_event, arena));
+    ev->stable_paths = false;
+    ev->layout_next = ev->layout_hit = 0;
+    memset(ev->layouts, 0, sizeof(ev->layouts));
 }
 
 void lf_event_free(struct lf_event *ev)
@@ -28,6 +59,8 @@ void lf_event_free(struct lf_event *ev)
         return;
     free(ev->fields);
     free(ev->order);
+    for (size_t i = 0; i < LF_EVENT_LAYOUTS; i++)
+        free(ev->layouts[i]);
     lf_event_init(ev);
 }
 
@@ -82,6 +115,19 @@ int lf_event_add_string(struct lf_event *ev, const char *path, const char *s, si
     return lf_event_add(ev, &f);
 }
 
+int lf_event_add_fields(struct lf_event *ev, const struct lf_field *f, size_t n)
+{
+    for (size_t i = 0; i < n; i++)
+        if (f[i].path_len == 0 || f[i].path_len > PATH_MAX_LEN)
+            return LF_EINVAL;
+    int rc = lf_event_reserve(ev, n);
+    if (rc)
+        return rc;
+    memcpy(ev->fields + ev->nfields, f, n * sizeof(*f));
+    ev->nfields += n;
+    return 0;
+}
+
 int lf_event_add_copy(struct lf_event *ev, const char *path, const char *s, size_t n)
 {
     if (n > sizeof(ev->arena) - ev->arena_used)
@@ -121,7 +167,9 @@ const struct lf_field *lf_event_get(const struct lf_event *ev, const char *path,
 size_t lf_event_remove(struct lf_event *ev, const char *path, size_t path_len)
 {
     size_t kept = 0;
-    for (size_t i = 0; i < ev->nfields; i++)
+    while (kept < ev->nfields && !same_path(&ev->fields[kept], path, path_len))
+        kept++; /* usually all of them: nothing to move */
+    for (size_t i = kept; i < ev->nfields; i++)
         if (!same_path(&ev->fields[i], path, path_len))
             ev->fields[kept++] = ev->fields[i];
     size_t removed = ev->nfields - kept;
@@ -288,7 +336,9 @@ static size_t parent_len(const char *p, size_t len)
     return len ? len - 1 : 0;
 }
 
-static int write_fields(struct lf_event *ev, struct lf_buf *out)
+/* With `skel`, writes the skeleton only: constant values, and for every
+ * other value, its offset and field instead of the value. */
+static int write_fields(struct lf_event *ev, struct lf_buf *out, struct skel_cuts *skel)
 {
     size_t seg_end[MAX_DEPTH];
     bool need_comma[MAX_DEPTH + 1];
@@ -344,8 +394,13 @@ static int write_fields(struct lf_event *ev, struct lf_buf *out)
         for (size_t j = k; j < end; j++) {
             if (j > k && (rc = lf_buf_putc(out, ',')))
                 return rc;
-            if ((rc = write_value(out, &ev->fields[ev->order[j]])))
+            const struct lf_field *v = &ev->fields[ev->order[j]];
+            if (skel && !(v->flags & LF_FIELD_CONST)) {
+                skel->cuts[skel->n] = (uint32_t)out->len;
+                skel->order[skel->n++] = ev->order[j];
+            } else if ((rc = write_value(out, v))) {
                 return rc;
+            }
         }
         if (list && (rc = lf_buf_putc(out, ']')))
             return rc;
@@ -357,10 +412,109 @@ static int write_fields(struct lf_event *ev, struct lf_buf *out)
     return 0;
 }
 
+/* ---- layouts ------------------------------------------------------------ */
+
+static bool layout_fits(const struct lf_event_layout *l, const struct lf_event *ev)
+{
+    if (!l || l->n != ev->nfields)
+        return false;
+    for (size_t k = 0; k < l->n; k++) {
+        const struct layout_key *key = &l->keys[k];
+        const struct lf_field *f = &ev->fields[k];
+        if (key->path != f->path || key->path_len != f->path_len || key->flags != f->flags ||
+            ((f->flags & LF_FIELD_CONST) && (key->const_str != f->str || key->const_len != f->len)))
+            return false;
+    }
+    return true;
+}
+
+/* The layout for the event's set of fields, trying the last one used first
+ * (a file's lines tend to come in runs of one shape). */
+static struct lf_event_layout *find_layout(struct lf_event *ev)
+{
+    for (unsigned i = 0; i < LF_EVENT_LAYOUTS; i++) {
+        unsigned slot = (ev->layout_hit + i) % LF_EVENT_LAYOUTS;
+        if (layout_fits(ev->layouts[slot], ev)) {
+            ev->layout_hit = slot;
+            return ev->layouts[slot];
+        }
+    }
+    return NULL;
+}
+
+/* Renders the skeleton of an event already sorted and free of conflicts,
+ * keeping it in the oldest slot. Returns NULL when out of memory (the
+ * caller writes the slow way). */
+static struct lf_event_layout *make_layout(struct lf_event *ev)
+{
+    size_t n = ev->nfields;
+    struct lf_buf skel;
+    lf_buf_init(&skel, 64 * 1024);
+    struct skel_cuts sc = {malloc(n * sizeof(uint32_t)), malloc(n * sizeof(uint32_t)), 0};
+    if (!sc.cuts || !sc.order || lf_buf_putc(&skel, '{') || write_fields(ev, &skel, &sc) ||
+        lf_buf_putc(&skel, '}')) {
+        free(sc.cuts);
+        free(sc.order);
+        lf_buf_free(&skel);
+        return NULL;
+    }
+    /* One block: the struct, keys, order, cuts, then the text. */
+    size_t size = sizeof(struct lf_event_layout) + n * sizeof(struct layout_key) +
+                  2 * sc.n * sizeof(uint32_t) + skel.len;
+    struct lf_event_layout *l = malloc(size);
+    if (l) {
+        l->n = (uint32_t)n;
+        l->nvalues = sc.n;
+        l->keys = (struct layout_key *)(l + 1);
+        l->order = (uint32_t *)(l->keys + n);
+        l->cuts = l->order + sc.n;
+        l->skel = (char *)(l->cuts + sc.n);
+        l->skel_len = (uint32_t)skel.len;
+        for (size_t i = 0; i < n; i++) {
+            const struct lf_field *f = &ev->fields[i];
+            bool c = f->flags & LF_FIELD_CONST;
+            l->keys[i] = (struct layout_key){f->path, f->path_len, f->flags, c ? f->str : NULL,
+                                             c ? f->len : 0};
+        }
+        memcpy(l->order, sc.order, sc.n * sizeof(uint32_t));
+        memcpy(l->cuts, sc.cuts, sc.n * sizeof(uint32_t));
+        memcpy(l->skel, skel.data, skel.len);
+        free(ev->layouts[ev->layout_next]);
+        ev->layouts[ev->layout_next] = l;
+        ev->layout_hit = ev->layout_next;
+        ev->layout_next = (ev->layout_next + 1) % LF_EVENT_LAYOUTS;
+    }
+    free(sc.cuts);
+    free(sc.order);
+    lf_buf_free(&skel);
+    return l;
+}
+
+static int write_with_layout(const struct lf_event *ev, const struct lf_event_layout *l,
+                             struct lf_buf *out)
+{
+    int rc = lf_buf_grow(out, l->skel_len);
+    if (rc)
+        return rc;
+    uint32_t at = 0;
+    for (uint32_t j = 0; j < l->nvalues; j++) {
+        if ((rc = lf_buf_append(out, l->skel + at, l->cuts[j] - at)) ||
+            (rc = write_value(out, &ev->fields[l->order[j]])))
+            return rc;
+        at = l->cuts[j];
+    }
+    return lf_buf_append(out, l->skel + at, l->skel_len - at);
+}
+
 int lf_event_write_json(struct lf_event *ev, struct lf_buf *out)
 {
     int rc;
 
+    if (ev->stable_paths) {
+        const struct lf_event_layout *l = find_layout(ev);
+        if (l)
+            return write_with_layout(ev, l, out);
+    }
     sort_order(ev);
     unsigned dropped = drop_conflicts(ev);
     if (dropped) {
@@ -368,8 +522,12 @@ int lf_event_write_json(struct lf_event *ev, struct lf_buf *out)
         if ((rc = lf_event_add_tag(ev, "_fieldconflict")))
             return rc;
         sort_order(ev);
+    } else if (ev->stable_paths && ev->nfields) {
+        const struct lf_event_layout *l = make_layout(ev);
+        if (l)
+            return write_with_layout(ev, l, out);
     }
-    if ((rc = lf_buf_putc(out, '{')) || (rc = write_fields(ev, out)))
+    if ((rc = lf_buf_putc(out, '{')) || (rc = write_fields(ev, out, NULL)))
         return rc;
     return lf_buf_putc(out, '}');
 }

@@ -10,6 +10,7 @@
 #define LF_H
 
 #include <stdarg.h>
+#include <stdbool.h>
 #include <stddef.h>
 #include <stdint.h>
 
@@ -196,6 +197,10 @@ enum lf_value_type {
 
 /* Set on a field whose value is always written as a JSON array. */
 #define LF_FIELD_LIST 0x1
+/* Set on a string field whose text never changes while its pointer stays
+ * the same (host.name, agent.version): layouts write it once into their
+ * skeleton (see lf_event_cache_layouts). */
+#define LF_FIELD_CONST 0x2
 
 /*
  * One field: a dotted path ("host.name" nests as {"host":{"name":...}}) and a
@@ -217,6 +222,9 @@ struct lf_field {
 
 #define LF_EVENT_MAX_FIELDS 4096
 #define LF_EVENT_ARENA 1024
+#define LF_EVENT_LAYOUTS 8
+
+struct lf_event_layout;
 
 /*
  * An event under construction. Fields may be added in any order; fields that
@@ -231,10 +239,27 @@ struct lf_event {
     unsigned conflicts; /* values dropped because the path was also an object */
     size_t arena_used;
     char arena[LF_EVENT_ARENA]; /* strings the event owns (formatted times) */
+    /* Rendered key skeletons of recent field sets (lf_event_cache_layouts). */
+    bool stable_paths;
+    unsigned layout_next, layout_hit;
+    struct lf_event_layout *layouts[LF_EVENT_LAYOUTS];
 };
 
 void lf_event_init(struct lf_event *ev);
 void lf_event_free(struct lf_event *ev);
+/*
+ * Lets lf_event_write_json() remember, for the last few sets of fields, the
+ * JSON around the values (keys, braces, commas), recognising a set by the
+ * path pointers, lengths and flags of its fields in the order they were
+ * added: an input that builds every event the same way then writes only its
+ * values. The caller promises that, while the event lives, a path pointer it
+ * adds never points at different text (string literals, names owned by a
+ * compiled grammar); paths built in a reused buffer break that promise.
+ */
+static inline void lf_event_cache_layouts(struct lf_event *ev)
+{
+    ev->stable_paths = true;
+}
 static inline void lf_event_clear(struct lf_event *ev)
 {
     ev->nfields = 0;
@@ -247,6 +272,8 @@ int lf_event_reserve(struct lf_event *ev, size_t n);
 /* Appends a field; returns 0, LF_ENOMEM or LF_ELIMIT (too many fields). */
 int lf_event_add(struct lf_event *ev, const struct lf_field *f);
 int lf_event_add_string(struct lf_event *ev, const char *path, const char *s, size_t n);
+/* Appends n fields at once; returns 0, LF_ENOMEM or LF_ELIMIT (nothing added). */
+int lf_event_add_fields(struct lf_event *ev, const struct lf_field *f, size_t n);
 /* Copies s into the event's own storage (valid until lf_event_clear) and
  * adds it as a string field; LF_ELIMIT when that storage is full. */
 int lf_event_add_copy(struct lf_event *ev, const char *path, const char *s, size_t n);

@@ -103,22 +103,49 @@ static uint64_t fnv1a(uint64_t h, const void *p, size_t n)
     return h;
 }
 
-void lf_doc_id(char out[LF_DOC_ID_LEN + 1], const char *host, const char *source, uint64_t position)
+void lf_doc_id_seed(struct lf_doc_id_seed *seed, const char *host, const char *source)
 {
-    static const char hex[] = "0123456789abcdef";
-    uint64_t h[2] = {0xcbf29ce484222325ull, 0x84222325cbf29ce4ull};
-    unsigned char pos[8];
-    for (int i = 0; i < 8; i++)
-        pos[i] = (unsigned char)(position >> (8 * i));
+    seed->h[0] = 0xcbf29ce484222325ull;
+    seed->h[1] = 0x84222325cbf29ce4ull;
     for (int k = 0; k < 2; k++) {
         /* The NUL separators keep ("ab","c") and ("a","bc") apart. */
-        h[k] = fnv1a(h[k], host, strlen(host) + 1);
-        h[k] = fnv1a(h[k], source, strlen(source) + 1);
-        h[k] = mix64(fnv1a(h[k], pos, sizeof(pos)) ^ (uint64_t)k);
+        seed->h[k] = fnv1a(seed->h[k], host, strlen(host) + 1);
+        seed->h[k] = fnv1a(seed->h[k], source, strlen(source) + 1);
     }
-    for (int i = 0; i < 32; i++)
-        out[i] = hex[(h[i / 16] >> (60 - 4 * (i % 16))) & 0xF];
+}
+
+/* Eight lowercase hex digits of v, most significant first, computed eight
+ * at a time: each nibble is spread into its own byte, then turned into a
+ * digit ('0' + n, plus the gap to 'a' where n > 9). */
+static void hex8(char *out, uint32_t v)
+{
+    uint64_t x = v;
+    x = (x & 0xFFFF0000ull) << 16 | (x & 0xFFFFull);
+    x = (x & 0x0000FF000000FF00ull) << 8 | (x & 0x000000FF000000FFull);
+    x = (x & 0x00F000F000F000F0ull) << 4 | (x & 0x000F000F000F000Full);
+    /* byte k holds nibble k (the least significant nibble in byte 0) */
+    uint64_t above9 = ((x + 0x0606060606060606ull) >> 4) & 0x0101010101010101ull;
+    x += 0x3030303030303030ull + above9 * ('a' - '0' - 10);
+    for (int k = 0; k < 8; k++)
+        out[7 - k] = (char)(x >> (8 * k));
+}
+
+void lf_doc_id_at(char out[LF_DOC_ID_LEN + 1], const struct lf_doc_id_seed *seed, uint64_t position)
+{
+    /* mix64 is a bijection: one source never gives two positions one id. */
+    for (int k = 0; k < 2; k++) {
+        uint64_t h = mix64(seed->h[k] ^ position);
+        hex8(out + 16 * k, (uint32_t)(h >> 32));
+        hex8(out + 16 * k + 8, (uint32_t)h);
+    }
     out[LF_DOC_ID_LEN] = '\0';
+}
+
+void lf_doc_id(char out[LF_DOC_ID_LEN + 1], const char *host, const char *source, uint64_t position)
+{
+    struct lf_doc_id_seed seed;
+    lf_doc_id_seed(&seed, host, source);
+    lf_doc_id_at(out, &seed, position);
 }
 
 void lf_output_ack_batch(struct lf_output *o, const struct lf_batch *b)

@@ -84,6 +84,15 @@ size_t lf_index_name(char *out, size_t outlen, const char *prefix, int64_t ts_ms
 void lf_doc_id(char out[LF_DOC_ID_LEN + 1], const char *host, const char *source,
                uint64_t position);
 
+/* The same in two steps, for a source with many positions: the hash of
+ * (host, source) once, then one id per position; gives lf_doc_id's ids. */
+struct lf_doc_id_seed {
+    uint64_t h[2];
+};
+void lf_doc_id_seed(struct lf_doc_id_seed *seed, const char *host, const char *source);
+void lf_doc_id_at(char out[LF_DOC_ID_LEN + 1], const struct lf_doc_id_seed *seed,
+                  uint64_t position);
+
 /* ---- outputs ----------------------------------------------------------- */
 
 struct lf_output;

@@ -176,6 +176,73 @@ static void test_order_matches_reference(void **state)
     }
 }
 
+/* A layout must write exactly what the slow path writes, whatever the set
+ * of fields: repeated sets (hits), lists, conflicts (never cached),
+ * constant values that differ by pointer, all value types. */
+static void test_layouts_write_what_the_slow_path_writes(void **state)
+{
+    (void)state;
+    static const char *paths[] = {"a", "a.b", "a.c", "b", "a-b", "host.name", "x.y.z", "m"};
+    static const char host1[] = "web01", host2[] = "web02";
+    struct lf_event cached, plain;
+    struct lf_buf got, want;
+    lf_event_init(&cached);
+    lf_event_init(&plain);
+    lf_event_cache_layouts(&cached);
+    lf_buf_init(&got, 1u << 16);
+    lf_buf_init(&want, 1u << 16);
+    unsigned seed = 777;
+    for (int round = 0; round < 3000; round++) {
+        lf_event_clear(&cached);
+        lf_event_clear(&plain);
+        /* Few shapes, so that most rounds reuse a layout. */
+        unsigned shape = (seed = seed * 1103515245u + 12345u) % 12;
+        unsigned s2 = shape * 2654435761u;
+        size_t n = 1 + s2 % 7;
+        for (size_t i = 0; i < n; i++) {
+            seed = seed * 1103515245u + 12345u;
+            struct lf_field f = {0};
+            f.path = paths[(s2 >> (3 * i)) % 8];
+            f.path_len = (uint32_t)strlen(f.path);
+            switch ((s2 >> (2 * i + 5)) % 4) {
+            case 0:
+                f.type = LF_VAL_INT;
+                f.v.i = (int64_t)(seed % 1000) - 500;
+                break;
+            case 1:
+                f.type = LF_VAL_STRING;
+                f.str = (seed >> 4) & 1 ? "v\"1" : "plain";
+                f.len = strlen(f.str);
+                break;
+            case 2:
+                f.type = LF_VAL_STRING;
+                f.flags = LF_FIELD_CONST;
+                f.str = (seed >> 5) & 1 ? host1 : host2;
+                f.len = 5;
+                break;
+            default:
+                f.type = LF_VAL_FLOAT;
+                f.v.f = (double)(seed % 977) / 8;
+                break;
+            }
+            if ((s2 >> i) % 11 == 3)
+                f.flags |= LF_FIELD_LIST;
+            assert_int_equal(lf_event_add(&cached, &f), 0);
+            assert_int_equal(lf_event_add(&plain, &f), 0);
+        }
+        lf_buf_reset(&got);
+        lf_buf_reset(&want);
+        assert_int_equal(lf_event_write_json(&cached, &got), 0);
+        assert_int_equal(lf_event_write_json(&plain, &want), 0);
+        assert_string_equal(got.data, want.data);
+        assert_int_equal(cached.conflicts, plain.conflicts);
+    }
+    lf_event_free(&cached);
+    lf_event_free(&plain);
+    lf_buf_free(&got);
+    lf_buf_free(&want);
+}
+
 static void test_path_compare(void **state)
 {
     (void)state;
@@ -196,6 +263,7 @@ int main(void)
         cmocka_unit_test_setup_teardown(test_remove_and_get, setup, teardown),
         cmocka_unit_test_setup_teardown(test_field_limit, setup, teardown),
         cmocka_unit_test_setup_teardown(test_order_matches_reference, setup, teardown),
+        cmocka_unit_test(test_layouts_write_what_the_slow_path_writes),
         cmocka_unit_test(test_path_compare),
     };
     return cmocka_run_group_tests(tests, NULL, NULL);

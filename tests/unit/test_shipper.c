@@ -83,6 +83,24 @@ static void test_doc_ids(void **state)
     assert_string_not_equal(a, b);
     lf_doc_id(b, "web02", "/var/log/syslog", 1234);
     assert_string_not_equal(a, b);
+
+    /* In two steps, the same ids; every digit lowercase hex; all 10000
+     * positions of one source distinct (a bijection per half). */
+    struct lf_doc_id_seed seed;
+    lf_doc_id_seed(&seed, "web01", "/var/log/syslog");
+    lf_doc_id_at(b, &seed, 1234);
+    assert_string_equal(a, b);
+    static char seen[10000][LF_DOC_ID_LEN + 1];
+    for (uint64_t pos = 0; pos < 10000; pos++) {
+        lf_doc_id_at(seen[pos], &seed, pos * 4096 + 7);
+        assert_int_equal(strspn(seen[pos], "0123456789abcdef"), LF_DOC_ID_LEN);
+    }
+    qsort(seen, 10000, sizeof(seen[0]), (int (*)(const void *, const void *))strcmp);
+    for (size_t i = 1; i < 10000; i++)
+        assert_string_not_equal(seen[i - 1], seen[i]);
+    /* Pinned: the ids of a replay must not change between versions. */
+    lf_doc_id(b, "web01", "file:0000000000000001", 0);
+    assert_string_equal(b, "ae933bb03e8002af4e14c0723ec6105c");
 }
 
 static void test_batch_limits(void **state)
