@@ -51,11 +51,19 @@ static struct lf_output *create_output(const struct lf_agent_conf *c, char *err,
     }
 }
 
-static struct lf_parser *parser_for(struct agent *a, const char *grammar)
+/* The parser of a grammar, compiled when an input first needs it: an agent
+ * that only samples metrics carries no compiled patterns (and `logferry
+ * check` compiles every grammar anyway). NULL with the reason in err. */
+static struct lf_parser *parser_for(struct agent *a, const char *grammar, char *err, size_t errlen)
 {
-    for (size_t i = 0; i < a->conf->ngrammars; i++)
-        if (strcmp(a->conf->grammars[i].name, grammar) == 0)
-            return a->parsers[i];
+    for (size_t i = 0; i < a->conf->ngrammars; i++) {
+        if (strcmp(a->conf->grammars[i].name, grammar) != 0)
+            continue;
+        if (!a->parsers[i])
+            a->parsers[i] = lf_parser_create(&a->conf->grammars[i], a->conf->timezone, err, errlen);
+        return a->parsers[i];
+    }
+    snprintf(err, errlen, "no grammar %s", grammar);
     return NULL;
 }
 
@@ -104,11 +112,9 @@ static int add_input(struct agent *a, struct lf_input *in)
  * everything built is torn down again and the reason is logged. */
 static int build_omprog(struct agent *a, char *err, size_t errlen)
 {
-    struct lf_parser *parser = parser_for(a, a->conf->omprog_grammar);
-    if (!parser) {
-        snprintf(err, errlen, "omprog: no grammar %s", a->conf->omprog_grammar);
+    struct lf_parser *parser = parser_for(a, a->conf->omprog_grammar, err, errlen);
+    if (!parser)
         return LF_EINVAL;
-    }
     struct lf_input *in = lf_input_omprog_create(a->conf, parser, a->pipeline, STDIN_FILENO,
                                                  STDOUT_FILENO, err, errlen);
     return in ? add_input(a, in) : LF_EINVAL;
@@ -133,9 +139,6 @@ static int build(struct agent *a)
         snprintf(err, sizeof(err), "out of memory");
         goto fail;
     }
-    for (size_t i = 0; i < c->ngrammars; i++)
-        if (!(a->parsers[i] = lf_parser_create(&c->grammars[i], c->timezone, err, sizeof(err))))
-            goto fail;
     if (a->omprog) {
         if (build_omprog(a, err, sizeof(err)))
             goto fail;
@@ -147,11 +150,9 @@ static int build(struct agent *a)
             goto fail;
     }
     for (size_t i = 0; i < c->nfiles; i++) {
-        struct lf_parser *parser = parser_for(a, c->files[i].grammar);
+        struct lf_parser *parser = parser_for(a, c->files[i].grammar, err, sizeof(err));
         struct lf_input *in =
             parser ? lf_input_files_create(c, i, parser, a->pipeline, err, sizeof(err)) : NULL;
-        if (!parser)
-            snprintf(err, sizeof(err), "files[%zu]: no grammar %s", i, c->files[i].grammar);
         if (!in || add_input(a, in))
             goto fail;
     }
