@@ -12,6 +12,7 @@
 #define _POSIX_C_SOURCE 200809L
 #include "agent.h"
 #include "agent_config.h"
+#include "es_template.h"
 #include "input.h"
 
 #include <errno.h>
@@ -39,9 +40,124 @@ struct agent {
     int omprog;
 };
 
-static struct lf_output *create_output(const struct lf_agent_conf *c, char *err, size_t errlen)
+/* The first line of a secret's file, without its newline; NULL with the
+ * reason in err. The secret itself never goes into a message. */
+static char *read_secret(const char *path, const char *what, char *err, size_t errlen)
 {
+    FILE *f = fopen(path, "r");
+    if (!f) {
+        snprintf(err, errlen, "output.elasticsearch.%s: cannot read %s: %s", what, path,
+                 strerror(errno));
+        return NULL;
+    }
+    char line[4096];
+    char *s = NULL;
+    if (fgets(line, sizeof(line), f)) {
+        line[strcspn(line, "\r\n")] = '\0';
+        s = strdup(line);
+    }
+    memset(line, 0, sizeof(line));
+    fclose(f);
+    if (!s)
+        snprintf(err, errlen, "output.elasticsearch.%s: %s is empty", what, path);
+    return s;
+}
+
+/* The index prefixes this configuration sends to, for templates. */
+static size_t index_prefixes(const struct agent *a, const char **out, size_t max)
+{
+    const struct lf_agent_conf *c = a->conf;
+    size_t n = 0;
+    if (a->omprog && n < max)
+        out[n++] = c->omprog_index;
+    if (!a->omprog && c->metrics_enabled && n < max)
+        out[n++] = c->metrics_index;
+    for (size_t i = 0; !a->omprog && i < c->nfiles && n < max; i++)
+        out[n++] = c->files[i].index;
+    return n;
+}
+
+/* A template for every typed field the grammars in use declare. */
+static struct lf_es_template *build_template(struct agent *a, char *err, size_t errlen)
+{
+    struct lf_es_template *t = lf_es_template_create();
+    if (!t || lf_es_template_add_builtin(t)) {
+        lf_es_template_destroy(t);
+        snprintf(err, errlen, "out of memory");
+        return NULL;
+    }
+    for (size_t i = 0; i < a->conf->ngrammars; i++) {
+        char why[512];
+        if (a->parsers[i] && lf_es_template_add_grok(t, lf_parser_grok(a->parsers[i]), why,
+                                                     sizeof(why)) == LF_ECONFLICT)
+            lf_log(LF_LOG_WARN, "agent", "grammar %s: %s", a->conf->grammars[i].name, why);
+    }
+    return t;
+}
+
+static struct lf_output *create_es_output(struct agent *a, char *err, size_t errlen)
+{
+    const struct lf_agent_conf *c = a->conf;
+    const char *prefixes[258];
+    char *password = NULL, *api_key = NULL;
+    struct lf_output *out = NULL;
+    if (c->es_password_file &&
+        !(password = read_secret(c->es_password_file, "password_file", err, errlen)))
+        goto done;
+    if (c->es_api_key_file &&
+        !(api_key = read_secret(c->es_api_key_file, "api_key_file", err, errlen)))
+        goto done;
+    struct lf_es_options o = {
+        .hosts = (const char *const *)c->es_hosts,
+        .nhosts = c->nes_hosts,
+        .index = c->es_index,
+        .local_dates = c->es_local_dates,
+        .gzip = c->es_gzip,
+        .max_in_flight = c->es_max_in_flight,
+        .queue_max_bytes = c->es_queue_max_bytes,
+        .batch_docs = c->batch_max_docs,
+        .batch_bytes = c->batch_max_bytes,
+        .backoff_min_ms = (int64_t)c->es_backoff_min_ms,
+        .backoff_max_ms = (int64_t)c->es_backoff_max_ms,
+        .dead_letter_path = c->es_dead_letter,
+        .templates = c->es_templates,
+        .template_overwrite = c->es_template_overwrite,
+        .prefixes = prefixes,
+        .nprefixes = index_prefixes(a, prefixes, sizeof(prefixes) / sizeof(prefixes[0])),
+        .http = {.ca_file = c->es_ca_file,
+                 .cert_file = c->es_cert_file,
+                 .key_file = c->es_key_file,
+                 .verify = c->es_verify,
+                 .username = c->es_username,
+                 .password = password ? password : c->es_password,
+                 .api_key = api_key ? api_key : c->es_api_key,
+                 .connect_timeout_ms = (int64_t)c->es_connect_timeout_ms,
+                 .timeout_ms = (int64_t)c->es_timeout_ms},
+        .spool = {.dir = c->es_spool ? c->es_spool_dir : NULL,
+                  .max_bytes = c->es_spool_max_bytes,
+                  .fsync = (enum lf_spool_fsync)c->es_spool_fsync,
+                  .full = (enum lf_spool_full)c->es_spool_full},
+    };
+    struct lf_es_template *t = c->es_templates ? build_template(a, err, errlen) : NULL;
+    if (c->es_templates && !t)
+        goto done;
+    out = lf_out_es_create(&o, t, err, errlen);
+done:
+    if (password)
+        memset(password, 0, strlen(password));
+    if (api_key)
+        memset(api_key, 0, strlen(api_key));
+    free(password);
+    free(api_key);
+    return out;
+}
+
+static struct lf_output *create_output(struct agent *a, char *err, size_t errlen)
+{
+    const struct lf_agent_conf *c = a->conf;
     switch (c->output_type) {
+    case LF_OUTPUT_ELASTICSEARCH:
+        return create_es_output(a, err, errlen);
     case LF_OUTPUT_STDOUT:
         return lf_out_stdout_create(STDOUT_FILENO, c->stdout_bulk, err, errlen);
     case LF_OUTPUT_FILE:
@@ -73,6 +189,8 @@ static void teardown(struct agent *a)
      * while it shuts down, so the inputs must outlive it. */
     lf_pipeline_destroy(a->pipeline);
     a->pipeline = NULL;
+    if (a->out && lf_output_fd(a->out) >= 0)
+        epoll_ctl(a->epfd, EPOLL_CTL_DEL, lf_output_fd(a->out), NULL);
     lf_output_destroy(a->out);
     a->out = NULL;
     for (size_t i = 0; i < a->ninputs; i++) {
@@ -130,13 +248,30 @@ static int build(struct agent *a)
                  "protocol");
         goto fail;
     }
-    if (!(a->out = create_output(c, err, sizeof(err))))
+    a->parsers = calloc(c->ngrammars ? c->ngrammars : 1, sizeof(*a->parsers));
+    if (!a->parsers) {
+        snprintf(err, sizeof(err), "out of memory");
+        goto fail;
+    }
+    /* The grammars in use first: the output's index templates map their
+     * typed fields. */
+    if (a->omprog && !parser_for(a, c->omprog_grammar, err, sizeof(err)))
+        goto fail;
+    for (size_t i = 0; !a->omprog && i < c->nfiles; i++)
+        if (!parser_for(a, c->files[i].grammar, err, sizeof(err)))
+            goto fail;
+    if (!(a->out = create_output(a, err, sizeof(err))))
         goto fail;
     a->pipeline = lf_pipeline_create(a->out, c->name, c->batch_max_docs, c->batch_max_bytes,
                                      (int64_t)c->batch_max_age_ms);
-    a->parsers = calloc(c->ngrammars ? c->ngrammars : 1, sizeof(*a->parsers));
-    if (!a->pipeline || !a->parsers) {
+    if (!a->pipeline) {
         snprintf(err, sizeof(err), "out of memory");
+        goto fail;
+    }
+    int ofd = lf_output_fd(a->out);
+    struct epoll_event oev = {.events = EPOLLIN, .data.fd = ofd};
+    if (ofd >= 0 && epoll_ctl(a->epfd, EPOLL_CTL_ADD, ofd, &oev) != 0) {
+        snprintf(err, sizeof(err), "epoll: %s", strerror(errno));
         goto fail;
     }
     if (a->omprog) {
@@ -218,9 +353,11 @@ static void log_counters(const struct agent *a)
                (unsigned long long)c->errors);
     }
     const struct lf_output_counters *o = &a->out->counters;
-    lf_log(LF_LOG_INFO, "agent", "output %s: submitted %llu acked %llu failed %llu bytes %llu",
+    lf_log(LF_LOG_INFO, "agent",
+           "output %s: submitted %llu acked %llu failed %llu retried %llu spooled %llu bytes %llu",
            a->out->ops->name, (unsigned long long)o->submitted, (unsigned long long)o->acked,
-           (unsigned long long)o->failed, (unsigned long long)o->bytes);
+           (unsigned long long)o->failed, (unsigned long long)o->retried,
+           (unsigned long long)o->spooled, (unsigned long long)o->bytes);
 }
 
 static void apply_log_level(const char *level)
@@ -263,6 +400,9 @@ static int wait_ms(struct agent *a, int64_t now)
 {
     int64_t next = now + 1000;
     int64_t t = lf_pipeline_tick(a->pipeline, now);
+    if (t >= 0 && t < next)
+        next = t;
+    t = a->out ? lf_output_deadline(a->out) : -1;
     if (t >= 0 && t < next)
         next = t;
     for (size_t i = 0; i < a->ninputs; i++) {

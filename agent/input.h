@@ -97,6 +97,8 @@ struct lf_parser;
 struct lf_parser *lf_parser_create(const struct lf_grammar_conf *gc, const char *timezone,
                                    char *errbuf, size_t errlen);
 void lf_parser_destroy(struct lf_parser *p);
+/* The compiled grammar, e.g. for the fields it declares. */
+const lf_grok *lf_parser_grok(const struct lf_parser *p);
 /* Tests: the wall clock (ms) that year inference uses; 0 for the real one. */
 void lf_parser_set_now(struct lf_parser *p, int64_t wall_ms);
 

@@ -279,3 +279,8 @@ int lf_parser_parse(struct lf_parser *p, const char *line, size_t len, bool cut,
     }
     return 0;
 }
+
+const lf_grok *lf_parser_grok(const struct lf_parser *p)
+{
+    return p->grok;
+}

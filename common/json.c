@@ -29,6 +29,7 @@ static const unsigned char plain_byte[256] = {
 };
 /* clang-format on */
 
+#ifndef __SSE2__
 /* True if none of the 8 bytes at p needs escaping or UTF-8 checking: no
  * control character, '"', '\\' or byte >= 0x80 (the usual SWAR tests). */
 static inline int plain8(const unsigned char *p)
@@ -41,6 +42,7 @@ static inline int plain8(const unsigned char *p)
                        ((backslash - ones) & ~backslash) | w;
     return (special & high) == 0;
 }
+#endif
 
 /* Where the run of plain bytes starting at s[i] ends (at most at end). */
 static inline size_t plain_run(const unsigned char *s, size_t i, size_t end)

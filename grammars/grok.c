@@ -915,3 +915,29 @@ int grok_compile_expression(const struct lf_grok_lib *lib, const char *expr, siz
         grok_expansion_free(exp);
     return rc;
 }
+
+int lf_grok_field(const lf_grok *g, size_t i, const char **path, size_t *path_len,
+                  enum lf_grok_field_type *type)
+{
+    for (size_t e = 0; e < g->nexprs; e++) {
+        const struct grok_expansion *exp = &g->exprs[e].exp;
+        if (i >= exp->ncaps) {
+            i -= exp->ncaps; /* ncaps counts the captures of all its fields */
+            continue;
+        }
+        for (size_t k = 0; k < exp->nfields; k++) {
+            const struct grok_field *f = &exp->fields[k];
+            if (i >= f->ncaps) {
+                i -= f->ncaps;
+                continue;
+            }
+            *path = f->path;
+            *path_len = f->path_len;
+            *type = f->caps[i].type == GROK_INT     ? LF_GROK_FIELD_INT
+                    : f->caps[i].type == GROK_FLOAT ? LF_GROK_FIELD_FLOAT
+                                                    : LF_GROK_FIELD_STRING;
+            return 0;
+        }
+    }
+    return LF_ENOENT;
+}

@@ -106,6 +106,20 @@ void lf_grok_destroy(lf_grok *g);
 const char *lf_grok_pattern(const lf_grok *g, size_t i);
 size_t lf_grok_count(const lf_grok *g);
 
+/* The type a field was declared with: %{NAME:field} (or :string), :int, :float. */
+enum lf_grok_field_type { LF_GROK_FIELD_STRING, LF_GROK_FIELD_INT, LF_GROK_FIELD_FLOAT };
+
+/*
+ * Declaration i (0-based) of the fields g can produce, over every expression
+ * in order and, within one, in path order: its dotted path (NUL-terminated,
+ * owned by g) and declared type. A field declared in several places (two
+ * expressions, alternatives of one) is listed once per place, each with its
+ * own type. Returns 0, or LF_ENOENT when i is past the last declaration
+ * (the outputs are then left alone).
+ */
+int lf_grok_field(const lf_grok *g, size_t i, const char **path, size_t *path_len,
+                  enum lf_grok_field_type *type);
+
 /*
  * Matches one line. On a match, adds the captured fields to `ev` (pointing
  * into `line`, which must outlive the event's use) and returns the index of

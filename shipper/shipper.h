@@ -14,7 +14,9 @@
 #ifndef LF_SHIPPER_H
 #define LF_SHIPPER_H
 
+#include "es_http.h"
 #include "lf.h"
+#include "spool.h"
 
 #include <stdbool.h>
 #include <stddef.h>
@@ -110,6 +112,11 @@ struct lf_output_ops {
     /* Documents submitted but not acknowledged yet. */
     size_t (*pending)(const struct lf_output *o);
     void (*destroy)(struct lf_output *o);
+    /* Optional (NULL for sinks that finish within submit): a descriptor
+     * that becomes readable when poll has work, and the monotonic time
+     * (ms) by which poll must run, or -1. The owner's loop waits on both. */
+    int (*fd)(const struct lf_output *o);
+    int64_t (*deadline)(const struct lf_output *o);
 };
 
 struct lf_output_counters {
@@ -117,6 +124,8 @@ struct lf_output_counters {
     uint64_t acked;
     uint64_t failed;
     uint64_t bytes;
+    uint64_t retried; /* documents sent again (429, 5xx, failed requests) */
+    uint64_t spooled; /* documents written to the spool */
 };
 
 struct lf_output {
@@ -158,8 +167,53 @@ enum lf_fsync_policy { LF_FSYNC_BATCH, LF_FSYNC_NEVER };
 struct lf_output *lf_out_file_create(const char *dir, enum lf_fsync_policy fsync_policy,
                                      bool local_dates, char *errbuf, size_t errlen);
 
+/* Whether a sink has a descriptor to wait on (-1 if not) and a deadline. */
+static inline int lf_output_fd(const struct lf_output *o)
+{
+    return o->ops->fd ? o->ops->fd(o) : -1;
+}
+static inline int64_t lf_output_deadline(const struct lf_output *o)
+{
+    return o->ops->deadline ? o->ops->deadline(o) : -1;
+}
+
 /* The stdout sink, for debugging: one document per line; or, with `bulk`,
  * the same _bulk form as the file sink. Acknowledges once written. */
 struct lf_output *lf_out_stdout_create(int fd, bool bulk, char *errbuf, size_t errlen);
+
+/* ---- Elasticsearch ------------------------------------------------------ */
+
+struct lf_es_template;
+
+/* The Elasticsearch output's settings. Strings are borrowed for the
+ * output's lifetime (they live in the configuration). */
+struct lf_es_options {
+    const char *const *hosts; /* base URLs: http(s)://host:port[/path] */
+    size_t nhosts;
+    const char *index; /* pattern; NULL: "%{prefix}-%{+YYYY.MM.dd}" */
+    bool local_dates;
+    bool gzip;
+    size_t max_in_flight;           /* bulk requests at once; 2 when 0 */
+    size_t queue_max_bytes;         /* JSON held in memory; 16 MiB when 0 */
+    size_t batch_docs, batch_bytes; /* for jobs read back from the spool */
+    int64_t backoff_min_ms, backoff_max_ms;
+    const char *dead_letter_path; /* NULL: refused documents are only logged */
+    bool templates;               /* install index templates */
+    bool template_overwrite;      /* ... even over one that is there */
+    const char *const *prefixes;  /* index prefixes known at start (templates) */
+    size_t nprefixes;
+    struct lf_http_options http;
+    struct lf_spool_options spool; /* spool.dir NULL: no spool (inputs wait) */
+};
+
+/*
+ * The Elasticsearch output (out_es.c): bulk `create` into daily indices,
+ * per-item verdicts, retries with backoff, dead letters, the spool. Takes
+ * ownership of tmpl (the template body builder; NULL is allowed when
+ * templates are off). Returns NULL with the reason in errbuf; nothing is
+ * sent before lf_output_poll.
+ */
+struct lf_output *lf_out_es_create(const struct lf_es_options *o, struct lf_es_template *tmpl,
+                                   char *errbuf, size_t errlen);
 
 #endif

@@ -1,0 +1,80 @@
+/*
+ * es_http.h - a small asynchronous HTTP client on libcurl's multi interface,
+ * private to shipper/: requests run concurrently on kept-alive connections,
+ * and the owner's event loop waits on one descriptor (an epoll set of
+ * curl's sockets) and one deadline. Completion callbacks run only from
+ * lf_http_poll(), on the caller's thread.
+ */
+#ifndef LF_ES_HTTP_H
+#define LF_ES_HTTP_H
+
+#include "lf.h"
+
+#include <stdbool.h>
+#include <stddef.h>
+#include <stdint.h>
+
+/* How to reach the servers; strings are copied. Secrets are never logged. */
+struct lf_http_options {
+    const char *ca_file;   /* NULL: the system's CA store */
+    const char *cert_file; /* client certificate (PEM), optional */
+    const char *key_file;
+    bool verify;          /* certificate and host name checks (default on) */
+    const char *username; /* basic auth, optional */
+    const char *password;
+    const char *api_key; /* "Authorization: ApiKey ...", optional */
+    int64_t connect_timeout_ms;
+    int64_t timeout_ms;  /* the whole request */
+    size_t max_response; /* bytes kept of an answer; more is an error */
+};
+
+struct lf_http;
+struct lf_http_req;
+
+typedef void (*lf_http_done_fn)(struct lf_http_req *req, void *ctx);
+
+/* One request. The body is borrowed until completion. */
+struct lf_http_req {
+    /* filled by lf_http_start */
+    long status;      /* HTTP status, 0 if none came */
+    int transport_rc; /* CURLcode, 0 when an answer came */
+    char error[256];  /* why the transport failed */
+    struct lf_buf response;
+    /* private */
+    void *easy;
+    struct curl_slist *headers;
+    lf_http_done_fn done;
+    void *ctx;
+    struct lf_http_req *prev, *next; /* the client's list of running requests */
+};
+
+/* Returns NULL with the reason in errbuf. */
+struct lf_http *lf_http_create(const struct lf_http_options *o, char *errbuf, size_t errlen);
+/* Cancels what is in flight (without callbacks). Accepts NULL. */
+void lf_http_destroy(struct lf_http *h);
+
+/*
+ * Starts `method` on `url` with an optional body (content type given, and
+ * gzip-encoded if `gzip`, which the caller has already done). `done` runs
+ * from a later lf_http_poll() whatever the outcome. Returns 0, or LF_ENOMEM /
+ * LF_EINVAL (nothing started, no callback).
+ */
+int lf_http_start(struct lf_http *h, struct lf_http_req *req, const char *method, const char *url,
+                  const void *body, size_t body_len, const char *content_type, bool gzip,
+                  lf_http_done_fn done, void *ctx);
+/* Frees what a finished request holds (its answer); it may be started again. */
+void lf_http_req_release(struct lf_http_req *req);
+
+/* Waits up to timeout_ms for socket activity, drives transfers and calls
+ * the callbacks of those that finished. Returns 0 or LF_EIO. */
+int lf_http_poll(struct lf_http *h, int timeout_ms);
+/* A descriptor that becomes readable when lf_http_poll has work. */
+int lf_http_fd(const struct lf_http *h);
+/* When lf_http_poll must run at the latest (monotonic ms), or -1. */
+int64_t lf_http_deadline(const struct lf_http *h);
+size_t lf_http_running(const struct lf_http *h);
+
+/* Writes url without any user:password@ part, for logs. */
+void lf_http_redact(const char *url, char *out, size_t outlen);
+
+#endif

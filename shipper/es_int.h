@@ -1,0 +1,152 @@
+/*
+ * es_int.h - the pieces of the Elasticsearch output that do not talk to the
+ * network, private to shipper/: judging a _bulk answer item by item
+ * (es_resp.c), naming the index a document goes to (es_index.c) and writing
+ * the NDJSON body of a _bulk request (es_bulk.c). es_http.c puts them
+ * together; the unit tests and fuzz harnesses use them directly.
+ */
+#ifndef LF_ES_INT_H
+#define LF_ES_INT_H
+
+#include "lf.h"
+
+#include <stdbool.h>
+#include <stddef.h>
+#include <stdint.h>
+
+/* ---- bulk answers (es_resp.c) ------------------------------------------ */
+
+/* What to do with one document, or with a whole request. */
+enum lf_es_verdict {
+    LF_ES_DONE,      /* indexed: acknowledge */
+    LF_ES_DUPLICATE, /* 409 on create: it was indexed before; acknowledge */
+    LF_ES_RETRY,     /* transient (429, 5xx, rejected execution...): send again later */
+    LF_ES_DEAD       /* refused for good (mapping, bad index...): dead-letter file */
+};
+
+/* Longest error type and reason kept per item, in bytes, terminator
+ * included; a longer reason is cut at a character boundary and ends in
+ * "...". Types are short identifiers; a longer one is cut the same way. */
+#define LF_ES_REASON_MAX 1024
+#define LF_ES_TYPE_MAX 128
+
+/* The verdict on one document of a _bulk request, in request order. */
+struct lf_es_item_result {
+    int status; /* the item's HTTP status; 0 if missing or garbled, or not
+                   examined because the answer said "errors":false */
+    enum lf_es_verdict verdict;
+    const char *error_type; /* owned by the result set; "" when absent */
+    const char *reason;     /* owned by the result set; "" when absent */
+};
+
+/* The parsed answer to one _bulk request. Zero-initialise it before the first
+ * use; it is reused across calls and freed with lf_es_results_free(). */
+struct lf_es_results {
+    size_t n; /* items, == the nitems given when parsing succeeded */
+    struct lf_es_item_result *items;
+    size_t ndone, nduplicate, nretry, ndead; /* verdict counts */
+    bool errors;                             /* the answer's "errors" flag */
+    /* private */
+    size_t cap;
+    struct lf_es_strref *refs; /* arena offsets while parsing */
+    char *arena;
+    size_t arena_len, arena_cap;
+};
+
+/*
+ * Parses the body of a 200 answer to a _bulk request that carried `nitems`
+ * actions, all `create`. Accepts the full answer of Elasticsearch 7.x/8.x and
+ * OpenSearch 1.x/2.x as well as one shaped by
+ * filter_path=errors,items.*.status,items.*.error.type,items.*.error.reason.
+ * Returns 0 with r filled (r->n == nitems; strings valid until the next call
+ * or lf_es_results_free), LF_ESYNTAX when the body is not a bulk answer or
+ * holds a different number of items (retry the whole request), or
+ * LF_ENOMEM. After a failure r->n is 0 and r can be used again.
+ */
+int lf_es_parse_bulk(const char *body, size_t len, size_t nitems, struct lf_es_results *r);
+
+/* Frees what the result set holds; it may be parsed into again afterwards. */
+void lf_es_results_free(struct lf_es_results *r);
+
+/*
+ * What to do with a whole request given its HTTP status (0: the transport
+ * failed): LF_ES_DONE for 200 (then parse the items), LF_ES_RETRY for 0, 408,
+ * 429 and 5xx, LF_ES_DEAD otherwise. 413 (too large) is LF_ES_DEAD here; the
+ * caller handles it first by splitting the request.
+ */
+enum lf_es_verdict lf_es_http_verdict(long http_status);
+
+/*
+ * The verdict on one item from its status and error type (may be NULL or "")
+ * and whether its action was create. Exposed for the tests and for callers
+ * that judge answers of their own.
+ */
+enum lf_es_verdict lf_es_item_verdict(int status, const char *error_type, bool create);
+
+/* "done", "duplicate", "retry" or "dead". */
+const char *lf_es_verdict_name(enum lf_es_verdict v);
+
+/* ---- index names (es_index.c) ------------------------------------------ */
+
+/* Longest Elasticsearch index name, in bytes. */
+#define LF_ES_INDEX_MAX 255
+
+/* A compiled Logstash-style index pattern such as "%{prefix}-%{+YYYY.MM.dd}".
+ * Not thread-safe: formatting updates its cache. */
+struct lf_es_index_pattern;
+
+/*
+ * Compiles `pattern`: literal text, %{prefix} (the event's index prefix) and
+ * %{+FMT} (the event time in Joda-Time letters: yyyy YYYY yy YY xxxx xx ww w
+ * MM M dd d HH H, and '...' quoted text). Returns the pattern, or NULL with
+ * the reason (naming the column) in errbuf: an unknown letter or field,
+ * uppercase or forbidden characters in the literal text, an unclosed %{.
+ * LF_ENOMEM shows as "out of memory".
+ */
+struct lf_es_index_pattern *lf_es_index_pattern_compile(const char *pattern, char *errbuf,
+                                                        size_t errlen);
+
+/* Accepts NULL. */
+void lf_es_index_pattern_free(struct lf_es_index_pattern *p);
+
+/*
+ * Writes the index name for (prefix, ts_ms) into out, NUL-terminated, using
+ * the UTC date (or the local one when `local`). Returns its length, or 0 when
+ * the name is not a valid Elasticsearch index name (lowercase only; none of
+ * \ / * ? " < > | space , # : or control characters; valid UTF-8; not
+ * starting with - _ +; not . or ..; at most 255 bytes), when the year is
+ * outside 1..9999, or when it does not fit in outlen; the first such failure
+ * of a pattern is logged. The last period (day, or hour when the pattern uses
+ * H) is cached per prefix, so the common case is a comparison, not a
+ * gmtime.
+ */
+size_t lf_es_index_format(struct lf_es_index_pattern *p, char *out, size_t outlen,
+                          const char *prefix, int64_t ts_ms, bool local);
+
+/* Whether the pattern contains a %{+FMT} at all. */
+bool lf_es_index_pattern_uses_time(const struct lf_es_index_pattern *p);
+
+/*
+ * Writes the wildcard that matches every index of `prefix`, for index
+ * templates: each %{+FMT} becomes one '*' ("%{prefix}-%{+YYYY.MM.dd}" gives
+ * "syslog-*"). Returns its length, or 0 when it does not fit or the prefix
+ * makes an invalid name.
+ */
+size_t lf_es_index_wildcard(const struct lf_es_index_pattern *p, char *out, size_t outlen,
+                            const char *prefix);
+
+/* ---- bulk bodies (es_bulk.c) ------------------------------------------- */
+
+/*
+ * Appends one create action and its document to body:
+ *   {"create":{"_index":"<index>","_id":"<id>"}}\n<json>\n
+ * `json` is one document from lf_event_write_json (one line). Index and id
+ * are written with lf_json_write_string, so no byte of them can break the
+ * line. Returns 0, LF_ELIMIT (the body's cap: nothing appended), LF_EINVAL
+ * (json is empty or holds a raw newline, which would forge a line: nothing
+ * appended) or LF_ENOMEM (nothing appended).
+ */
+int lf_es_bulk_append(struct lf_buf *body, const char *index, size_t index_len, const char *id,
+                      const char *json, size_t json_len);
+
+#endif

@@ -1,0 +1,478 @@
+/*
+ * es_template.c - builds the composable index template for one index
+ * prefix from typed field declarations: logferry's own fields, the
+ * Metricbeat system-module metrics and whatever the grammars declare with
+ * :int or :float.
+ *
+ * Declarations are kept in one array sorted with lf_path_compare(), which
+ * puts a path right before its children, so the nested "properties" objects
+ * are written in one walk, and keys come out in the order jansson's
+ * JSON_SORT_KEYS gives: the same declarations always give the same bytes.
+ * The same order makes the two questions of a new path cheap: is it there
+ * already (binary search), and would it be a value and an object at once
+ * (its first successor is a child, or one of its prefixes is a value).
+ *
+ * Why these types: JSON numbers from grammars and the sampler are long or
+ * double; Metricbeat maps load and pct as scaled_float, but a scaling factor
+ * rounds what we send (pct already has four decimals, a factor of 100 would
+ * drop two) and one more numeric type would make merges harder, so they are
+ * double here: Kibana graphs both alike. Every keyword has ignore_above
+ * 1024, as Beats does, because a term over 32766 bytes fails the whole
+ * document while a long value past the limit is only left unindexed.
+ * date_detection is off so that a string field that first looks like a date
+ * stays a keyword, instead of rejecting every later document where it does
+ * not.
+ */
+#define _POSIX_C_SOURCE 200809L
+#include "es_template.h"
+
+#include <inttypes.h>
+#include <stdbool.h>
+#include <stdio.h>
+#include <stdlib.h>
+#include <string.h>
+
+struct entry {
+    char *path;
+    size_t len;
+    enum lf_es_ftype type;
+};
+
+struct lf_es_template {
+    struct entry *e; /* sorted by lf_path_compare */
+    size_t n, cap;
+};
+
+struct lf_es_template *lf_es_template_create(void)
+{
+    return calloc(1, sizeof(struct lf_es_template));
+}
+
+void lf_es_template_destroy(struct lf_es_template *t)
+{
+    if (!t)
+        return;
+    for (size_t i = 0; i < t->n; i++)
+        free(t->e[i].path);
+    free(t->e);
+    free(t);
+}
+
+const char *lf_es_ftype_name(enum lf_es_ftype type)
+{
+    switch (type) {
+    case LF_ES_KEYWORD:
+        return "keyword";
+    case LF_ES_TEXT:
+        return "text";
+    case LF_ES_LONG:
+        return "long";
+    case LF_ES_DOUBLE:
+        return "double";
+    case LF_ES_DATE:
+        return "date";
+    case LF_ES_BOOLEAN:
+        return "boolean";
+    case LF_ES_IP:
+        return "ip";
+    }
+    return "keyword";
+}
+
+enum lf_es_ftype lf_es_ftype_of_grok(enum lf_grok_field_type type)
+{
+    switch (type) {
+    case LF_GROK_FIELD_INT:
+        return LF_ES_LONG;
+    case LF_GROK_FIELD_FLOAT:
+        return LF_ES_DOUBLE;
+    default:
+        return LF_ES_KEYWORD;
+    }
+}
+
+/* Binary search: returns true if found; *pos is its index, or where it goes. */
+static bool find(const struct lf_es_template *t, const char *path, size_t len, size_t *pos)
+{
+    size_t lo = 0, hi = t->n;
+    while (lo < hi) {
+        size_t mid = lo + (hi - lo) / 2;
+        int c = lf_path_compare(t->e[mid].path, t->e[mid].len, path, len);
+        if (c == 0) {
+            *pos = mid;
+            return true;
+        }
+        if (c < 0)
+            lo = mid + 1;
+        else
+            hi = mid;
+    }
+    *pos = lo;
+    return false;
+}
+
+#define SHOWN(len) ((int)((len) > 200 ? 200 : (len)))
+
+static int check_path(const char *path, size_t len, char *errbuf, size_t errlen)
+{
+    bool ok = len > 0 && path[0] != '.' && path[len - 1] != '.' && lf_utf8_valid(path, len);
+    for (size_t i = 0; ok && i < len; i++)
+        ok = (unsigned char)path[i] >= 0x20 && path[i] != 0x7f &&
+             !(path[i] == '.' && i + 1 < len && path[i + 1] == '.');
+    if (ok)
+        return 0;
+    snprintf(errbuf, errlen, "invalid field name '%.*s' (empty part, control byte or bad UTF-8)",
+             SHOWN(len), path);
+    return LF_EINVAL;
+}
+
+/* The type a second declaration leaves, or -1 if the two do not merge. */
+static int merged(enum lf_es_ftype have, enum lf_es_ftype add)
+{
+    if (have == add)
+        return (int)have;
+    if ((have == LF_ES_LONG && add == LF_ES_DOUBLE) || (have == LF_ES_DOUBLE && add == LF_ES_LONG))
+        return LF_ES_DOUBLE;
+    if ((have == LF_ES_KEYWORD && add == LF_ES_TEXT) ||
+        (have == LF_ES_TEXT && add == LF_ES_KEYWORD))
+        return (int)have;
+    return -1;
+}
+
+/* A value at path[0..len) next to an object there: a declared prefix of the
+ * path, or a declared child (which, if any, is the first successor). */
+static const struct entry *object_clash(const struct lf_es_template *t, const char *path,
+                                        size_t len, size_t pos)
+{
+    if (pos < t->n && t->e[pos].len > len && t->e[pos].path[len] == '.' &&
+        memcmp(t->e[pos].path, path, len) == 0)
+        return &t->e[pos];
+    for (size_t i = 0; i < len; i++) {
+        size_t at;
+        if (path[i] == '.' && find(t, path, i, &at))
+            return &t->e[at];
+    }
+    return NULL;
+}
+
+int lf_es_template_add(struct lf_es_template *t, const char *path, size_t len,
+                       enum lf_es_ftype type, char *errbuf, size_t errlen)
+{
+    int rc = check_path(path, len, errbuf, errlen);
+    if (rc)
+        return rc;
+    size_t pos;
+    if (find(t, path, len, &pos)) {
+        struct entry *e = &t->e[pos];
+        int m = merged(e->type, type);
+        if (m >= 0) {
+            e->type = (enum lf_es_ftype)m;
+            return 0;
+        }
+        snprintf(errbuf, errlen, "field '%.*s' is mapped as %s; its declaration as %s is ignored",
+                 SHOWN(len), path, lf_es_ftype_name(e->type), lf_es_ftype_name(type));
+        return LF_ECONFLICT;
+    }
+    const struct entry *clash = object_clash(t, path, len, pos);
+    if (clash) {
+        snprintf(errbuf, errlen,
+                 "field '%.*s' would be both a value and an object (beside '%.*s'); it is left "
+                 "out",
+                 SHOWN(len), path, SHOWN(clash->len), clash->path);
+        return LF_ECONFLICT;
+    }
+    if (t->n >= LF_ES_TEMPLATE_MAX_FIELDS) {
+        snprintf(errbuf, errlen, "more than %d fields in one template", LF_ES_TEMPLATE_MAX_FIELDS);
+        return LF_ELIMIT;
+    }
+    if (t->n == t->cap) {
+        size_t cap = t->cap ? t->cap * 2 : 64;
+        struct entry *e = realloc(t->e, cap * sizeof(*e));
+        if (!e)
+            goto nomem;
+        t->e = e;
+        t->cap = cap;
+    }
+    char *copy = malloc(len + 1);
+    if (!copy)
+        goto nomem;
+    memcpy(copy, path, len);
+    copy[len] = '\0';
+    memmove(t->e + pos + 1, t->e + pos, (t->n - pos) * sizeof(*t->e));
+    t->e[pos] = (struct entry){copy, len, type};
+    t->n++;
+    return 0;
+nomem:
+    snprintf(errbuf, errlen, "out of memory");
+    return LF_ENOMEM;
+}
+
+#define F(p, ty)                                                                                   \
+    {                                                                                              \
+        p, sizeof(p) - 1, LF_ES_##ty                                                               \
+    }
+
+/* What the agent puts in events itself: agent/pipeline.c (common fields),
+ * tail_file.c, in_omprog.c (rsyslog properties) and sampler.c (metrics). */
+static const struct lf_es_field_type builtin[] = {
+    F("@timestamp", DATE),
+    F("message", TEXT),
+    F("tags", KEYWORD),
+    F("agent.type", KEYWORD),
+    F("agent.version", KEYWORD),
+    F("event.dataset", KEYWORD),
+    F("event.original", KEYWORD),
+    F("host.hostname", KEYWORD),
+    F("host.name", KEYWORD),
+    F("log.file.path", KEYWORD),
+    F("log.offset", LONG),
+    F("log.source.address", KEYWORD),
+    F("log.syslog.appname", KEYWORD),
+    F("log.syslog.facility.code", LONG),
+    F("log.syslog.facility.name", KEYWORD),
+    F("log.syslog.msgid", KEYWORD),
+    F("log.syslog.priority", LONG),
+    F("log.syslog.procid", KEYWORD),
+    F("log.syslog.severity.code", LONG),
+    F("log.syslog.severity.name", KEYWORD),
+    F("process.name", KEYWORD),
+    F("process.pid", LONG),
+    F("system.syslog.structured_data", KEYWORD),
+    F("system.syslog.version", KEYWORD),
+    /* load: the averages and their per-core share, as Metricbeat rounds them */
+    F("system.load.1", DOUBLE),
+    F("system.load.5", DOUBLE),
+    F("system.load.15", DOUBLE),
+    F("system.load.norm.1", DOUBLE),
+    F("system.load.norm.5", DOUBLE),
+    F("system.load.norm.15", DOUBLE),
+    F("system.load.cores", LONG),
+    /* memory: bytes, and pct as fractions 0..1 */
+    F("system.memory.total", LONG),
+    F("system.memory.free", LONG),
+    F("system.memory.used.bytes", LONG),
+    F("system.memory.used.pct", DOUBLE),
+    F("system.memory.actual.free", LONG),
+    F("system.memory.actual.used.bytes", LONG),
+    F("system.memory.actual.used.pct", DOUBLE),
+    F("system.memory.swap.total", LONG),
+    F("system.memory.swap.free", LONG),
+    F("system.memory.swap.used.bytes", LONG),
+    F("system.memory.swap.used.pct", DOUBLE),
+    /* cpu: pct is 0..cores, norm.pct 0..1 */
+    F("system.cpu.cores", LONG),
+    F("system.cpu.total.pct", DOUBLE),
+    F("system.cpu.total.norm.pct", DOUBLE),
+    F("system.cpu.user.pct", DOUBLE),
+    F("system.cpu.user.norm.pct", DOUBLE),
+    F("system.cpu.nice.pct", DOUBLE),
+    F("system.cpu.nice.norm.pct", DOUBLE),
+    F("system.cpu.system.pct", DOUBLE),
+    F("system.cpu.system.norm.pct", DOUBLE),
+    F("system.cpu.idle.pct", DOUBLE),
+    F("system.cpu.idle.norm.pct", DOUBLE),
+    F("system.cpu.iowait.pct", DOUBLE),
+    F("system.cpu.iowait.norm.pct", DOUBLE),
+    F("system.cpu.irq.pct", DOUBLE),
+    F("system.cpu.irq.norm.pct", DOUBLE),
+    F("system.cpu.softirq.pct", DOUBLE),
+    F("system.cpu.softirq.norm.pct", DOUBLE),
+    F("system.cpu.steal.pct", DOUBLE),
+    F("system.cpu.steal.norm.pct", DOUBLE),
+};
+
+int lf_es_template_add_builtin(struct lf_es_template *t)
+{
+    char err[256];
+    int result = 0;
+    for (size_t i = 0; i < sizeof(builtin) / sizeof(builtin[0]); i++) {
+        const struct lf_es_field_type *f = &builtin[i];
+        int rc = lf_es_template_add(t, f->path, f->path_len, f->type, err, sizeof(err));
+        if (rc == LF_ECONFLICT)
+            result = rc;
+        else if (rc)
+            return rc;
+    }
+    return result;
+}
+
+/* Appends msg to errbuf after a "; ", as far as it fits. */
+static void append_message(char *errbuf, size_t errlen, const char *msg, bool first)
+{
+    if (!errlen)
+        return;
+    size_t used = first ? 0 : strlen(errbuf);
+    if (used < errlen)
+        snprintf(errbuf + used, errlen - used, "%s%s", first ? "" : "; ", msg);
+}
+
+int lf_es_template_add_grok(struct lf_es_template *t, const lf_grok *g, char *errbuf, size_t errlen)
+{
+    char msg[512];
+    const char *path;
+    size_t len;
+    enum lf_grok_field_type gt;
+    int result = 0;
+    for (size_t i = 0; lf_grok_field(g, i, &path, &len, &gt) == 0; i++) {
+        int rc = lf_es_template_add(t, path, len, lf_es_ftype_of_grok(gt), msg, sizeof(msg));
+        if (rc == LF_ECONFLICT) {
+            append_message(errbuf, errlen, msg, result == 0);
+            result = rc;
+        } else if (rc) {
+            snprintf(errbuf, errlen, "%s", msg);
+            return rc;
+        }
+    }
+    return result;
+}
+
+int lf_es_template_type(const struct lf_es_template *t, const char *path, size_t len,
+                        enum lf_es_ftype *type)
+{
+    size_t pos;
+    if (!find(t, path, len, &pos))
+        return LF_ENOENT;
+    *type = t->e[pos].type;
+    return 0;
+}
+
+size_t lf_es_template_count(const struct lf_es_template *t)
+{
+    return t->n;
+}
+
+/* ---- writing ------------------------------------------------------------ */
+
+static size_t part_end(const char *path, size_t len, size_t from)
+{
+    const char *dot = memchr(path + from, '.', len - from);
+    return dot ? (size_t)(dot - path) : len;
+}
+
+static int write_key(struct lf_buf *b, bool comma, const char *s, size_t n)
+{
+    int rc = comma ? lf_buf_putc(b, ',') : 0;
+    if (!rc)
+        rc = lf_json_write_string(b, s, n);
+    if (!rc)
+        rc = lf_buf_putc(b, ':');
+    return rc;
+}
+
+static int write_mapping(struct lf_buf *b, enum lf_es_ftype type)
+{
+    if (type == LF_ES_KEYWORD)
+        return lf_buf_puts(b, "{\"ignore_above\":1024,\"type\":\"keyword\"}");
+    return lf_buf_printf(b, "{\"type\":\"%s\"}", lf_es_ftype_name(type));
+}
+
+/* The sorted paths as nested "properties" objects. `open` counts the objects
+ * of the previous path still open; leaving one closes its properties and
+ * itself. */
+static int write_properties(const struct lf_es_template *t, struct lf_buf *b)
+{
+    int rc = lf_buf_puts(b, "\"properties\":{");
+    const struct entry *prev = NULL;
+    size_t open = 0;
+    for (size_t i = 0; !rc && i < t->n; i++) {
+        const struct entry *e = &t->e[i];
+        size_t common = 0, off = 0;
+        while (common < open) {
+            size_t pe = part_end(prev->path, prev->len, off);
+            size_t ce = part_end(e->path, e->len, off);
+            if (ce == e->len || pe != ce || memcmp(prev->path + off, e->path + off, ce - off))
+                break;
+            common++;
+            off = ce + 1;
+        }
+        for (; !rc && open > common; open--)
+            rc = lf_buf_puts(b, "}}");
+        bool comma = prev != NULL; /* this object holds prev or its ancestor */
+        size_t end;
+        while (!rc && (end = part_end(e->path, e->len, off)) < e->len) {
+            rc = write_key(b, comma, e->path + off, end - off);
+            if (!rc)
+                rc = lf_buf_puts(b, "{\"properties\":{");
+            comma = false;
+            open++;
+            off = end + 1;
+        }
+        if (!rc)
+            rc = write_key(b, comma, e->path + off, e->len - off);
+        if (!rc)
+            rc = write_mapping(b, e->type);
+        prev = e;
+    }
+    for (; !rc && open > 0; open--)
+        rc = lf_buf_puts(b, "}}");
+    return rc ? rc : lf_buf_putc(b, '}');
+}
+
+/* Strings become keywords, except fields named "message", which are text
+ * like the top-level one. The first rule that matches wins. */
+static const char dynamic_templates[] =
+    "\"dynamic_templates\":["
+    "{\"message_as_text\":{\"mapping\":{\"type\":\"text\"},\"match\":\"message\","
+    "\"match_mapping_type\":\"string\"}},"
+    "{\"strings_as_keyword\":{\"mapping\":{\"ignore_above\":1024,\"type\":\"keyword\"},"
+    "\"match_mapping_type\":\"string\"}}]";
+
+/* Everything after "_meta", without the opening brace. */
+static int write_rest(const struct lf_es_template *t, const char *index_wildcard, int priority,
+                      struct lf_buf *b)
+{
+    int rc = lf_buf_puts(b, "\"index_patterns\":[");
+    if (!rc)
+        rc = lf_json_write_string(b, index_wildcard, strlen(index_wildcard));
+    if (!rc)
+        rc = lf_buf_printf(b, "],\"priority\":%d,\"template\":{\"mappings\":{", priority);
+    if (!rc)
+        rc = lf_buf_puts(b, "\"date_detection\":false,");
+    if (!rc)
+        rc = lf_buf_puts(b, dynamic_templates);
+    if (!rc)
+        rc = lf_buf_putc(b, ',');
+    if (!rc)
+        rc = write_properties(t, b);
+    if (!rc)
+        rc = lf_buf_puts(b, "}}}");
+    return rc;
+}
+
+static uint64_t fnv1a64(const char *s, size_t n)
+{
+    uint64_t h = 0xcbf29ce484222325u;
+    for (size_t i = 0; i < n; i++) {
+        h ^= (unsigned char)s[i];
+        h *= 0x100000001b3u;
+    }
+    return h;
+}
+
+int lf_es_template_write(const struct lf_es_template *t, const char *index_wildcard, int priority,
+                         struct lf_buf *out)
+{
+    if (!index_wildcard || !*index_wildcard || priority < 0)
+        return LF_EINVAL;
+    size_t start = out->len;
+    struct lf_buf rest;
+    lf_buf_init(&rest, out->max);
+    int rc = write_rest(t, index_wildcard, priority, &rest);
+    if (!rc)
+        rc = lf_buf_printf(out, "{\"_meta\":{\"fingerprint\":\"%016" PRIx64 "\",",
+                           fnv1a64(rest.data, rest.len));
+    if (!rc)
+        rc = lf_buf_puts(out, "\"logferry_version\":");
+    if (!rc)
+        rc = lf_json_write_string(out, LF_VERSION, strlen(LF_VERSION));
+    if (!rc)
+        rc = lf_buf_puts(out, ",\"managed_by\":\"logferry\"},");
+    if (!rc)
+        rc = lf_buf_append(out, rest.data, rest.len);
+    lf_buf_free(&rest);
+    if (rc && out->data) {
+        out->len = start;
+        out->data[start] = '\0';
+    }
+    return rc;
+}

@@ -1,0 +1,1196 @@
+/*
+ * out_es.c - the Elasticsearch output: documents go to daily indices with
+ * _bulk `create` requests and deterministic ids, so at least once never
+ * means twice.
+ *
+ * The path of a document: submit() copies a batch into a job (memory) or,
+ * when Elasticsearch is down or behind, appends it to the spool and
+ * acknowledges the inputs at once (the spool is durable). Jobs are sent, at
+ * most max_in_flight at a time, to the hosts in turn; the answer is judged
+ * item by item (es_resp.c): done and 409 (already indexed) acknowledge,
+ * 429/5xx go back into a job retried after an exponential backoff with
+ * jitter, and refusals for good (mapping errors) go to the dead-letter file
+ * with Elasticsearch's reason. A whole request that fails is retried; 400
+ * and 413 split it in halves, down to the one document to blame.
+ *
+ * Before the first bulk request: GET / (flavour and version, refusing what
+ * we cannot serve), then one composable index template per index prefix,
+ * unless one is there already and overwriting is off.
+ */
+#define _POSIX_C_SOURCE 200809L
+#include "es_http.h"
+#include "es_int.h"
+#include "es_template.h"
+#include "shipper.h"
+#include "spool.h"
+
+#include <errno.h>
+#include <fcntl.h>
+#include <jansson.h>
+#include <stdio.h>
+#include <stdlib.h>
+#include <string.h>
+#include <sys/stat.h>
+#include <time.h>
+#include <unistd.h>
+#include <zlib.h>
+
+#define MAX_PREFIXES 64
+#define SPOOL_ACKQ_CAP 65536
+#define FILTER_PATH "filter_path=errors,items.*.status,items.*.error.type,items.*.error.reason"
+#define DISCOVERY_MAX_MS 60000
+
+struct es_doc {
+    uint32_t off, len; /* the JSON, in the job's data */
+    uint16_t prefix;   /* in the output's prefix table */
+    bool from_spool;
+    int64_t ts_ms;
+    char id[LF_DOC_ID_LEN + 1];
+    struct lf_ack_target *ack; /* memory documents: the input to tell */
+    uint64_t seq;              /* the input's, or the spool ackq's */
+};
+
+struct es_job {
+    struct es_job *next;
+    struct es_doc *docs;
+    size_t n;
+    struct lf_buf data;
+    unsigned attempts;
+    int64_t not_before_ms;
+    /* while in flight */
+    struct es_out *o;
+    size_t host;
+    struct lf_buf body;
+    struct lf_http_req req;
+};
+
+struct es_host {
+    char *url;      /* base, no trailing slash */
+    char *shown;    /* for logs: without credentials */
+    unsigned fails; /* in a row */
+    int64_t down_until_ms;
+};
+
+enum es_state { ES_DISCOVER, ES_TEMPLATE_GET, ES_TEMPLATE_PUT, ES_READY };
+
+struct es_out {
+    struct lf_output base;
+    struct lf_es_options opt;
+    struct lf_http *http;
+    struct lf_es_index_pattern *pattern;
+    struct lf_es_template *tmpl; /* owned */
+    struct es_host *hosts;
+    size_t nhosts, next_host;
+    char *prefixes[MAX_PREFIXES];
+    size_t nprefixes;
+
+    /* discovery and templates: one control request at a time */
+    enum es_state state;
+    struct lf_http_req ctl;
+    bool ctl_busy;
+    size_t tmpl_at;   /* prefix whose template is being checked */
+    size_t tmpl_host; /* where the control request went */
+    struct lf_buf ctl_body;
+    int64_t ctl_retry_ms;
+    unsigned ctl_fails;
+    char version[32];
+
+    /* jobs */
+    struct es_job *ready, *ready_tail; /* FIFO */
+    struct es_job *waiting;            /* backing off, unordered */
+    size_t inflight;
+    size_t mem_bytes;    /* JSON held by jobs */
+    size_t pending_docs; /* in jobs */
+    size_t mem_docs;     /* in jobs and not spooled: the inputs wait for them */
+    bool down;           /* the last request failed as a whole */
+
+    /* the spool */
+    struct lf_spool *spool;
+    bool spooling;          /* new batches go to the spool until it drains */
+    struct lf_ackq spool_q; /* records read and not yet delivered */
+    bool spool_q_live;
+    struct lf_buf rec;
+
+    /* the dead-letter file */
+    int dead_fd;
+    bool dead_dirty;
+    struct lf_buf dead;
+
+    struct lf_es_results results;
+    uint64_t seed; /* jitter */
+};
+
+/* ---- small helpers ---------------------------------------------------- */
+
+static int64_t mono_ms(void)
+{
+    struct timespec ts;
+    clock_gettime(CLOCK_MONOTONIC, &ts);
+    return (int64_t)ts.tv_sec * 1000 + ts.tv_nsec / 1000000;
+}
+
+static uint64_t next_random(struct es_out *o)
+{
+    /* xorshift64*: jitter needs spread, not secrecy */
+    o->seed ^= o->seed >> 12;
+    o->seed ^= o->seed << 25;
+    o->seed ^= o->seed >> 27;
+    return o->seed * 0x2545F4914F6CDD1Dull;
+}
+
+/* min(max, min * 2^attempts), times a random factor in [0.5, 1.5). */
+static int64_t backoff_ms(struct es_out *o, unsigned attempts)
+{
+    int64_t d = o->opt.backoff_min_ms;
+    for (unsigned i = 0; i < attempts && d < o->opt.backoff_max_ms; i++)
+        d *= 2;
+    if (d > o->opt.backoff_max_ms)
+        d = o->opt.backoff_max_ms;
+    return d / 2 + (int64_t)(next_random(o) % (uint64_t)(d > 0 ? d : 1));
+}
+
+static int prefix_index(struct es_out *o, const char *prefix, size_t len)
+{
+    for (size_t i = 0; i < o->nprefixes; i++)
+        if (strlen(o->prefixes[i]) == len && memcmp(o->prefixes[i], prefix, len) == 0)
+            return (int)i;
+    if (o->nprefixes == MAX_PREFIXES)
+        return -1;
+    char *copy = strndup(prefix, len);
+    if (!copy)
+        return -1;
+    o->prefixes[o->nprefixes] = copy;
+    return (int)o->nprefixes++;
+}
+
+/* ---- jobs --------------------------------------------------------------- */
+
+static struct es_job *job_new(struct es_out *o)
+{
+    struct es_job *j = calloc(1, sizeof(*j));
+    if (!j)
+        return NULL;
+    j->o = o;
+    lf_buf_init(&j->data, SIZE_MAX / 2);
+    lf_buf_init(&j->body, SIZE_MAX / 2);
+    return j;
+}
+
+static void job_free(struct es_out *o, struct es_job *j)
+{
+    if (!j)
+        return;
+    o->mem_bytes -= j->data.len;
+    o->pending_docs -= j->n;
+    for (size_t i = 0; i < j->n; i++)
+        o->mem_docs -= !j->docs[i].from_spool;
+    lf_buf_free(&j->data);
+    lf_buf_free(&j->body);
+    lf_http_req_release(&j->req);
+    free(j->docs);
+    free(j);
+}
+
+/* Copies a document into a job; returns 0 or LF_ENOMEM. */
+static int job_add(struct es_out *o, struct es_job *j, const struct es_doc *d, const char *json)
+{
+    if (j->n % 64 == 0) {
+        struct es_doc *docs = realloc(j->docs, (j->n + 64) * sizeof(*docs));
+        if (!docs)
+            return LF_ENOMEM;
+        j->docs = docs;
+    }
+    size_t off = j->data.len;
+    int rc = lf_buf_append(&j->data, json, d->len);
+    if (rc)
+        return rc;
+    j->docs[j->n] = *d;
+    j->docs[j->n].off = (uint32_t)off;
+    j->n++;
+    o->mem_bytes += d->len;
+    o->pending_docs++;
+    o->mem_docs += !d->from_spool;
+    return 0;
+}
+
+static void push_ready(struct es_out *o, struct es_job *j)
+{
+    j->next = NULL;
+    if (o->ready_tail)
+        o->ready_tail->next = j;
+    else
+        o->ready = j;
+    o->ready_tail = j;
+}
+
+static void push_waiting(struct es_out *o, struct es_job *j)
+{
+    j->not_before_ms = mono_ms() + backoff_ms(o, j->attempts);
+    j->next = o->waiting;
+    o->waiting = j;
+}
+
+/* ---- acknowledging ------------------------------------------------------ */
+
+static void settle_spooled(struct es_out *o, const struct es_doc *d)
+{
+    lf_ackq_ack(&o->spool_q, d->seq);
+    lf_spool_ack(o->spool, lf_ackq_committed(&o->spool_q));
+}
+
+static void doc_done(struct es_out *o, const struct es_doc *d)
+{
+    o->base.counters.acked++;
+    if (d->from_spool)
+        settle_spooled(o, d);
+    else if (d->ack)
+        d->ack->safe(d->ack, d->seq);
+}
+
+static void doc_failed(struct es_out *o, const struct es_doc *d)
+{
+    o->base.counters.failed++;
+    if (d->from_spool)
+        settle_spooled(o, d);
+    else if (d->ack)
+        (d->ack->failed ? d->ack->failed : d->ack->safe)(d->ack, d->seq);
+}
+
+/* ---- the dead-letter file ---------------------------------------------- */
+
+/* Appends one refused document with Elasticsearch's verdict; written and
+ * synced by dead_flush() before the documents are let go of. */
+static int dead_add(struct es_out *o, const char *index, const struct es_doc *d, const char *json,
+                    int status, const char *type, const char *reason)
+{
+    struct lf_buf *b = &o->dead;
+    char ts[32];
+    time_t now = time(NULL);
+    struct tm tm;
+    gmtime_r(&now, &tm);
+    strftime(ts, sizeof(ts), "%Y-%m-%dT%H:%M:%SZ", &tm);
+    int rc = lf_buf_printf(b, "{\"@timestamp\":\"%s\",\"index\":", ts);
+    if (!rc)
+        rc = lf_json_write_string(b, index, strlen(index));
+    if (!rc)
+        rc = lf_buf_printf(b, ",\"_id\":\"%s\",\"status\":%d,\"error\":{\"type\":", d->id, status);
+    if (!rc)
+        rc = lf_json_write_string(b, type ? type : "", type ? strlen(type) : 0);
+    if (!rc)
+        rc = lf_buf_puts(b, ",\"reason\":");
+    if (!rc)
+        rc = lf_json_write_string(b, reason ? reason : "", reason ? strlen(reason) : 0);
+    if (!rc)
+        rc = lf_buf_puts(b, "},\"document\":");
+    if (!rc)
+        rc = lf_buf_append(b, json, d->len);
+    if (!rc)
+        rc = lf_buf_puts(b, "}\n");
+    o->dead_dirty = true;
+    lf_log(LF_LOG_WARN, "out_es", "document %s refused by Elasticsearch (%d %s): %s%s", d->id,
+           status, type ? type : "", reason ? reason : "",
+           o->opt.dead_letter_path ? "; kept in the dead-letter file" : "");
+    return rc;
+}
+
+/* Writes and syncs the dead letters; returns 0 or LF_EIO (kept for later). */
+static int dead_flush(struct es_out *o)
+{
+    if (!o->dead_dirty || o->dead.len == 0)
+        return 0;
+    if (!o->opt.dead_letter_path) {
+        lf_buf_reset(&o->dead);
+        o->dead_dirty = false;
+        return 0;
+    }
+    if (o->dead_fd < 0) {
+        o->dead_fd = open(o->opt.dead_letter_path, O_WRONLY | O_APPEND | O_CREAT | O_CLOEXEC, 0600);
+        if (o->dead_fd < 0) {
+            lf_log(LF_LOG_ERROR, "out_es", "cannot open dead-letter file %s: %s",
+                   o->opt.dead_letter_path, strerror(errno));
+            return LF_EIO;
+        }
+    }
+    if (lf_write_all(o->dead_fd, o->dead.data, o->dead.len) || fsync(o->dead_fd) != 0) {
+        lf_log(LF_LOG_ERROR, "out_es", "cannot write dead-letter file %s: %s",
+               o->opt.dead_letter_path, strerror(errno));
+        close(o->dead_fd);
+        o->dead_fd = -1;
+        return LF_EIO;
+    }
+    lf_buf_reset(&o->dead);
+    o->dead_dirty = false;
+    return 0;
+}
+
+/* ---- sending ------------------------------------------------------------ */
+
+static size_t pick_host(struct es_out *o, int64_t now)
+{
+    size_t best = o->next_host % o->nhosts;
+    for (size_t k = 0; k < o->nhosts; k++) {
+        size_t i = (o->next_host + k) % o->nhosts;
+        if (o->hosts[i].down_until_ms <= now) {
+            best = i;
+            break;
+        }
+        if (o->hosts[i].down_until_ms < o->hosts[best].down_until_ms)
+            best = i;
+    }
+    o->next_host = best + 1;
+    return best;
+}
+
+static bool any_host_up(const struct es_out *o, int64_t now)
+{
+    for (size_t i = 0; i < o->nhosts; i++)
+        if (o->hosts[i].down_until_ms <= now)
+            return true;
+    return false;
+}
+
+static void host_failed(struct es_out *o, size_t h, const char *why)
+{
+    struct es_host *host = &o->hosts[h];
+    host->fails++;
+    host->down_until_ms = mono_ms() + backoff_ms(o, host->fails - 1);
+    if (host->fails == 1 || host->fails % 10 == 0)
+        lf_log(LF_LOG_WARN, "out_es", "%s: %s (failure %u in a row; set aside for %lld ms)",
+               host->shown, why, host->fails, (long long)(host->down_until_ms - mono_ms()));
+}
+
+static void host_ok(struct es_out *o, size_t h)
+{
+    if (o->hosts[h].fails)
+        lf_log(LF_LOG_INFO, "out_es", "%s answers again", o->hosts[h].shown);
+    o->hosts[h].fails = 0;
+    o->hosts[h].down_until_ms = 0;
+}
+
+static int gzip_body(struct lf_buf *body)
+{
+    z_stream z = {0};
+    if (deflateInit2(&z, 1, Z_DEFLATED, 15 + 16, 8, Z_DEFAULT_STRATEGY) != Z_OK)
+        return LF_ENOMEM;
+    struct lf_buf out;
+    lf_buf_init(&out, SIZE_MAX / 2);
+    size_t bound = deflateBound(&z, body->len) + 32;
+    int rc = lf_buf_grow(&out, bound);
+    if (!rc) {
+        z.next_in = (Bytef *)body->data;
+        z.avail_in = (uInt)body->len;
+        z.next_out = (Bytef *)out.data;
+        z.avail_out = (uInt)bound;
+        rc = deflate(&z, Z_FINISH) == Z_STREAM_END ? 0 : LF_ENOMEM;
+        out.len = bound - z.avail_out;
+    }
+    deflateEnd(&z);
+    if (rc) {
+        lf_buf_free(&out);
+        return rc;
+    }
+    lf_buf_free(body);
+    *body = out;
+    return 0;
+}
+
+static void on_bulk_done(struct lf_http_req *req, void *ctx);
+
+/* Documents whose index name is impossible never leave: dead letters. */
+static int build_body(struct es_out *o, struct es_job *j)
+{
+    lf_buf_reset(&j->body);
+    char index[LF_ES_INDEX_MAX + 1];
+    size_t kept = 0;
+    for (size_t i = 0; i < j->n; i++) {
+        struct es_doc *d = &j->docs[i];
+        const char *json = j->data.data + d->off;
+        size_t ilen = lf_es_index_format(o->pattern, index, sizeof(index), o->prefixes[d->prefix],
+                                         d->ts_ms, o->opt.local_dates);
+        int rc = ilen ? lf_es_bulk_append(&j->body, index, ilen, d->id, json, d->len) : LF_EINVAL;
+        if (rc == LF_ENOMEM)
+            return rc;
+        if (rc) {
+            dead_add(o, o->prefixes[d->prefix], d, json, 0, "logferry_exception",
+                     "no valid index name or document for this event");
+            if (dead_flush(o))
+                return LF_EIO;
+            doc_failed(o, d);
+            o->pending_docs--;
+            o->mem_docs -= !d->from_spool;
+            continue;
+        }
+        j->docs[kept++] = *d;
+    }
+    j->n = kept;
+    return 0;
+}
+
+/* Starts a job; on failure puts it back to wait. */
+static void send_job(struct es_out *o, struct es_job *j)
+{
+    int rc = build_body(o, j);
+    if (!rc && j->n == 0) {
+        job_free(o, j);
+        return;
+    }
+    if (!rc && o->opt.gzip)
+        rc = gzip_body(&j->body);
+    int64_t now = mono_ms();
+    j->host = pick_host(o, now);
+    char url[4096];
+    snprintf(url, sizeof(url), "%s/_bulk?" FILTER_PATH, o->hosts[j->host].url);
+    lf_http_req_release(&j->req);
+    if (!rc)
+        rc = lf_http_start(o->http, &j->req, "POST", url, j->body.data, j->body.len,
+                           "application/x-ndjson", o->opt.gzip, on_bulk_done, j);
+    if (rc) {
+        lf_log(LF_LOG_ERROR, "out_es", "cannot start a bulk request: %s", lf_strerror(rc));
+        j->attempts++;
+        push_waiting(o, j);
+        return;
+    }
+    o->inflight++;
+}
+
+/* Splits a job in two halves, both ready at once (400/413 answers). */
+static int split_job(struct es_out *o, struct es_job *j)
+{
+    struct es_job *halves[2] = {job_new(o), job_new(o)};
+    if (!halves[0] || !halves[1])
+        goto fail;
+    for (size_t i = 0; i < j->n; i++)
+        if (job_add(o, halves[i < j->n / 2 ? 0 : 1], &j->docs[i], j->data.data + j->docs[i].off))
+            goto fail;
+    push_ready(o, halves[0]);
+    push_ready(o, halves[1]);
+    job_free(o, j);
+    return 0;
+fail:
+    job_free(o, halves[0]);
+    job_free(o, halves[1]);
+    return LF_ENOMEM;
+}
+
+static void refuse_whole(struct es_out *o, struct es_job *j, int status, const char *why)
+{
+    char index[LF_ES_INDEX_MAX + 1];
+    for (size_t i = 0; i < j->n; i++) {
+        const struct es_doc *d = &j->docs[i];
+        if (!lf_es_index_format(o->pattern, index, sizeof(index), o->prefixes[d->prefix], d->ts_ms,
+                                o->opt.local_dates))
+            snprintf(index, sizeof(index), "%s", o->prefixes[d->prefix]);
+        dead_add(o, index, d, j->data.data + d->off, status, "logferry_exception", why);
+    }
+    if (dead_flush(o)) {
+        j->attempts++;
+        push_waiting(o, j);
+        return;
+    }
+    for (size_t i = 0; i < j->n; i++)
+        doc_failed(o, &j->docs[i]);
+    job_free(o, j);
+}
+
+static void retry_whole(struct es_out *o, struct es_job *j, const char *why)
+{
+    lf_http_req_release(&j->req);
+    o->down = true;
+    host_failed(o, j->host, why);
+    o->base.counters.retried += j->n;
+    j->attempts++;
+    push_waiting(o, j);
+}
+
+/* Sorts the items of a 200 answer into done, retry and dead. */
+static void judge_items(struct es_out *o, struct es_job *j)
+{
+    struct lf_es_results *r = &o->results;
+    struct es_job *retry = NULL;
+    char index[LF_ES_INDEX_MAX + 1];
+    bool dead_pending = false;
+    for (size_t i = 0; i < j->n; i++) {
+        const struct es_doc *d = &j->docs[i];
+        const struct lf_es_item_result *it = &r->items[i];
+        if (it->verdict == LF_ES_RETRY) {
+            if ((!retry && !(retry = job_new(o))) || job_add(o, retry, d, j->data.data + d->off)) {
+                /* Out of memory: all of it again later (409s for the rest). */
+                job_free(o, retry);
+                lf_buf_reset(&o->dead);
+                o->dead_dirty = false;
+                j->attempts++;
+                push_waiting(o, j);
+                return;
+            }
+        } else if (it->verdict == LF_ES_DEAD) {
+            if (!lf_es_index_format(o->pattern, index, sizeof(index), o->prefixes[d->prefix],
+                                    d->ts_ms, o->opt.local_dates))
+                snprintf(index, sizeof(index), "%s", o->prefixes[d->prefix]);
+            dead_add(o, index, d, j->data.data + d->off, it->status, it->error_type, it->reason);
+            dead_pending = true;
+        }
+    }
+    if (dead_pending && dead_flush(o)) {
+        /* Cannot keep them: send the whole job again later, nothing lost. */
+        job_free(o, retry);
+        j->attempts++;
+        push_waiting(o, j);
+        return;
+    }
+    for (size_t i = 0; i < j->n; i++) {
+        enum lf_es_verdict v = r->items[i].verdict;
+        if (v == LF_ES_DONE || v == LF_ES_DUPLICATE)
+            doc_done(o, &j->docs[i]);
+        else if (v == LF_ES_DEAD)
+            doc_failed(o, &j->docs[i]);
+    }
+    if (retry) {
+        retry->attempts = j->attempts + 1;
+        o->base.counters.retried += retry->n;
+        if (retry->attempts == 1 || retry->attempts % 10 == 0) {
+            size_t first = 0;
+            while (first < r->n && r->items[first].verdict != LF_ES_RETRY)
+                first++;
+            lf_log(LF_LOG_WARN, "out_es", "%zu of %zu documents to retry (first: %d %s)", retry->n,
+                   j->n, r->items[first].status, r->items[first].error_type);
+        }
+        push_waiting(o, retry);
+    }
+    job_free(o, j);
+}
+
+static void on_bulk_done(struct lf_http_req *req, void *ctx)
+{
+    struct es_job *j = ctx;
+    struct es_out *o = j->o;
+    char why[512];
+    o->inflight--;
+    lf_buf_free(&j->body);
+    lf_buf_init(&j->body, SIZE_MAX / 2);
+    if (req->status == 0) {
+        snprintf(why, sizeof(why), "bulk request failed: %s", req->error);
+        retry_whole(o, j, why);
+    } else if (req->status == 200) {
+        int rc = lf_es_parse_bulk(req->response.data, req->response.len, j->n, &o->results);
+        if (rc) {
+            retry_whole(o, j, "malformed bulk answer");
+        } else {
+            host_ok(o, j->host);
+            if (o->down)
+                lf_log(LF_LOG_INFO, "out_es", "Elasticsearch accepts bulk requests again");
+            o->down = false;
+            judge_items(o, j);
+        }
+    } else if (req->status == 413 || req->status == 400) {
+        host_ok(o, j->host);
+        if (j->n > 1) {
+            lf_log(LF_LOG_WARN, "out_es", "bulk request of %zu documents answered %ld: splitting",
+                   j->n, req->status);
+            if (split_job(o, j)) {
+                j->attempts++;
+                push_waiting(o, j);
+            }
+        } else {
+            snprintf(why, sizeof(why), "bulk request with this one document answered %ld%s",
+                     req->status,
+                     req->status == 413 ? " (larger than http.max_content_length)" : "");
+            refuse_whole(o, j, (int)req->status, why);
+        }
+    } else {
+        /* 401/403 and the like: an operator must act; nothing is dropped. */
+        snprintf(why, sizeof(why), "bulk request answered %ld: %.200s", req->status,
+                 req->response.len ? req->response.data : "");
+        retry_whole(o, j, why);
+    }
+    /* j may be gone: job_free releases the answer of a finished job. */
+}
+
+/* ---- discovery and templates ------------------------------------------ */
+
+static void on_ctl_done(struct lf_http_req *req, void *ctx);
+
+static void ctl_start(struct es_out *o, const char *method, const char *path, const char *body,
+                      size_t len)
+{
+    size_t h = pick_host(o, mono_ms());
+    char url[4096];
+    snprintf(url, sizeof(url), "%s%s", o->hosts[h].url, path);
+    o->tmpl_host = h;
+    lf_http_req_release(&o->ctl); /* the last answer, read by now */
+    if (lf_http_start(o->http, &o->ctl, method, url, body, len, "application/json", false,
+                      on_ctl_done, o) == 0)
+        o->ctl_busy = true;
+    else
+        o->ctl_retry_ms = mono_ms() + backoff_ms(o, o->ctl_fails++);
+}
+
+static void ctl_failed(struct es_out *o, const char *why)
+{
+    o->ctl_fails++;
+    int64_t wait = backoff_ms(o, o->ctl_fails);
+    if (wait > DISCOVERY_MAX_MS)
+        wait = DISCOVERY_MAX_MS;
+    o->ctl_retry_ms = mono_ms() + wait;
+    o->down = true;
+    if (o->ctl_fails == 1 || o->ctl_fails % 10 == 0)
+        lf_log(LF_LOG_WARN, "out_es", "%s (attempt %u; again in %lld ms)", why, o->ctl_fails,
+               (long long)wait);
+}
+
+/* Whether this server is one we can serve; says why not. */
+static bool supported(json_t *info, char *ver, size_t verlen, char *why, size_t whylen)
+{
+    json_t *version = json_object_get(info, "version");
+    const char *number = json_string_value(json_object_get(version, "number"));
+    const char *dist = json_string_value(json_object_get(version, "distribution"));
+    if (!number) {
+        snprintf(why, whylen, "GET / answered without version.number: not Elasticsearch?");
+        return false;
+    }
+    int major = atoi(number), minor = strchr(number, '.') ? atoi(strchr(number, '.') + 1) : 0;
+    bool opensearch = dist && strcmp(dist, "opensearch") == 0;
+    snprintf(ver, verlen, "%s %s", opensearch ? "OpenSearch" : "Elasticsearch", number);
+    if (opensearch ? (major >= 1 && major <= 2) : (major == 8 || (major == 7 && minor >= 8)))
+        return true;
+    snprintf(why, whylen,
+             "%s is not supported: logferry needs Elasticsearch 7.8 or later 7.x, 8.x, or "
+             "OpenSearch 1.x or 2.x (composable index templates, typeless bulk)",
+             ver);
+    return false;
+}
+
+static void next_template(struct es_out *o);
+
+static const char *meta_fingerprint(json_t *meta)
+{
+    return json_string_value(json_object_get(meta, "fingerprint"));
+}
+
+/* Writes our template for the current prefix into ctl_body; 0 or an error. */
+static int render_template(struct es_out *o)
+{
+    char wildcard[LF_ES_INDEX_MAX + 1];
+    lf_buf_reset(&o->ctl_body);
+    if (!lf_es_index_wildcard(o->pattern, wildcard, sizeof(wildcard), o->prefixes[o->tmpl_at]))
+        return LF_EINVAL;
+    return lf_es_template_write(o->tmpl, wildcard, 200, &o->ctl_body);
+}
+
+/* Given the answer to GET _index_template/logferry-<prefix>: whether to put
+ * ours. A template marked as ours is updated when its fingerprint differs
+ * (new grammars, a new version); one without the mark is the user's. */
+static bool template_wanted(struct es_out *o, const struct lf_buf *answer)
+{
+    if (o->opt.template_overwrite)
+        return true;
+    json_error_t err;
+    json_t *got = json_loadb(answer->data, answer->len, 0, &err);
+    json_t *meta =
+        json_object_get(json_object_get(json_array_get(json_object_get(got, "index_templates"), 0),
+                                        "index_template"),
+                        "_meta");
+    const char *by = json_string_value(json_object_get(meta, "managed_by"));
+    bool ours = by && strcmp(by, "logferry") == 0, wanted = false;
+    if (ours && render_template(o) == 0) {
+        json_t *mine = json_loadb(o->ctl_body.data, o->ctl_body.len, 0, &err);
+        const char *a = meta_fingerprint(meta),
+                   *b = meta_fingerprint(json_object_get(mine, "_meta"));
+        wanted = !a || !b || strcmp(a, b) != 0;
+        json_decref(mine);
+    }
+    if (!ours)
+        lf_log(LF_LOG_INFO, "out_es",
+               "index template logferry-%s is not logferry's: left alone (template_overwrite "
+               "replaces it)",
+               o->prefixes[o->tmpl_at]);
+    json_decref(got);
+    return wanted;
+}
+
+static void on_ctl_done(struct lf_http_req *req, void *ctx)
+{
+    struct es_out *o = ctx;
+    char why[512];
+    o->ctl_busy = false;
+    const char *shown = o->hosts[o->tmpl_host].shown;
+    if (req->status == 0) {
+        snprintf(why, sizeof(why), "%s: %s", shown, req->error);
+        ctl_failed(o, why);
+    } else if (o->state == ES_DISCOVER) {
+        json_error_t err;
+        json_t *info =
+            req->status == 200 ? json_loadb(req->response.data, req->response.len, 0, &err) : NULL;
+        if (!info) {
+            snprintf(why, sizeof(why), "%s: GET / answered %ld, not a cluster description", shown,
+                     req->status);
+            ctl_failed(o, why);
+        } else if (!supported(info, o->version, sizeof(o->version), why, sizeof(why))) {
+            /* Refused loudly, retried slowly: the data waits in the spool. */
+            o->ctl_fails = 30;
+            ctl_failed(o, why);
+            lf_log(LF_LOG_ERROR, "out_es", "%s: %s", shown, why);
+        } else {
+            lf_log(LF_LOG_INFO, "out_es", "%s: %s", shown, o->version);
+            o->ctl_fails = 0;
+            o->tmpl_at = 0;
+            o->state = o->opt.templates ? ES_TEMPLATE_GET : ES_READY;
+            if (o->state == ES_TEMPLATE_GET)
+                next_template(o);
+        }
+        json_decref(info);
+    } else if (o->state == ES_TEMPLATE_GET) {
+        if (req->status == 200 && !template_wanted(o, &req->response)) {
+            o->tmpl_at++; /* there already: current, or the user's to manage */
+            next_template(o);
+        } else if (req->status == 200 || req->status == 404) {
+            o->state = ES_TEMPLATE_PUT;
+            next_template(o);
+        } else {
+            snprintf(why, sizeof(why), "%s: GET _index_template answered %ld", shown, req->status);
+            ctl_failed(o, why);
+        }
+    } else if (o->state == ES_TEMPLATE_PUT) {
+        if (req->status == 200) {
+            lf_log(LF_LOG_INFO, "out_es", "index template logferry-%s installed",
+                   o->prefixes[o->tmpl_at]);
+            o->tmpl_at++;
+            o->state = ES_TEMPLATE_GET;
+            next_template(o);
+        } else {
+            snprintf(why, sizeof(why), "%s: PUT _index_template/logferry-%s answered %ld: %.300s",
+                     shown, o->prefixes[o->tmpl_at], req->status,
+                     req->response.len ? req->response.data : "");
+            ctl_failed(o, why);
+            lf_log(LF_LOG_ERROR, "out_es", "%s", why);
+        }
+    }
+    lf_http_req_release(req);
+}
+
+/* Checks (or installs) the template of the next prefix, or is done. */
+static void next_template(struct es_out *o)
+{
+    if (o->tmpl_at >= o->nprefixes) {
+        o->state = ES_READY;
+        return;
+    }
+    char path[512];
+    snprintf(path, sizeof(path), "/_index_template/logferry-%s", o->prefixes[o->tmpl_at]);
+    if (o->state == ES_TEMPLATE_GET) {
+        ctl_start(o, "GET", path, NULL, 0);
+        return;
+    }
+    if (render_template(o)) {
+        lf_log(LF_LOG_ERROR, "out_es", "no index template for prefix %s: skipped",
+               o->prefixes[o->tmpl_at]);
+        o->tmpl_at++;
+        o->state = ES_TEMPLATE_GET;
+        next_template(o);
+        return;
+    }
+    ctl_start(o, "PUT", path, o->ctl_body.data, o->ctl_body.len);
+}
+
+/* ---- the spool ---------------------------------------------------------- */
+
+/* Record: u8 version, u8 prefix length, prefix, i64 ts (LE), 32-byte id, JSON. */
+static int spool_encode(struct es_out *o, const char *prefix, int64_t ts, const char *id,
+                        const char *json, size_t len)
+{
+    size_t plen = strlen(prefix);
+    if (plen > 255)
+        return LF_EINVAL;
+    lf_buf_reset(&o->rec);
+    unsigned char head[2 + 255 + 8 + LF_DOC_ID_LEN];
+    size_t n = 0;
+    head[n++] = 1;
+    head[n++] = (unsigned char)plen;
+    memcpy(head + n, prefix, plen);
+    n += plen;
+    for (int i = 0; i < 8; i++)
+        head[n++] = (unsigned char)((uint64_t)ts >> (8 * i));
+    memcpy(head + n, id, LF_DOC_ID_LEN);
+    n += LF_DOC_ID_LEN;
+    int rc = lf_buf_append(&o->rec, head, n);
+    return rc ? rc : lf_buf_append(&o->rec, json, len);
+}
+
+static int spool_decode(struct es_out *o, const unsigned char *r, size_t len, struct es_doc *d,
+                        const char **json)
+{
+    if (len < 2 || r[0] != 1 || len < 2 + (size_t)r[1] + 8 + LF_DOC_ID_LEN + 1)
+        return LF_ESYNTAX;
+    size_t plen = r[1], at = 2 + plen;
+    int p = prefix_index(o, (const char *)r + 2, plen);
+    if (p < 0)
+        return LF_ELIMIT;
+    uint64_t ts = 0;
+    for (int i = 0; i < 8; i++)
+        ts |= (uint64_t)r[at + i] << (8 * i);
+    at += 8;
+    memset(d, 0, sizeof(*d));
+    d->prefix = (uint16_t)p;
+    d->ts_ms = (int64_t)ts;
+    memcpy(d->id, r + at, LF_DOC_ID_LEN);
+    d->id[LF_DOC_ID_LEN] = '\0';
+    at += LF_DOC_ID_LEN;
+    d->len = (uint32_t)(len - at);
+    d->from_spool = true;
+    *json = (const char *)r + at;
+    return 0;
+}
+
+/* Appends a batch to the spool; acknowledges its inputs once committed. */
+static int spool_batch(struct es_out *o, struct lf_batch *b)
+{
+    const struct lf_spool_counters *c = lf_spool_counters(o->spool);
+    uint64_t need = b->buf.len + b->ndocs * (LF_SPOOL_RECORD_OVERHEAD + 300);
+    if (o->opt.spool.full == LF_SPOOL_FULL_BLOCK && o->opt.spool.max_bytes &&
+        c->bytes_on_disk + need > o->opt.spool.max_bytes)
+        return LF_ELIMIT;
+    for (size_t i = 0; i < b->ndocs; i++) {
+        const struct lf_doc *d = &b->docs[i];
+        uint64_t id;
+        int rc = spool_encode(o, d->index, d->ts_ms, d->id, b->buf.data + d->off, d->len);
+        if (!rc)
+            rc = lf_spool_append(o->spool, o->rec.data, o->rec.len, &id);
+        if (rc)
+            /* What went in is sent anyway; the batch comes again (ids dedup). */
+            return rc == LF_EINVAL ? LF_EIO : rc;
+    }
+    int rc = lf_spool_commit(o->spool);
+    if (rc)
+        return rc;
+    if (!o->spooling)
+        lf_log(LF_LOG_INFO, "out_es", "Elasticsearch %s: spooling to %s",
+               o->down ? "is unreachable" : "is behind", o->opt.spool.dir);
+    o->spooling = true;
+    o->base.counters.spooled += b->ndocs;
+    lf_output_ack_batch(&o->base, b);
+    o->base.counters.acked -= b->ndocs; /* counted when Elasticsearch takes them */
+    return 0;
+}
+
+/* Builds a job from spooled records, if there is room in flight for it. */
+static struct es_job *job_from_spool(struct es_out *o)
+{
+    if (!o->spool_q_live) {
+        if (lf_ackq_init(&o->spool_q, SPOOL_ACKQ_CAP, 0))
+            return NULL;
+        o->spool_q_live = true;
+    }
+    struct es_job *j = NULL;
+    size_t bytes = 0;
+    while (lf_ackq_pending(&o->spool_q) < SPOOL_ACKQ_CAP && bytes < o->opt.batch_bytes &&
+           (!j || j->n < o->opt.batch_docs)) {
+        const void *rec;
+        size_t len;
+        uint64_t id;
+        int rc = lf_spool_read(o->spool, &rec, &len, &id);
+        if (rc)
+            break;
+        struct es_doc d;
+        const char *json;
+        uint64_t seq;
+        if (lf_ackq_push(&o->spool_q, id + 1, &seq))
+            break; /* cannot happen: checked above */
+        if (spool_decode(o, rec, len, &d, &json)) {
+            lf_log(LF_LOG_ERROR, "out_es", "spool record %llu is not a document: skipped",
+                   (unsigned long long)id);
+            lf_ackq_ack(&o->spool_q, seq);
+            continue;
+        }
+        d.seq = seq;
+        if ((!j && !(j = job_new(o))) || job_add(o, j, &d, json)) {
+            lf_spool_rewind(o->spool); /* memory: read them again later */
+            break;
+        }
+        bytes += len;
+    }
+    if (j && j->n == 0) {
+        job_free(o, j);
+        j = NULL;
+    }
+    return j;
+}
+
+/* ---- the output interface ---------------------------------------------- */
+
+static int es_submit(struct lf_output *base, struct lf_batch *b)
+{
+    struct es_out *o = (struct es_out *)base;
+    if (b->ndocs == 0)
+        return 0;
+    bool room = o->mem_bytes + b->buf.len <= o->opt.queue_max_bytes || o->mem_bytes == 0;
+    if (o->spool && (o->spooling || o->down || !room))
+        return spool_batch(o, b);
+    if (!room)
+        return LF_ELIMIT;
+    struct es_job *j = job_new(o);
+    if (!j)
+        return LF_ENOMEM;
+    for (size_t i = 0; i < b->ndocs; i++) {
+        const struct lf_doc *d = &b->docs[i];
+        int p = prefix_index(o, d->index, strlen(d->index));
+        struct es_doc doc = {.len = (uint32_t)d->len,
+                             .prefix = (uint16_t)(p < 0 ? 0 : p),
+                             .ts_ms = d->ts_ms,
+                             .ack = d->ack,
+                             .seq = d->seq};
+        memcpy(doc.id, d->id, sizeof(doc.id));
+        int rc = p < 0 ? LF_ELIMIT : job_add(o, j, &doc, b->buf.data + d->off);
+        if (rc) {
+            job_free(o, j);
+            return rc;
+        }
+    }
+    o->base.counters.submitted += b->ndocs;
+    o->base.counters.bytes += b->buf.len;
+    push_ready(o, j);
+    return 0;
+}
+
+/* Moves jobs whose backoff is over to the front, and starts what it can. */
+static void dispatch(struct es_out *o)
+{
+    int64_t now = mono_ms();
+    if (o->state != ES_READY) {
+        if (!o->ctl_busy && now >= o->ctl_retry_ms) {
+            if (o->state == ES_DISCOVER)
+                ctl_start(o, "GET", "/", NULL, 0);
+            else
+                next_template(o);
+        }
+        return;
+    }
+    for (struct es_job **pp = &o->waiting; *pp;) {
+        struct es_job *j = *pp;
+        if (j->not_before_ms <= now) {
+            *pp = j->next;
+            /* Retries go first: they are the oldest. */
+            j->next = o->ready;
+            o->ready = j;
+            if (!o->ready_tail)
+                o->ready_tail = j;
+        } else {
+            pp = &j->next;
+        }
+    }
+    while (o->inflight < o->opt.max_in_flight && any_host_up(o, now)) {
+        struct es_job *j = o->ready;
+        if (j) {
+            o->ready = j->next;
+            if (!o->ready)
+                o->ready_tail = NULL;
+        } else if (o->spool && !(j = job_from_spool(o))) {
+            if (o->spooling && lf_spool_empty(o->spool)) {
+                o->spooling = false;
+                lf_log(LF_LOG_INFO, "out_es", "spool drained");
+            }
+            break;
+        } else if (!j) {
+            break;
+        }
+        send_job(o, j);
+    }
+}
+
+static int es_poll(struct lf_output *base, int timeout_ms)
+{
+    struct es_out *o = (struct es_out *)base;
+    dispatch(o);
+    int rc = lf_http_poll(o->http, timeout_ms);
+    dispatch(o);
+    return rc;
+}
+
+static size_t es_pending(const struct lf_output *base)
+{
+    /* Spooled documents are safe already: only the others keep inputs waiting. */
+    return ((const struct es_out *)base)->mem_docs;
+}
+
+static int es_fd(const struct lf_output *base)
+{
+    return lf_http_fd(((const struct es_out *)base)->http);
+}
+
+static int64_t es_deadline(const struct lf_output *base)
+{
+    const struct es_out *o = (const struct es_out *)base;
+    int64_t d = lf_http_deadline(o->http);
+    if (o->state != ES_READY && !o->ctl_busy && (d < 0 || o->ctl_retry_ms < d))
+        d = o->ctl_retry_ms;
+    for (const struct es_job *j = o->waiting; j; j = j->next)
+        if (d < 0 || j->not_before_ms < d)
+            d = j->not_before_ms;
+    if (o->state == ES_READY && o->inflight < o->opt.max_in_flight &&
+        (o->ready || (o->spool && !lf_spool_empty(o->spool)))) {
+        int64_t now = mono_ms();
+        int64_t up = now;
+        if (!any_host_up(o, now)) {
+            up = INT64_MAX;
+            for (size_t i = 0; i < o->nhosts; i++)
+                if (o->hosts[i].down_until_ms < up)
+                    up = o->hosts[i].down_until_ms;
+        }
+        if (d < 0 || up < d)
+            d = up;
+    }
+    return d;
+}
+
+static void free_jobs(struct es_out *o, struct es_job *j)
+{
+    while (j) {
+        struct es_job *next = j->next;
+        job_free(o, j);
+        j = next;
+    }
+}
+
+static void es_destroy(struct lf_output *base)
+{
+    struct es_out *o = (struct es_out *)base;
+    /* In-flight jobs belong to their requests: cancel those first. */
+    lf_http_destroy(o->http);
+    o->http = NULL;
+    dead_flush(o);
+    free_jobs(o, o->ready);
+    free_jobs(o, o->waiting);
+    lf_http_req_release(&o->ctl);
+    lf_buf_free(&o->ctl_body);
+    lf_buf_free(&o->rec);
+    lf_buf_free(&o->dead);
+    lf_es_results_free(&o->results);
+    lf_spool_close(o->spool);
+    if (o->spool_q_live)
+        lf_ackq_free(&o->spool_q);
+    lf_es_index_pattern_free(o->pattern);
+    lf_es_template_destroy(o->tmpl);
+    for (size_t i = 0; i < o->nhosts; i++) {
+        free(o->hosts[i].url);
+        free(o->hosts[i].shown);
+    }
+    free(o->hosts);
+    for (size_t i = 0; i < o->nprefixes; i++)
+        free(o->prefixes[i]);
+    if (o->dead_fd >= 0)
+        close(o->dead_fd);
+    free(o);
+}
+
+static const struct lf_output_ops es_ops = {
+    .name = "elasticsearch",
+    .submit = es_submit,
+    .poll = es_poll,
+    .pending = es_pending,
+    .destroy = es_destroy,
+    .fd = es_fd,
+    .deadline = es_deadline,
+};
+
+static int add_host(struct es_out *o, const char *url, char *errbuf, size_t errlen)
+{
+    if (strncmp(url, "http://", 7) != 0 && strncmp(url, "https://", 8) != 0) {
+        snprintf(errbuf, errlen, "elasticsearch: host '%s' must start with http:// or https://",
+                 url);
+        return LF_EINVAL;
+    }
+    struct es_host *h = &o->hosts[o->nhosts];
+    size_t n = strlen(url);
+    while (n > 0 && url[n - 1] == '/')
+        n--;
+    char shown[1024];
+    h->url = strndup(url, n);
+    if (h->url)
+        lf_http_redact(h->url, shown, sizeof(shown));
+    h->shown = h->url ? strdup(shown) : NULL;
+    if (!h->url || !h->shown) {
+        free(h->url);
+        snprintf(errbuf, errlen, "out of memory");
+        return LF_ENOMEM;
+    }
+    o->nhosts++;
+    return 0;
+}
+
+struct lf_output *lf_out_es_create(const struct lf_es_options *opt, struct lf_es_template *tmpl,
+                                   char *errbuf, size_t errlen)
+{
+    struct es_out *o = calloc(1, sizeof(*o));
+    if (!o) {
+        lf_es_template_destroy(tmpl);
+        snprintf(errbuf, errlen, "out of memory");
+        return NULL;
+    }
+    o->base.ops = &es_ops;
+    o->opt = *opt;
+    o->tmpl = tmpl;
+    o->dead_fd = -1;
+    o->seed = (uint64_t)mono_ms() * 0x9E3779B97F4A7C15ull | 1;
+    lf_buf_init(&o->ctl_body, 16u << 20);
+    lf_buf_init(&o->rec, LF_SPOOL_MAX_RECORD);
+    lf_buf_init(&o->dead, SIZE_MAX / 2);
+    if (!o->opt.max_in_flight)
+        o->opt.max_in_flight = 2;
+    if (!o->opt.queue_max_bytes)
+        o->opt.queue_max_bytes = 16u << 20;
+    if (o->opt.backoff_min_ms <= 0)
+        o->opt.backoff_min_ms = 100;
+    if (o->opt.backoff_max_ms < o->opt.backoff_min_ms)
+        o->opt.backoff_max_ms = 60000;
+    if (!o->opt.batch_docs)
+        o->opt.batch_docs = 2048;
+    if (!o->opt.batch_bytes)
+        o->opt.batch_bytes = 5u << 20;
+    if (opt->nhosts == 0) {
+        snprintf(errbuf, errlen, "elasticsearch: no hosts");
+        goto fail;
+    }
+    if (!(o->hosts = calloc(opt->nhosts, sizeof(*o->hosts)))) {
+        snprintf(errbuf, errlen, "out of memory");
+        goto fail;
+    }
+    for (size_t i = 0; i < opt->nhosts; i++)
+        if (add_host(o, opt->hosts[i], errbuf, errlen))
+            goto fail;
+    char err[512];
+    o->pattern = lf_es_index_pattern_compile(opt->index ? opt->index : "%{prefix}-%{+YYYY.MM.dd}",
+                                             err, sizeof(err));
+    if (!o->pattern) {
+        snprintf(errbuf, errlen, "elasticsearch: index: %s", err);
+        goto fail;
+    }
+    for (size_t i = 0; i < opt->nprefixes; i++)
+        if (prefix_index(o, opt->prefixes[i], strlen(opt->prefixes[i])) < 0) {
+            snprintf(errbuf, errlen, "elasticsearch: too many index prefixes");
+            goto fail;
+        }
+    if (!(o->http = lf_http_create(&opt->http, errbuf, errlen)))
+        goto fail;
+    o->opt.http = (struct lf_http_options){0};
+    if (opt->spool.dir) {
+        if (!(o->spool = lf_spool_open(&opt->spool, errbuf, errlen)))
+            goto fail;
+        if (!lf_spool_empty(o->spool)) {
+            /* From the last run: replayed first, in order. */
+            o->spooling = true;
+            lf_log(LF_LOG_INFO, "out_es", "spool holds %llu bytes from before: sending them first",
+                   (unsigned long long)lf_spool_unacked_bytes(o->spool));
+        }
+    }
+    if (opt->dead_letter_path) {
+        o->dead_fd = open(opt->dead_letter_path, O_WRONLY | O_APPEND | O_CREAT | O_CLOEXEC, 0600);
+        if (o->dead_fd < 0) {
+            snprintf(errbuf, errlen, "elasticsearch: dead-letter file %s: %s",
+                     opt->dead_letter_path, strerror(errno));
+            goto fail;
+        }
+    }
+    o->state = ES_DISCOVER;
+    return &o->base;
+fail:
+    es_destroy(&o->base);
+    return NULL;
+}
