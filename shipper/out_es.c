@@ -843,10 +843,11 @@ static int spool_decode(struct es_out *o, const unsigned char *r, size_t len, st
 /* Appends a batch to the spool; acknowledges its inputs once committed. */
 static int spool_batch(struct es_out *o, struct lf_batch *b)
 {
-    const struct lf_spool_counters *c = lf_spool_counters(o->spool);
+    /* Unacknowledged bytes, not bytes on disk: acknowledged records in the
+     * segment being written are reclaimed by the next append. */
     uint64_t need = b->buf.len + b->ndocs * (LF_SPOOL_RECORD_OVERHEAD + 300);
     if (o->opt.spool.full == LF_SPOOL_FULL_BLOCK && o->opt.spool.max_bytes &&
-        c->bytes_on_disk + need > o->opt.spool.max_bytes)
+        lf_spool_unacked_bytes(o->spool) + need > o->opt.spool.max_bytes)
         return LF_ELIMIT;
     for (size_t i = 0; i < b->ndocs; i++) {
         const struct lf_doc *d = &b->docs[i];
@@ -902,7 +903,10 @@ static struct es_job *job_from_spool(struct es_out *o)
         }
         d.seq = seq;
         if ((!j && !(j = job_new(o))) || job_add(o, j, &d, json)) {
-            lf_spool_rewind(o->spool); /* memory: read them again later */
+            /* Out of memory: read everything unacknowledged again later
+             * (what is in flight comes again too: 409s, nothing lost). */
+            lf_ackq_unpush(&o->spool_q);
+            lf_spool_rewind(o->spool);
             break;
         }
         bytes += len;
