@@ -67,8 +67,8 @@ struct mock {
 static void usage(FILE *out)
 {
     fprintf(out,
-            "usage: kafka_mock [--brokers N] --topic NAME:PARTITIONS[:REPLICATION]...\n"
-            "                  [--bootstrap-file FILE] [--control FIFO] [--debug]\n"
+            "usage: lf_kafka_mock [--brokers N] [--topic NAME:PARTITIONS[:REPLICATION]]...\n"
+            "                     [--bootstrap-file FILE] [--control FIFO] [--debug]\n"
             "\n"
             "Runs a librdkafka mock Kafka cluster on 127.0.0.1 until SIGTERM or SIGINT\n"
             "(then exits 0), or until its parent process dies.\n"
@@ -83,13 +83,15 @@ static void usage(FILE *out)
             "\n"
             "stdout: line 1 is the bootstrap list \"127.0.0.1:PORT,...\", printed once the\n"
             "topics answer over TCP; then one line per applied command: \"ok COMMAND\",\n"
-            "or \"err COMMAND\" with the reason on stderr.\n"
+            "or \"err COMMAND\" with the reason on stderr. Exit status: 0 after\n"
+            "SIGTERM/SIGINT, 2 on any error (with a message on stderr).\n"
             "\n"
-            "Signals: SIGUSR1 = command \"down\", SIGUSR2 = command \"up\".\n"
+            "Signals: SIGUSR1 = command \"down\" (all brokers), SIGUSR2 = \"up\".\n"
+            "A command takes effect when its ack is printed (up to ~1 s in 2.0.2).\n"
             "Commands (one per line on the FIFO; BROKER is an id or \"all\"):\n"
-            "  down [BROKER]            drop connections and refuse new ones (the port\n"
-            "                           stays bound; leaders do not move)\n"
-            "  up [BROKER]              accept connections again, on the same port\n"
+            "  down [BROKER]            close the listener and every connection: clients\n"
+            "                           get \"connection refused\" (leaders do not move)\n"
+            "  up [BROKER]              listen again, on the same port\n"
             "  rtt BROKER MS            delay every answer by MS milliseconds\n"
             "  leader TOPIC PART BROKER move a partition's leader\n"
             "  error APIKEY CODE [CNT]  the next CNT requests (default 1) of Kafka API\n"
@@ -98,14 +100,24 @@ static void usage(FILE *out)
             MAX_BROKERS);
 }
 
+/* What die() removes: files this process made and has not handed over. */
+static const char *made_tmp_file;
+static const char *made_fifo;
+
+static void die(const char *fmt, ...) __attribute__((format(printf, 1, 2), noreturn));
+
 static void die(const char *fmt, ...)
 {
     va_list ap;
-    fputs("kafka_mock: ", stderr);
+    fputs("lf_kafka_mock: ", stderr);
     va_start(ap, fmt);
     vfprintf(stderr, fmt, ap);
     va_end(ap);
     fputc('\n', stderr);
+    if (made_tmp_file)
+        unlink(made_tmp_file);
+    if (made_fifo)
+        unlink(made_fifo);
     exit(2);
 }
 
@@ -310,21 +322,30 @@ static void wait_ready(const struct mock *m)
         die("cluster not ready after %d ms: %s", READY_TIMEOUT_MS, rd_kafka_err2str(e));
 }
 
-static void write_bootstrap_file(const char *path, const char *bootstraps)
+/*
+ * The bootstrap file is opened before the cluster starts, so that a bad path
+ * fails at once; it gets its content and its name only once the cluster is
+ * ready.
+ */
+static FILE *open_bootstrap_tmp(const char *path, char *tmp, size_t tmp_size)
 {
-    char tmp[PATH_MAX];
-    if (snprintf(tmp, sizeof(tmp), "%s.tmp.%ld", path, (long)getpid()) >= (int)sizeof(tmp))
+    if (snprintf(tmp, tmp_size, "%s.tmp.%ld", path, (long)getpid()) >= (int)tmp_size)
         die("--bootstrap-file: path too long");
     FILE *f = fopen(tmp, "w");
     if (!f)
         die("%s: %s", tmp, strerror(errno));
+    made_tmp_file = tmp;
+    return f;
+}
+
+static void publish_bootstrap_file(FILE *f, const char *tmp, const char *path,
+                                   const char *bootstraps)
+{
     int bad = fprintf(f, "%s\n", bootstraps) < 0;
     bad |= fclose(f) != 0;
-    if (bad || rename(tmp, path) < 0) {
-        int saved = errno;
-        unlink(tmp);
-        die("%s: %s", path, strerror(saved));
-    }
+    if (bad || rename(tmp, path) < 0)
+        die("%s: %s", path, strerror(errno));
+    made_tmp_file = NULL;
 }
 
 static void open_control(struct mock *m)
@@ -332,9 +353,10 @@ static void open_control(struct mock *m)
     m->control_fd = m->control_keep_fd = -1;
     if (!m->control_path)
         return;
-    if (mkfifo(m->control_path, 0600) == 0)
+    if (mkfifo(m->control_path, 0600) == 0) {
         m->control_made = 1;
-    else if (errno != EEXIST)
+        made_fifo = m->control_path;
+    } else if (errno != EEXIST)
         die("mkfifo %s: %s", m->control_path, strerror(errno));
     m->control_fd = open(m->control_path, O_RDONLY | O_NONBLOCK | O_CLOEXEC);
     if (m->control_fd < 0)
@@ -396,17 +418,19 @@ static int run_command(struct mock *m, char *line, const char **why)
     rd_kafka_resp_err_t e = RD_KAFKA_RESP_ERR_NO_ERROR;
     int32_t id;
     int a, b;
-    *why = "bad arguments";
     if (strcmp(argv[0], "down") == 0 || strcmp(argv[0], "up") == 0) {
+        *why = "usage: down|up [BROKER], BROKER is 1..brokers or all";
         if (argc > 2 || parse_broker(m, argc == 2 ? argv[1] : NULL, &id) < 0)
             return -1;
         e = argv[0][0] == 'd' ? rd_kafka_mock_broker_set_down(m->cluster, id)
                               : rd_kafka_mock_broker_set_up(m->cluster, id);
     } else if (strcmp(argv[0], "rtt") == 0) {
+        *why = "usage: rtt BROKER MS, BROKER is 1..brokers or all";
         if (argc != 3 || parse_broker(m, argv[1], &id) < 0 || parse_int(argv[2], 0, 600000, &a) < 0)
             return -1;
         e = rd_kafka_mock_broker_set_rtt(m->cluster, id, a);
     } else if (strcmp(argv[0], "leader") == 0) {
+        *why = "usage: leader TOPIC PARTITION BROKER";
         if (argc != 4 || parse_int(argv[2], 0, 10000, &a) < 0 ||
             parse_int(argv[3], 1, m->brokers, &b) < 0)
             return -1;
@@ -432,7 +456,7 @@ static void command(struct mock *m, const char *text)
     if (run_command(m, copy, &why) == 0) {
         printf("ok %s\n", text);
     } else {
-        fprintf(stderr, "kafka_mock: %s: %s\n", text, why);
+        fprintf(stderr, "lf_kafka_mock: %s: %s\n", text, why);
         printf("err %s\n", text);
     }
 }
@@ -456,7 +480,7 @@ static void read_control(struct mock *m)
         m->line_len -= (size_t)(start - m->line);
         memmove(m->line, start, m->line_len);
         if (m->line_len == sizeof(m->line) - 1) {
-            fprintf(stderr, "kafka_mock: control line over %d bytes dropped\n",
+            fprintf(stderr, "lf_kafka_mock: control line over %d bytes dropped\n",
                     CONTROL_LINE_MAX - 1);
             m->line_len = 0;
         }
@@ -492,14 +516,14 @@ static void run(struct mock *m)
 int main(int argc, char **argv)
 {
     struct mock m = {.sigfd = -1};
+    char bootstrap_tmp[PATH_MAX];
+    FILE *bootstrap_f = NULL;
     parse_args(&m, argc, argv);
-    if (m.topic_cnt == 0) {
-        usage(stderr);
-        die("at least one --topic is needed");
-    }
     setvbuf(stdout, NULL, _IOLBF, 0);
     m.sigfd = open_signalfd();
     follow_parent();
+    if (m.bootstrap_file)
+        bootstrap_f = open_bootstrap_tmp(m.bootstrap_file, bootstrap_tmp, sizeof(bootstrap_tmp));
     open_control(&m);
     start_cluster(&m);
     wait_ready(&m);
@@ -507,8 +531,8 @@ int main(int argc, char **argv)
     /* stdout first: whoever sees the file can also read line 1 */
     const char *bootstraps = rd_kafka_mock_cluster_bootstraps(m.cluster);
     printf("%s\n", bootstraps);
-    if (m.bootstrap_file)
-        write_bootstrap_file(m.bootstrap_file, bootstraps);
+    if (bootstrap_f)
+        publish_bootstrap_file(bootstrap_f, bootstrap_tmp, m.bootstrap_file, bootstraps);
 
     run(&m);
 
