@@ -139,47 +139,6 @@ static const struct lf_conf_key agent_keys[] = {
      .doc = "on SIGTERM, how long to try delivering what was read before exiting"},
     {.name = NULL}};
 
-static const struct lf_conf_key grammar_keys[] = {
-    {.name = "expressions",
-     .type = LF_CONF_STRINGS,
-     .offset = G(expressions),
-     .count = G(nexpressions),
-     .min = 1,
-     .max = 256,
-     .flags = LF_CONF_REQUIRED,
-     .doc = "grok expressions tried in order on each line; the first that matches wins"},
-    {.name = "patterns_dirs",
-     .type = LF_CONF_STRINGS,
-     .offset = G(patterns_dirs),
-     .count = G(npatterns_dirs),
-     .max = 64,
-     .def = "[]",
-     .doc = "directories of pattern files (`NAME regex` lines) loaded after the shipped ones; "
-            "later definitions replace earlier ones"},
-    {.name = "definitions",
-     .type = LF_CONF_STRING_MAP,
-     .offset = G(definition_names),
-     .values = G(definition_regexes),
-     .count = G(ndefinitions),
-     .max = 4096,
-     .def = "{}",
-     .doc = "inline patterns, `NAME: regex`, loaded last"},
-    {.name = "max_line",
-     .type = LF_CONF_SIZE,
-     .offset = G(max_line),
-     .def = "1MiB",
-     .min = KIB,
-     .max = GIB,
-     .doc = "longer lines are cut to this size and tagged `_truncated`"},
-    {.name = "match_limit",
-     .type = LF_CONF_UINT,
-     .offset = G(match_limit),
-     .def = "10000000",
-     .min = 1,
-     .doc = "PCRE2 match limit per expression and line: a pathological line gives up "
-            "(`_groktimeout`) instead of burning CPU"},
-    {.name = NULL}};
-
 static const struct lf_conf_key metrics_keys[] = {
     {.name = "enabled",
      .type = LF_CONF_BOOL,
@@ -554,7 +513,7 @@ static const struct lf_conf_key top_keys[] = {
      .name_at = G(name),
      .line_at = G(line),
      .col_at = G(col),
-     .sub = grammar_keys,
+     .sub = lf_grammar_conf_keys,
      .max = 256,
      .flags = LF_CONF_SET_LINE | LF_CONF_SET_COL,
      .def_doc = "`syslog` (`['" DEFAULT_GRAMMAR_EXPR "']`), always there unless redefined",
@@ -609,7 +568,7 @@ static void add_default_grammar(struct lf_agent_conf *conf, struct lf_conf_error
     struct lf_conf_doc *doc =
         lf_conf_parse_text("(built-in grammar " DEFAULT_GRAMMAR ")", text, sizeof(text) - 1, errs);
     if (doc)
-        lf_conf_bind(grammar_keys, doc->root, doc->origin, g, errs);
+        lf_conf_bind(lf_grammar_conf_keys, doc->root, doc->origin, g, errs);
     lf_conf_doc_free(doc);
 }
 

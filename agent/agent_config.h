@@ -57,6 +57,8 @@
 #ifndef LF_AGENT_CONFIG_H
 #define LF_AGENT_CONFIG_H
 
+#include "parser.h"
+
 #include <stdbool.h>
 #include <stddef.h>
 #include <stdint.h>
@@ -64,20 +66,6 @@
 enum lf_metricset { LF_METRIC_LOAD = 1, LF_METRIC_MEMORY = 2, LF_METRIC_CPU = 4 };
 enum lf_start_at { LF_START_END, LF_START_BEGINNING };
 enum lf_output_type { LF_OUTPUT_FILE, LF_OUTPUT_STDOUT, LF_OUTPUT_ELASTICSEARCH };
-
-struct lf_grammar_conf {
-    char *name;
-    char **expressions;
-    size_t nexpressions;
-    char **patterns_dirs;
-    size_t npatterns_dirs;
-    char **definition_names; /* parallel to definition_regexes */
-    char **definition_regexes;
-    size_t ndefinitions;
-    uint64_t max_line;
-    uint32_t match_limit;
-    unsigned line, col; /* where its name is in the file (0: the built-in syslog) */
-};
 
 struct lf_files_conf {
     char **paths;

@@ -14,22 +14,11 @@
 #include "agent_config.h"
 #include "grok.h"
 #include "lf.h"
+#include "parser.h"
 #include "shipper.h"
 
 #include <stdbool.h>
 #include <stdint.h>
-
-/* ---- counters ---------------------------------------------------------- */
-
-struct lf_input_counters {
-    uint64_t read;      /* lines or samples taken in */
-    uint64_t parsed;    /* matched a grammar expression */
-    uint64_t unparsed;  /* matched none, shipped tagged */
-    uint64_t emitted;   /* events handed to the pipeline */
-    uint64_t acked;     /* events the output made safe */
-    uint64_t truncated; /* lines cut at max_line */
-    uint64_t errors;
-};
 
 /* ---- the pipeline ------------------------------------------------------ */
 
@@ -78,41 +67,6 @@ size_t lf_pipeline_queued(const struct lf_pipeline *p);
 
 /* The agent's host name (host.name), for ids and fields. */
 const char *lf_pipeline_host(const struct lf_pipeline *p);
-
-/* Monotonic and wall clocks in ms; inputs use these so tests can reason. */
-int64_t lf_now_mono_ms(void);
-int64_t lf_now_wall_ms(void);
-/* Wall time to a few milliseconds, for a fraction of the cost: enough to
- * infer a year, not for an event time. */
-int64_t lf_now_wall_coarse_ms(void);
-
-/* ---- parsing lines ----------------------------------------------------- */
-
-/*
- * A grammar ready for lines: the compiled grok expressions plus what turns a
- * match into an event's time. Built once per grammar from the config.
- */
-struct lf_parser;
-
-struct lf_parser *lf_parser_create(const struct lf_grammar_conf *gc, const char *timezone,
-                                   char *errbuf, size_t errlen);
-void lf_parser_destroy(struct lf_parser *p);
-/* The compiled grammar, e.g. for the fields it declares. */
-const lf_grok *lf_parser_grok(const struct lf_parser *p);
-/* Tests: the wall clock (ms) that year inference uses; 0 for the real one. */
-void lf_parser_set_now(struct lf_parser *p, int64_t wall_ms);
-
-/*
- * Parses one line into `ev` (whose fields then point into `line` and into the
- * event's own storage): the grammar's fields, "message" (the line, unless the
- * grammar captured one), event.original-free; the tag _grokparsefailure when
- * nothing matched; _truncated when `cut`. A captured "timestamp" (syslog
- * "Nov 21 17:02:01" with the year inferred across New Year and the zone from
- * the config, or ISO 8601) becomes the event time in *ts_ms and is removed;
- * otherwise *ts_ms is 0. Counts into `c`. Returns 0 or LF_ENOMEM/LF_ELIMIT.
- */
-int lf_parser_parse(struct lf_parser *p, const char *line, size_t len, bool cut,
-                    struct lf_event *ev, int64_t *ts_ms, struct lf_input_counters *c);
 
 /* ---- inputs ------------------------------------------------------------ */
 

@@ -38,27 +38,6 @@ struct lf_pipeline {
     struct lf_field common[3];
 };
 
-int64_t lf_now_mono_ms(void)
-{
-    struct timespec ts;
-    clock_gettime(CLOCK_MONOTONIC, &ts);
-    return (int64_t)ts.tv_sec * 1000 + ts.tv_nsec / 1000000;
-}
-
-int64_t lf_now_wall_coarse_ms(void)
-{
-    struct timespec ts;
-    clock_gettime(CLOCK_REALTIME_COARSE, &ts);
-    return (int64_t)ts.tv_sec * 1000 + ts.tv_nsec / 1000000;
-}
-
-int64_t lf_now_wall_ms(void)
-{
-    struct timespec ts;
-    clock_gettime(CLOCK_REALTIME, &ts);
-    return (int64_t)ts.tv_sec * 1000 + ts.tv_nsec / 1000000;
-}
-
 struct lf_pipeline *lf_pipeline_create(struct lf_output *out, const char *host, size_t max_docs,
                                        size_t max_bytes, int64_t max_age_ms)
 {

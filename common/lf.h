@@ -147,6 +147,15 @@ void lf_line_reader_free(struct lf_line_reader *r);
  * call), 0 at end of input, or LF_EIO (errno set). */
 int lf_line_reader_next(struct lf_line_reader *r, const char **line, size_t *len, int *cut);
 
+/* ---- clocks ------------------------------------------------------------ */
+
+/* Monotonic and wall clocks in ms. */
+int64_t lf_now_mono_ms(void);
+int64_t lf_now_wall_ms(void);
+/* Wall time to a few milliseconds, for a fraction of the cost: enough to
+ * infer a year, not for an event time. */
+int64_t lf_now_wall_coarse_ms(void);
+
 /* ---- acknowledgement queue --------------------------------------------- */
 
 /*

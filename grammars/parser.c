@@ -8,7 +8,7 @@
  * ISO 8601 timestamps carry their own zone, or take the configured one.
  */
 #define _POSIX_C_SOURCE 200809L
-#include "input.h"
+#include "parser.h"
 
 #include <stdio.h>
 #include <stdlib.h>

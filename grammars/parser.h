@@ -1,0 +1,76 @@
+/*
+ * parser.h - a configured grammar (named grok expressions plus their
+ * settings, as the YAML config declares them) applied to lines: the agent's
+ * inputs and the shipper's raw Kafka lines both use it.
+ */
+#ifndef LF_PARSER_H
+#define LF_PARSER_H
+
+#include "grok.h"
+#include "lf.h"
+#include "lf_config.h"
+
+#include <stdbool.h>
+#include <stddef.h>
+#include <stdint.h>
+
+/* One grammar of the config's `grammars:` map. */
+struct lf_grammar_conf {
+    char *name;
+    char **expressions;
+    size_t nexpressions;
+    char **patterns_dirs;
+    size_t npatterns_dirs;
+    char **definition_names; /* parallel to definition_regexes */
+    char **definition_regexes;
+    size_t ndefinitions;
+    uint64_t max_line;
+    uint32_t match_limit;
+    unsigned line, col; /* where its name is in the file (0: the built-in syslog) */
+};
+
+/* The keys of one grammar's section (lf_config.h), shared by every config
+ * that declares grammars. */
+extern const struct lf_conf_key lf_grammar_conf_keys[];
+
+/* ---- counters ---------------------------------------------------------- */
+
+struct lf_input_counters {
+    uint64_t read;      /* lines or samples taken in */
+    uint64_t parsed;    /* matched a grammar expression */
+    uint64_t unparsed;  /* matched none, shipped tagged */
+    uint64_t emitted;   /* events handed to the pipeline */
+    uint64_t acked;     /* events the output made safe */
+    uint64_t truncated; /* lines cut at max_line */
+    uint64_t errors;
+};
+
+/* ---- parsing lines ----------------------------------------------------- */
+
+/*
+ * A grammar ready for lines: the compiled grok expressions plus what turns a
+ * match into an event's time. Built once per grammar from the config.
+ */
+struct lf_parser;
+
+struct lf_parser *lf_parser_create(const struct lf_grammar_conf *gc, const char *timezone,
+                                   char *errbuf, size_t errlen);
+void lf_parser_destroy(struct lf_parser *p);
+/* The compiled grammar, e.g. for the fields it declares. */
+const lf_grok *lf_parser_grok(const struct lf_parser *p);
+/* Tests: the wall clock (ms) that year inference uses; 0 for the real one. */
+void lf_parser_set_now(struct lf_parser *p, int64_t wall_ms);
+
+/*
+ * Parses one line into `ev` (whose fields then point into `line` and into the
+ * event's own storage): the grammar's fields, "message" (the line, unless the
+ * grammar captured one), event.original-free; the tag _grokparsefailure when
+ * nothing matched; _truncated when `cut`. A captured "timestamp" (syslog
+ * "Nov 21 17:02:01" with the year inferred across New Year and the zone from
+ * the config, or ISO 8601) becomes the event time in *ts_ms and is removed;
+ * otherwise *ts_ms is 0. Counts into `c`. Returns 0 or LF_ENOMEM/LF_ELIMIT.
+ */
+int lf_parser_parse(struct lf_parser *p, const char *line, size_t len, bool cut,
+                    struct lf_event *ev, int64_t *ts_ms, struct lf_input_counters *c);
+
+#endif
