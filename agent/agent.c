@@ -12,7 +12,7 @@
 #define _POSIX_C_SOURCE 200809L
 #include "agent.h"
 #include "agent_config.h"
-#include "es_template.h"
+#include "es_conf.h"
 #include "input.h"
 
 #include <errno.h>
@@ -40,29 +40,6 @@ struct agent {
     int omprog;
 };
 
-/* The first line of a secret's file, without its newline; NULL with the
- * reason in err. The secret itself never goes into a message. */
-static char *read_secret(const char *path, const char *what, char *err, size_t errlen)
-{
-    FILE *f = fopen(path, "r");
-    if (!f) {
-        snprintf(err, errlen, "output.elasticsearch.%s: cannot read %s: %s", what, path,
-                 strerror(errno));
-        return NULL;
-    }
-    char line[4096];
-    char *s = NULL;
-    if (fgets(line, sizeof(line), f)) {
-        line[strcspn(line, "\r\n")] = '\0';
-        s = strdup(line);
-    }
-    memset(line, 0, sizeof(line));
-    fclose(f);
-    if (!s)
-        snprintf(err, errlen, "output.elasticsearch.%s: %s is empty", what, path);
-    return s;
-}
-
 /* The index prefixes this configuration sends to, for templates. */
 static size_t index_prefixes(const struct agent *a, const char **out, size_t max)
 {
@@ -77,79 +54,21 @@ static size_t index_prefixes(const struct agent *a, const char **out, size_t max
     return n;
 }
 
-/* A template for every typed field the grammars in use declare. */
-static struct lf_es_template *build_template(struct agent *a, char *err, size_t errlen)
-{
-    struct lf_es_template *t = lf_es_template_create();
-    if (!t || lf_es_template_add_builtin(t)) {
-        lf_es_template_destroy(t);
-        snprintf(err, errlen, "out of memory");
-        return NULL;
-    }
-    for (size_t i = 0; i < a->conf->ngrammars; i++) {
-        char why[512];
-        if (a->parsers[i] && lf_es_template_add_grok(t, lf_parser_grok(a->parsers[i]), why,
-                                                     sizeof(why)) == LF_ECONFLICT)
-            lf_log(LF_LOG_WARN, "agent", "grammar %s: %s", a->conf->grammars[i].name, why);
-    }
-    return t;
-}
-
 static struct lf_output *create_es_output(struct agent *a, char *err, size_t errlen)
 {
     const struct lf_agent_conf *c = a->conf;
     const char *prefixes[258];
-    char *password = NULL, *api_key = NULL;
-    struct lf_output *out = NULL;
-    if (c->es_password_file &&
-        !(password = read_secret(c->es_password_file, "password_file", err, errlen)))
-        goto done;
-    if (c->es_api_key_file &&
-        !(api_key = read_secret(c->es_api_key_file, "api_key_file", err, errlen)))
-        goto done;
-    struct lf_es_options o = {
-        .hosts = (const char *const *)c->es_hosts,
-        .nhosts = c->nes_hosts,
-        .index = c->es_index,
-        .local_dates = c->es_local_dates,
-        .gzip = c->es_gzip,
-        .max_in_flight = c->es_max_in_flight,
-        .queue_max_bytes = c->es_queue_max_bytes,
-        .batch_docs = c->batch_max_docs,
-        .batch_bytes = c->batch_max_bytes,
-        .backoff_min_ms = (int64_t)c->es_backoff_min_ms,
-        .backoff_max_ms = (int64_t)c->es_backoff_max_ms,
-        .dead_letter_path = c->es_dead_letter,
-        .templates = c->es_templates,
-        .template_overwrite = c->es_template_overwrite,
-        .prefixes = prefixes,
-        .nprefixes = index_prefixes(a, prefixes, sizeof(prefixes) / sizeof(prefixes[0])),
-        .http = {.ca_file = c->es_ca_file,
-                 .cert_file = c->es_cert_file,
-                 .key_file = c->es_key_file,
-                 .verify = c->es_verify,
-                 .username = c->es_username,
-                 .password = password ? password : c->es_password,
-                 .api_key = api_key ? api_key : c->es_api_key,
-                 .connect_timeout_ms = (int64_t)c->es_connect_timeout_ms,
-                 .timeout_ms = (int64_t)c->es_timeout_ms},
-        .spool = {.dir = c->es_spool ? c->es_spool_dir : NULL,
-                  .max_bytes = c->es_spool_max_bytes,
-                  .fsync = (enum lf_spool_fsync)c->es_spool_fsync,
-                  .full = (enum lf_spool_full)c->es_spool_full},
-    };
-    struct lf_es_template *t = c->es_templates ? build_template(a, err, errlen) : NULL;
-    if (c->es_templates && !t)
-        goto done;
-    out = lf_out_es_create(&o, t, err, errlen);
-done:
-    if (password)
-        memset(password, 0, strlen(password));
-    if (api_key)
-        memset(api_key, 0, strlen(api_key));
-    free(password);
-    free(api_key);
-    return out;
+    const lf_grok *groks[258];
+    const char *names[258];
+    size_t ngroks = 0;
+    for (size_t i = 0; i < c->ngrammars && ngroks < 258; i++) {
+        groks[ngroks] = a->parsers[i] ? lf_parser_grok(a->parsers[i]) : NULL;
+        names[ngroks++] = c->grammars[i].name;
+    }
+    return lf_es_conf_create_output(
+        &c->es, "output.elasticsearch", prefixes,
+        index_prefixes(a, prefixes, sizeof(prefixes) / sizeof(prefixes[0])), groks, names,
+        ngroks, c->batch_max_docs, c->batch_max_bytes, err, errlen);
 }
 
 static struct lf_output *create_output(struct agent *a, char *err, size_t errlen)

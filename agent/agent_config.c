@@ -11,6 +11,7 @@
 #define _POSIX_C_SOURCE 200809L
 #include "agent_config.h"
 #include "lf_config.h"
+#include "es_conf.h"
 #include "shipper.h"
 
 #include <ctype.h>
@@ -94,10 +95,6 @@ static const struct lf_conf_enum output_types[] = {{"file", LF_OUTPUT_FILE},
                                                    {"stdout", LF_OUTPUT_STDOUT},
                                                    {"elasticsearch", LF_OUTPUT_ELASTICSEARCH},
                                                    {NULL, 0}};
-static const struct lf_conf_enum spool_fsyncs[] = {
-    {"commit", LF_SPOOL_FSYNC_COMMIT}, {"never", LF_SPOOL_FSYNC_NEVER}, {NULL, 0}};
-static const struct lf_conf_enum spool_fulls[] = {
-    {"block", LF_SPOOL_FULL_BLOCK}, {"drop_oldest", LF_SPOOL_FULL_DROP_OLDEST}, {NULL, 0}};
 static const struct lf_conf_enum fsync_policies[] = {
     {"batch", LF_FSYNC_BATCH}, {"never", LF_FSYNC_NEVER}, {NULL, 0}};
 
@@ -289,178 +286,6 @@ static const struct lf_conf_key stdout_output_keys[] = {
      .doc = "also print the `_bulk` action line before each event"},
     {.name = NULL}};
 
-static const char *check_url(const char *s)
-{
-    return strncmp(s, "http://", 7) == 0 || strncmp(s, "https://", 8) == 0
-               ? NULL
-               : "a URL starting with http:// or https://";
-}
-
-static const struct lf_conf_key es_spool_keys[] = {
-    {.name = "enabled",
-     .type = LF_CONF_BOOL,
-     .offset = A(es_spool),
-     .def = "true",
-     .doc = "when Elasticsearch is down or behind, keep events on disk (and acknowledge the "
-            "inputs) instead of making the inputs wait"},
-    {.name = "dir",
-     .type = LF_CONF_PATH,
-     .offset = A(es_spool_dir),
-     .def_doc = "`<data_dir>/spool`",
-     .doc = "where the spool's segment files are"},
-    {.name = "max_size",
-     .type = LF_CONF_SIZE,
-     .offset = A(es_spool_max_bytes),
-     .def = "1GiB",
-     .min = MIB,
-     .doc = "disk the spool may use"},
-    {.name = "fsync",
-     .type = LF_CONF_ENUM,
-     .offset = A(es_spool_fsync),
-     .enums = spool_fsyncs,
-     .def = "commit",
-     .doc = "`commit`: a batch is acknowledged once fsync'ed into the spool; `never`: once "
-            "written (a crash of the machine may lose it)"},
-    {.name = "when_full",
-     .type = LF_CONF_ENUM,
-     .offset = A(es_spool_full),
-     .enums = spool_fulls,
-     .def = "block",
-     .doc = "`block`: inputs wait (nothing lost); `drop_oldest`: the oldest spooled events are "
-            "deleted, counted and logged"},
-    {.name = NULL}};
-
-static const struct lf_conf_key es_output_keys[] = {
-    {.name = "hosts",
-     .type = LF_CONF_STRINGS,
-     .offset = A(es_hosts),
-     .count = A(nes_hosts),
-     .def = "[http://localhost:9200]",
-     .check = check_url,
-     .max = 64,
-     .doc = "Elasticsearch nodes, used in turn; one that fails is set aside for a while"},
-    {.name = "index",
-     .type = LF_CONF_STRING,
-     .offset = A(es_index),
-     .def = "'%{prefix}-%{+YYYY.MM.dd}'",
-     .doc = "index name pattern: `%{prefix}` is the input's index prefix, `%{+FMT}` the event "
-            "date in Joda-Time letters, as in Logstash"},
-    {.name = "local_dates",
-     .type = LF_CONF_BOOL,
-     .offset = A(es_local_dates),
-     .def = "false",
-     .doc = "date index names by the local date instead of the UTC date"},
-    {.name = "gzip",
-     .type = LF_CONF_BOOL,
-     .offset = A(es_gzip),
-     .def = "false",
-     .doc = "gzip request bodies (less network, more CPU)"},
-    {.name = "max_in_flight",
-     .type = LF_CONF_UINT,
-     .offset = A(es_max_in_flight),
-     .def = "2",
-     .min = 1,
-     .max = 64,
-     .doc = "bulk requests sent at once"},
-    {.name = "queue_max_size",
-     .type = LF_CONF_SIZE,
-     .offset = A(es_queue_max_bytes),
-     .def = "16MiB",
-     .min = KIB,
-     .max = GIB,
-     .doc = "events held in memory waiting for Elasticsearch; beyond it they go to the spool "
-            "(or the inputs wait)"},
-    {.name = "timeout",
-     .type = LF_CONF_DURATION,
-     .offset = A(es_timeout_ms),
-     .def = "60s",
-     .min = 100,
-     .max = HOUR,
-     .doc = "a request that takes longer is abandoned and retried"},
-    {.name = "connect_timeout",
-     .type = LF_CONF_DURATION,
-     .offset = A(es_connect_timeout_ms),
-     .def = "5s",
-     .min = 10,
-     .max = HOUR,
-     .doc = "time to open a connection"},
-    {.name = "backoff_min",
-     .type = LF_CONF_DURATION,
-     .offset = A(es_backoff_min_ms),
-     .def = "100ms",
-     .min = 1,
-     .max = HOUR,
-     .doc = "first wait before a retry; it doubles with each failure (with jitter)"},
-    {.name = "backoff_max",
-     .type = LF_CONF_DURATION,
-     .offset = A(es_backoff_max_ms),
-     .def = "60s",
-     .min = 1,
-     .max = HOUR,
-     .doc = "longest wait between retries"},
-    {.name = "dead_letter_file",
-     .type = LF_CONF_PATH,
-     .offset = A(es_dead_letter),
-     .def_doc = "`<data_dir>/dead-letter.ndjson`",
-     .doc = "documents Elasticsearch refuses for good (mapping errors), each with its reason"},
-    {.name = "templates",
-     .type = LF_CONF_BOOL,
-     .offset = A(es_templates),
-     .def = "true",
-     .doc = "install an index template `logferry-<prefix>` per index prefix at start"},
-    {.name = "template_overwrite",
-     .type = LF_CONF_BOOL,
-     .offset = A(es_template_overwrite),
-     .def = "false",
-     .doc = "replace a template of that name that is already there (else it is left alone)"},
-    {.name = "username",
-     .type = LF_CONF_STRING,
-     .offset = A(es_username),
-     .def_doc = "none",
-     .doc = "basic authentication"},
-    {.name = "password",
-     .type = LF_CONF_STRING,
-     .offset = A(es_password),
-     .def_doc = "none",
-     .doc = "basic authentication (use `${ENV}` or `password_file` to keep it out of the file)"},
-    {.name = "password_file",
-     .type = LF_CONF_PATH,
-     .offset = A(es_password_file),
-     .def_doc = "none",
-     .doc = "a file whose first line is the password"},
-    {.name = "api_key",
-     .type = LF_CONF_STRING,
-     .offset = A(es_api_key),
-     .def_doc = "none",
-     .doc = "an API key (base64 `id:key`), sent as `Authorization: ApiKey`"},
-    {.name = "api_key_file",
-     .type = LF_CONF_PATH,
-     .offset = A(es_api_key_file),
-     .def_doc = "none",
-     .doc = "a file whose first line is the API key"},
-    {.name = "ca_file",
-     .type = LF_CONF_PATH,
-     .offset = A(es_ca_file),
-     .def_doc = "the system's CA certificates",
-     .doc = "CA certificates (PEM) to verify the servers with"},
-    {.name = "cert_file",
-     .type = LF_CONF_PATH,
-     .offset = A(es_cert_file),
-     .def_doc = "none",
-     .doc = "client certificate (PEM)"},
-    {.name = "key_file",
-     .type = LF_CONF_PATH,
-     .offset = A(es_key_file),
-     .def_doc = "none",
-     .doc = "the client certificate's key (PEM)"},
-    {.name = "verify",
-     .type = LF_CONF_BOOL,
-     .offset = A(es_verify),
-     .def = "true",
-     .doc = "verify the servers' certificates and names"},
-    {.name = "spool", .type = LF_CONF_SECTION, .sub = es_spool_keys, .doc = "the on-disk spool"},
-    {.name = NULL}};
-
 static const struct lf_conf_key output_keys[] = {
     {.name = "type",
      .type = LF_CONF_ENUM,
@@ -499,7 +324,8 @@ static const struct lf_conf_key output_keys[] = {
      .doc = "`type: stdout`: one event per line on standard output"},
     {.name = "elasticsearch",
      .type = LF_CONF_SECTION,
-     .sub = es_output_keys,
+     .sub = lf_es_conf_keys,
+     .offset = A(es),
      .doc = "`type: elasticsearch`: `_bulk` into daily indices"},
     {.name = NULL}};
 
@@ -612,10 +438,10 @@ static void fill_computed(struct lf_agent_conf *conf, struct lf_conf_errors *err
             lf_conf_errorf(errs, ORIGIN_DEFAULTS, 0, 0, "out of memory");
         }
     }
-    if (!conf->es_dead_letter && conf->data_dir)
-        conf->es_dead_letter = under_data_dir(conf, "/dead-letter.ndjson", errs);
-    if (!conf->es_spool_dir && conf->data_dir)
-        conf->es_spool_dir = under_data_dir(conf, "/spool", errs);
+    if (!conf->es.dead_letter && conf->data_dir)
+        conf->es.dead_letter = under_data_dir(conf, "/dead-letter.ndjson", errs);
+    if (!conf->es.spool.dir && conf->data_dir)
+        conf->es.spool.dir = under_data_dir(conf, "/spool", errs);
     add_default_grammar(conf, errs);
 }
 

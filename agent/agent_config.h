@@ -57,6 +57,7 @@
 #ifndef LF_AGENT_CONFIG_H
 #define LF_AGENT_CONFIG_H
 
+#include "es_conf.h"
 #include "parser.h"
 
 #include <stdbool.h>
@@ -114,24 +115,7 @@ struct lf_agent_conf {
     bool file_local_dates;
     bool stdout_bulk;
 
-    /* output.elasticsearch */
-    char **es_hosts;
-    size_t nes_hosts;
-    char *es_index;
-    bool es_local_dates, es_gzip;
-    uint32_t es_max_in_flight;
-    uint64_t es_queue_max_bytes;
-    uint64_t es_timeout_ms, es_connect_timeout_ms, es_backoff_min_ms, es_backoff_max_ms;
-    char *es_dead_letter;
-    bool es_templates, es_template_overwrite;
-    char *es_username, *es_password, *es_password_file, *es_api_key, *es_api_key_file;
-    char *es_ca_file, *es_cert_file, *es_key_file;
-    bool es_verify;
-    bool es_spool;
-    char *es_spool_dir;
-    uint64_t es_spool_max_bytes;
-    int es_spool_fsync; /* enum lf_spool_fsync */
-    int es_spool_full;  /* enum lf_spool_full */
+    struct lf_es_conf es; /* output.elasticsearch */
 };
 
 /*

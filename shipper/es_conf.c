@@ -1,0 +1,308 @@
+/*
+ * es_conf.c - the Elasticsearch section's keys (types, defaults, docs) and
+ * the output made from it.
+ */
+#define _POSIX_C_SOURCE 200809L
+#include "es_conf.h"
+#include "es_template.h"
+
+#include <errno.h>
+#include <stdio.h>
+#include <stdlib.h>
+#include <string.h>
+
+#define E(field) offsetof(struct lf_es_conf, field)
+#define S(field) offsetof(struct lf_spool_conf, field)
+
+#define KIB 1024ull
+#define MIB (1024ull * 1024)
+#define GIB (1024ull * 1024 * 1024)
+#define HOUR 3600000ull
+
+static const struct lf_conf_enum spool_fsyncs[] = {
+    {"commit", LF_SPOOL_FSYNC_COMMIT}, {"never", LF_SPOOL_FSYNC_NEVER}, {NULL, 0}};
+static const struct lf_conf_enum spool_fulls[] = {
+    {"block", LF_SPOOL_FULL_BLOCK}, {"drop_oldest", LF_SPOOL_FULL_DROP_OLDEST}, {NULL, 0}};
+
+static const char *check_url(const char *s)
+{
+    return strncmp(s, "http://", 7) == 0 || strncmp(s, "https://", 8) == 0
+               ? NULL
+               : "a URL starting with http:// or https://";
+}
+
+const struct lf_conf_key lf_spool_conf_keys[] = {
+    {.name = "enabled",
+     .type = LF_CONF_BOOL,
+     .offset = S(enabled),
+     .def = "true",
+     .doc = "when Elasticsearch is down or behind, keep events on disk (and acknowledge the "
+            "inputs) instead of making the inputs wait"},
+    {.name = "dir",
+     .type = LF_CONF_PATH,
+     .offset = S(dir),
+     .def_doc = "`<data_dir>/spool`",
+     .doc = "where the spool's segment files are"},
+    {.name = "max_size",
+     .type = LF_CONF_SIZE,
+     .offset = S(max_bytes),
+     .def = "1GiB",
+     .min = MIB,
+     .doc = "disk the spool may use"},
+    {.name = "fsync",
+     .type = LF_CONF_ENUM,
+     .offset = S(fsync),
+     .enums = spool_fsyncs,
+     .def = "commit",
+     .doc = "`commit`: a batch is acknowledged once fsync'ed into the spool; `never`: once "
+            "written (a crash of the machine may lose it)"},
+    {.name = "when_full",
+     .type = LF_CONF_ENUM,
+     .offset = S(full),
+     .enums = spool_fulls,
+     .def = "block",
+     .doc = "`block`: inputs wait (nothing lost); `drop_oldest`: the oldest spooled events are "
+            "deleted, counted and logged"},
+    {.name = NULL}};
+
+const struct lf_conf_key lf_es_conf_keys[] = {
+    {.name = "hosts",
+     .type = LF_CONF_STRINGS,
+     .offset = E(hosts),
+     .count = E(nhosts),
+     .def = "[http://localhost:9200]",
+     .check = check_url,
+     .max = 64,
+     .doc = "Elasticsearch nodes, used in turn; one that fails is set aside for a while"},
+    {.name = "index",
+     .type = LF_CONF_STRING,
+     .offset = E(index),
+     .def = "'%{prefix}-%{+YYYY.MM.dd}'",
+     .doc = "index name pattern: `%{prefix}` is the input's index prefix, `%{+FMT}` the event "
+            "date in Joda-Time letters, as in Logstash"},
+    {.name = "local_dates",
+     .type = LF_CONF_BOOL,
+     .offset = E(local_dates),
+     .def = "false",
+     .doc = "date index names by the local date instead of the UTC date"},
+    {.name = "gzip",
+     .type = LF_CONF_BOOL,
+     .offset = E(gzip),
+     .def = "false",
+     .doc = "gzip request bodies (less network, more CPU)"},
+    {.name = "max_in_flight",
+     .type = LF_CONF_UINT,
+     .offset = E(max_in_flight),
+     .def = "2",
+     .min = 1,
+     .max = 64,
+     .doc = "bulk requests sent at once"},
+    {.name = "queue_max_size",
+     .type = LF_CONF_SIZE,
+     .offset = E(queue_max_bytes),
+     .def = "16MiB",
+     .min = KIB,
+     .max = GIB,
+     .doc = "events held in memory waiting for Elasticsearch; beyond it they go to the spool "
+            "(or the inputs wait)"},
+    {.name = "timeout",
+     .type = LF_CONF_DURATION,
+     .offset = E(timeout_ms),
+     .def = "60s",
+     .min = 100,
+     .max = HOUR,
+     .doc = "a request that takes longer is abandoned and retried"},
+    {.name = "connect_timeout",
+     .type = LF_CONF_DURATION,
+     .offset = E(connect_timeout_ms),
+     .def = "5s",
+     .min = 10,
+     .max = HOUR,
+     .doc = "time to open a connection"},
+    {.name = "backoff_min",
+     .type = LF_CONF_DURATION,
+     .offset = E(backoff_min_ms),
+     .def = "100ms",
+     .min = 1,
+     .max = HOUR,
+     .doc = "first wait before a retry; it doubles with each failure (with jitter)"},
+    {.name = "backoff_max",
+     .type = LF_CONF_DURATION,
+     .offset = E(backoff_max_ms),
+     .def = "60s",
+     .min = 1,
+     .max = HOUR,
+     .doc = "longest wait between retries"},
+    {.name = "dead_letter_file",
+     .type = LF_CONF_PATH,
+     .offset = E(dead_letter),
+     .def_doc = "`<data_dir>/dead-letter.ndjson`",
+     .doc = "documents Elasticsearch refuses for good (mapping errors), each with its reason"},
+    {.name = "templates",
+     .type = LF_CONF_BOOL,
+     .offset = E(templates),
+     .def = "true",
+     .doc = "install an index template `logferry-<prefix>` per index prefix at start"},
+    {.name = "template_overwrite",
+     .type = LF_CONF_BOOL,
+     .offset = E(template_overwrite),
+     .def = "false",
+     .doc = "replace a template of that name that is already there (else it is left alone)"},
+    {.name = "username",
+     .type = LF_CONF_STRING,
+     .offset = E(username),
+     .def_doc = "none",
+     .doc = "basic authentication"},
+    {.name = "password",
+     .type = LF_CONF_STRING,
+     .offset = E(password),
+     .def_doc = "none",
+     .doc = "basic authentication (use `${ENV}` or `password_file` to keep it out of the file)"},
+    {.name = "password_file",
+     .type = LF_CONF_PATH,
+     .offset = E(password_file),
+     .def_doc = "none",
+     .doc = "a file whose first line is the password"},
+    {.name = "api_key",
+     .type = LF_CONF_STRING,
+     .offset = E(api_key),
+     .def_doc = "none",
+     .doc = "an API key (base64 `id:key`), sent as `Authorization: ApiKey`"},
+    {.name = "api_key_file",
+     .type = LF_CONF_PATH,
+     .offset = E(api_key_file),
+     .def_doc = "none",
+     .doc = "a file whose first line is the API key"},
+    {.name = "ca_file",
+     .type = LF_CONF_PATH,
+     .offset = E(ca_file),
+     .def_doc = "the system's CA certificates",
+     .doc = "CA certificates (PEM) to verify the servers with"},
+    {.name = "cert_file",
+     .type = LF_CONF_PATH,
+     .offset = E(cert_file),
+     .def_doc = "none",
+     .doc = "client certificate (PEM)"},
+    {.name = "key_file",
+     .type = LF_CONF_PATH,
+     .offset = E(key_file),
+     .def_doc = "none",
+     .doc = "the client certificate's key (PEM)"},
+    {.name = "verify",
+     .type = LF_CONF_BOOL,
+     .offset = E(verify),
+     .def = "true",
+     .doc = "verify the servers' certificates and names"},
+    {.name = "spool", .type = LF_CONF_SECTION, .offset = E(spool),
+     .sub = lf_spool_conf_keys, .doc = "the on-disk spool"},
+    {.name = NULL}};
+
+
+/* ---- the output -------------------------------------------------------- */
+
+/* The first line of a secret's file, without its newline; NULL with the
+ * reason in err. The secret itself never goes into a message. */
+static char *read_secret(const char *path, const char *section, const char *what, char *err,
+                         size_t errlen)
+{
+    FILE *f = fopen(path, "r");
+    if (!f) {
+        snprintf(err, errlen, "%s.%s: cannot read %s: %s", section, what, path, strerror(errno));
+        return NULL;
+    }
+    char line[4096];
+    char *s = NULL;
+    if (fgets(line, sizeof(line), f)) {
+        line[strcspn(line, "\r\n")] = '\0';
+        if (line[0])
+            s = strdup(line);
+    }
+    memset(line, 0, sizeof(line));
+    fclose(f);
+    if (!s)
+        snprintf(err, errlen, "%s.%s: %s is empty or unreadable", section, what, path);
+    return s;
+}
+
+/* A template for every typed field the grammars declare. */
+static struct lf_es_template *build_template(const lf_grok *const *groks,
+                                             const char *const *grok_names, size_t ngroks,
+                                             char *err, size_t errlen)
+{
+    struct lf_es_template *t = lf_es_template_create();
+    if (!t || lf_es_template_add_builtin(t)) {
+        lf_es_template_destroy(t);
+        snprintf(err, errlen, "out of memory");
+        return NULL;
+    }
+    for (size_t i = 0; i < ngroks; i++) {
+        char why[512];
+        if (groks[i] && lf_es_template_add_grok(t, groks[i], why, sizeof(why)) == LF_ECONFLICT)
+            lf_log(LF_LOG_WARN, "es", "grammar %s: %s", grok_names[i], why);
+    }
+    return t;
+}
+
+static void wipe_free(char *secret)
+{
+    if (secret) {
+        memset(secret, 0, strlen(secret));
+        free(secret);
+    }
+}
+
+struct lf_output *lf_es_conf_create_output(const struct lf_es_conf *c, const char *section,
+                                           const char *const *prefixes, size_t nprefixes,
+                                           const lf_grok *const *groks,
+                                           const char *const *grok_names, size_t ngroks,
+                                           size_t batch_docs, size_t batch_bytes, char *err,
+                                           size_t errlen)
+{
+    char *password = NULL, *api_key = NULL;
+    struct lf_output *out = NULL;
+    if (c->password_file &&
+        !(password = read_secret(c->password_file, section, "password_file", err, errlen)))
+        goto done;
+    if (c->api_key_file &&
+        !(api_key = read_secret(c->api_key_file, section, "api_key_file", err, errlen)))
+        goto done;
+    struct lf_es_options o = {
+        .hosts = (const char *const *)c->hosts,
+        .nhosts = c->nhosts,
+        .index = c->index,
+        .local_dates = c->local_dates,
+        .gzip = c->gzip,
+        .max_in_flight = c->max_in_flight,
+        .queue_max_bytes = c->queue_max_bytes,
+        .batch_docs = batch_docs,
+        .batch_bytes = batch_bytes,
+        .backoff_min_ms = (int64_t)c->backoff_min_ms,
+        .backoff_max_ms = (int64_t)c->backoff_max_ms,
+        .dead_letter_path = c->dead_letter,
+        .templates = c->templates,
+        .template_overwrite = c->template_overwrite,
+        .prefixes = prefixes,
+        .nprefixes = nprefixes,
+        .http = {.ca_file = c->ca_file,
+                 .cert_file = c->cert_file,
+                 .key_file = c->key_file,
+                 .verify = c->verify,
+                 .username = c->username,
+                 .password = password ? password : c->password,
+                 .api_key = api_key ? api_key : c->api_key,
+                 .connect_timeout_ms = (int64_t)c->connect_timeout_ms,
+                 .timeout_ms = (int64_t)c->timeout_ms},
+        .spool = {.dir = c->spool.enabled ? c->spool.dir : NULL,
+                  .max_bytes = c->spool.max_bytes,
+                  .fsync = (enum lf_spool_fsync)c->spool.fsync,
+                  .full = (enum lf_spool_full)c->spool.full},
+    };
+    struct lf_es_template *t = NULL;
+    if (c->templates && !(t = build_template(groks, grok_names, ngroks, err, errlen)))
+        goto done;
+    out = lf_out_es_create(&o, t, err, errlen);
+done:
+    wipe_free(password);
+    wipe_free(api_key);
+    return out;
+}

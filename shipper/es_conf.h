@@ -1,0 +1,59 @@
+/*
+ * es_conf.h - the Elasticsearch output's configuration section, shared by
+ * the agent (`output.elasticsearch`) and `logferry shipper`, and the output
+ * built from it (secrets read from their files, templates from the grammars).
+ */
+#ifndef LF_ES_CONF_H
+#define LF_ES_CONF_H
+
+#include "grok.h"
+#include "lf_config.h"
+#include "shipper.h"
+
+#include <stdbool.h>
+#include <stddef.h>
+#include <stdint.h>
+
+/* The on-disk spool's section. */
+struct lf_spool_conf {
+    bool enabled;
+    char *dir;
+    uint64_t max_bytes;
+    int fsync; /* enum lf_spool_fsync */
+    int full;  /* enum lf_spool_full */
+};
+extern const struct lf_conf_key lf_spool_conf_keys[];
+
+struct lf_es_conf {
+    char **hosts;
+    size_t nhosts;
+    char *index;
+    bool local_dates, gzip;
+    uint32_t max_in_flight;
+    uint64_t queue_max_bytes;
+    uint64_t timeout_ms, connect_timeout_ms, backoff_min_ms, backoff_max_ms;
+    char *dead_letter; /* worked out from data_dir by the owner when absent */
+    bool templates, template_overwrite;
+    char *username, *password, *password_file, *api_key, *api_key_file;
+    char *ca_file, *cert_file, *key_file;
+    bool verify;
+    struct lf_spool_conf spool; /* spool.dir: worked out by the owner when absent */
+};
+/* Bind with .offset of the struct lf_es_conf in the owner's struct. */
+extern const struct lf_conf_key lf_es_conf_keys[];
+
+/*
+ * The output described by c. `section` names it in messages
+ * ("output.elasticsearch"); prefixes are the index prefixes known at start
+ * (one template each), groks the grammars whose typed fields the templates
+ * map (NULL entries are skipped); batch_docs and batch_bytes size the
+ * batches read back from the spool. Returns NULL with the reason in err.
+ */
+struct lf_output *lf_es_conf_create_output(const struct lf_es_conf *c, const char *section,
+                                           const char *const *prefixes, size_t nprefixes,
+                                           const lf_grok *const *groks,
+                                           const char *const *grok_names, size_t ngroks,
+                                           size_t batch_docs, size_t batch_bytes, char *err,
+                                           size_t errlen);
+
+#endif
