@@ -1,0 +1,85 @@
+/*
+ * kafka_common.c - librdkafka configurations built from ours, and
+ * librdkafka's log lines routed into ours.
+ */
+#define _POSIX_C_SOURCE 200809L
+#include "kafka_common.h"
+#include "lf.h"
+
+#include <stdio.h>
+#include <stdlib.h>
+#include <string.h>
+
+int lf_kafka_secret_property(const char *name)
+{
+    static const char *const words[] = {"password", "secret", "jaas", "key.pem", "token",
+                                        "credentials"};
+    for (size_t i = 0; i < sizeof(words) / sizeof(words[0]); i++)
+        if (strstr(name, words[i]))
+            return 1;
+    return 0;
+}
+
+/* syslog levels, as librdkafka logs them, to ours. */
+static void log_cb(const rd_kafka_t *rk, int level, const char *fac, const char *buf)
+{
+    const char *component = rd_kafka_opaque(rk);
+    enum lf_log_level l = level <= 3 ? LF_LOG_ERROR
+                          : level == 4 ? LF_LOG_WARN
+                          : level <= 6 ? LF_LOG_INFO
+                                       : LF_LOG_DEBUG;
+    lf_log(l, component ? component : "kafka", "librdkafka %s: %s", fac, buf);
+}
+
+static int set(rd_kafka_conf_t *conf, const char *section, const char *name, const char *value,
+               char *err, size_t errlen)
+{
+    char why[512];
+    if (rd_kafka_conf_set(conf, name, value, why, sizeof(why)) == RD_KAFKA_CONF_OK)
+        return 0;
+    /* librdkafka's message may quote the value: leave it out for secrets. */
+    if (lf_kafka_secret_property(name))
+        snprintf(err, errlen, "%s.properties.%s: refused by librdkafka", section, name);
+    else
+        snprintf(err, errlen, "%s.properties.%s: %s", section, name, why);
+    return -1;
+}
+
+rd_kafka_conf_t *lf_kafka_conf_new(const char *section, const char *component,
+                                   const char *const *brokers, size_t nbrokers,
+                                   const char *const *def_names, const char *const *def_values,
+                                   size_t ndefs, const char *const *names,
+                                   const char *const *values, size_t nprops, char *err,
+                                   size_t errlen)
+{
+    rd_kafka_conf_t *conf = rd_kafka_conf_new();
+    struct lf_buf list;
+    lf_buf_init(&list, 64 * 1024);
+    if (!conf)
+        goto oom;
+    for (size_t i = 0; i < nbrokers; i++)
+        if ((i && lf_buf_append(&list, ",", 1)) ||
+            lf_buf_append(&list, brokers[i], strlen(brokers[i])))
+            goto oom;
+    if (lf_buf_append(&list, "", 1))
+        goto oom;
+    if (set(conf, section, "bootstrap.servers", list.data, err, errlen))
+        goto fail;
+    rd_kafka_conf_set_log_cb(conf, log_cb);
+    rd_kafka_conf_set_opaque(conf, (void *)component);
+    for (size_t i = 0; i < ndefs; i++)
+        if (set(conf, section, def_names[i], def_values[i], err, errlen))
+            goto fail;
+    for (size_t i = 0; i < nprops; i++)
+        if (set(conf, section, names[i], values[i], err, errlen))
+            goto fail;
+    lf_buf_free(&list);
+    return conf;
+oom:
+    snprintf(err, errlen, "%s: out of memory", section);
+fail:
+    if (conf)
+        rd_kafka_conf_destroy(conf);
+    lf_buf_free(&list);
+    return NULL;
+}
