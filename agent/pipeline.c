@@ -31,9 +31,7 @@ struct lf_pipeline {
     bool failing;        /* the output refused the current batch */
     int64_t retry_at_ms; /* monotonic */
     int64_t retry_delay_ms;
-    /* @timestamp text for the last second formatted: "YYYY-MM-DDThh:mm:ss" */
-    int64_t ts_cached_s, ts_cached_day;
-    char ts_cached[20];
+    struct lf_ts_cache ts_cache; /* @timestamp text of the last second */
     /* host.name, agent.type, agent.version: constant, added in one go */
     struct lf_field common[3];
 };
@@ -49,7 +47,7 @@ struct lf_pipeline *lf_pipeline_create(struct lf_output *out, const char *host, 
     p->max_bytes = max_bytes ? max_bytes : DEFAULT_MAX_BYTES;
     p->max_age_ms = max_age_ms > 0 ? max_age_ms : DEFAULT_MAX_AGE_MS;
     p->batch = lf_batch_create(p->max_bytes + BATCH_SLACK, max_docs ? max_docs : DEFAULT_MAX_DOCS);
-    p->ts_cached_s = INT64_MIN;
+    lf_ts_cache_init(&p->ts_cache);
     p->common[0] = (struct lf_field){.path = "host.name",
                                      .path_len = 9,
                                      .type = LF_VAL_STRING,
@@ -137,55 +135,10 @@ int64_t lf_pipeline_tick(struct lf_pipeline *p, int64_t now)
     return p->failing ? p->retry_at_ms : p->batch->opened_ms + p->max_age_ms;
 }
 
-static void put2(char *at, int v)
-{
-    at[0] = (char)('0' + v / 10);
-    at[1] = (char)('0' + v % 10);
-}
-
-/* "2026-11-21T17:02:01.123Z". Years outside 0..9999 (a garbled clock or
- * line) are clamped: RFC 3339 has four digits, and Elasticsearch's
- * strict_date_optional_time takes nothing else. */
 static int add_timestamp(struct lf_pipeline *p, struct lf_event *ev, int64_t ms)
 {
-    if (ms < -62167219200000LL) /* 0000-01-01 */
-        ms = -62167219200000LL;
-    if (ms > 253402300799999LL) /* 9999-12-31T23:59:59.999 */
-        ms = 253402300799999LL;
-    int64_t s = ms >= 0 ? ms / 1000 : (ms - 999) / 1000;
-    if (s != p->ts_cached_s) {
-        /* Same day: only the time of day changes (one line in a few). */
-        int64_t day = s >= 0 ? s / 86400 : (s - 86399) / 86400;
-        if (p->ts_cached_s == INT64_MIN || day != p->ts_cached_day) {
-            time_t t = (time_t)s;
-            struct tm tm;
-            gmtime_r(&t, &tm);
-            int y = tm.tm_year + 1900;
-            put2(p->ts_cached, y / 100);
-            put2(p->ts_cached + 2, y % 100);
-            p->ts_cached[4] = '-';
-            put2(p->ts_cached + 5, tm.tm_mon + 1);
-            p->ts_cached[7] = '-';
-            put2(p->ts_cached + 8, tm.tm_mday);
-            p->ts_cached[10] = 'T';
-            p->ts_cached[13] = p->ts_cached[16] = ':';
-        }
-        int sod = (int)(s - day * 86400);
-        put2(p->ts_cached + 11, sod / 3600);
-        put2(p->ts_cached + 14, sod / 60 % 60);
-        put2(p->ts_cached + 17, sod % 60);
-        p->ts_cached_s = s;
-        p->ts_cached_day = day;
-    }
-    char text[24];
-    size_t n = 19;
-    int frac = (int)(ms - s * 1000);
-    memcpy(text, p->ts_cached, n);
-    text[n++] = '.';
-    text[n++] = (char)('0' + frac / 100);
-    text[n++] = (char)('0' + frac / 10 % 10);
-    text[n++] = (char)('0' + frac % 10);
-    text[n++] = 'Z';
+    char text[LF_TS_TEXT_LEN];
+    size_t n = lf_ts_format(&p->ts_cache, ms, text);
     return lf_event_add_copy(ev, "@timestamp", text, n);
 }
 

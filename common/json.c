@@ -7,6 +7,7 @@
  */
 #include "lf.h"
 
+#include <ctype.h>
 #include <math.h>
 #include <stdio.h>
 #include <stdlib.h>
@@ -271,4 +272,182 @@ int lf_json_write_double(struct lf_buf *b, double v)
     if (!strpbrk(tmp, ".eE"))
         tmp[n++] = '.', tmp[n++] = '0', tmp[n] = '\0';
     return lf_buf_append(b, tmp, (size_t)n);
+}
+
+/* ---- checking JSON from elsewhere --------------------------------------- */
+
+struct json_scan {
+    const char *s, *end;
+    unsigned depth;
+    struct lf_json_object_info *info;
+};
+
+static void skip_ws(struct json_scan *j)
+{
+    while (j->s < j->end) {
+        char c = *j->s;
+        if (c == '\n' || c == '\r')
+            j->info->multiline = true;
+        else if (c != ' ' && c != '\t')
+            return;
+        j->s++;
+    }
+}
+
+/* A string, from its opening quote; valid escapes, no raw control bytes,
+ * well-formed UTF-8. */
+static int scan_string(struct json_scan *j)
+{
+    const char *p = ++j->s, *ascii_from = p;
+    while (p < j->end) {
+        unsigned char c = (unsigned char)*p;
+        if (c == '"') {
+            if (!lf_utf8_valid(ascii_from, (size_t)(p - ascii_from)))
+                return LF_ESYNTAX;
+            j->s = p + 1;
+            return 0;
+        }
+        if (c < 0x20)
+            return LF_ESYNTAX;
+        if (c == '\\') {
+            if (++p == j->end)
+                return LF_ESYNTAX;
+            if (*p == 'u') {
+                for (int k = 1; k <= 4; k++)
+                    if (p + k >= j->end || !isxdigit((unsigned char)p[k]))
+                        return LF_ESYNTAX;
+                p += 4;
+            } else if (!strchr("\"\\/bfnrt", *p) || !*p) {
+                return LF_ESYNTAX;
+            }
+        }
+        p++;
+    }
+    return LF_ESYNTAX;
+}
+
+static int scan_value(struct json_scan *j);
+
+static int scan_container(struct json_scan *j, char close)
+{
+    bool object = close == '}';
+    bool top = j->depth == 0;
+    if (++j->depth > LF_JSON_MAX_DEPTH)
+        return LF_ELIMIT;
+    j->s++;
+    skip_ws(j);
+    if (j->s < j->end && *j->s == close) {
+        j->s++;
+        j->depth--;
+        return 0;
+    }
+    for (;;) {
+        const char *key = NULL;
+        size_t key_len = 0;
+        if (object) {
+            if (j->s == j->end || *j->s != '"')
+                return LF_ESYNTAX;
+            key = j->s + 1;
+            int rc = scan_string(j);
+            if (rc)
+                return rc;
+            key_len = (size_t)(j->s - 1 - key);
+            skip_ws(j);
+            if (j->s == j->end || *j->s != ':')
+                return LF_ESYNTAX;
+            j->s++;
+            skip_ws(j);
+        }
+        const char *value = j->s;
+        int rc = scan_value(j);
+        if (rc)
+            return rc;
+        if (top && key_len == 10 && memcmp(key, "@timestamp", 10) == 0 && *value == '"') {
+            j->info->timestamp = value + 1;
+            j->info->timestamp_len = (size_t)(j->s - value - 2);
+        }
+        skip_ws(j);
+        if (j->s == j->end)
+            return LF_ESYNTAX;
+        if (*j->s == close) {
+            j->s++;
+            j->depth--;
+            return 0;
+        }
+        if (*j->s != ',')
+            return LF_ESYNTAX;
+        j->s++;
+        skip_ws(j);
+    }
+}
+
+static int scan_value(struct json_scan *j)
+{
+    if (j->s == j->end)
+        return LF_ESYNTAX;
+    switch (*j->s) {
+    case '{':
+        return scan_container(j, '}');
+    case '[':
+        return scan_container(j, ']');
+    case '"':
+        return scan_string(j);
+    case 't':
+    case 'f':
+    case 'n': {
+        static const char *const words[] = {"true", "false", "null"};
+        for (size_t i = 0; i < 3; i++) {
+            size_t n = strlen(words[i]);
+            if ((size_t)(j->end - j->s) >= n && memcmp(j->s, words[i], n) == 0) {
+                j->s += n;
+                return 0;
+            }
+        }
+        return LF_ESYNTAX;
+    }
+    default: {
+        const char *start = j->s;
+        while (j->s < j->end && strchr("0123456789+-.eE", *j->s) && *j->s)
+            j->s++;
+        return start < j->s && lf_json_number_form(start, (size_t)(j->s - start))
+                   ? 0
+                   : LF_ESYNTAX;
+    }
+    }
+}
+
+int lf_json_check_object(const char *s, size_t n, struct lf_json_object_info *info)
+{
+    struct lf_json_object_info ignored;
+    struct json_scan j = {.s = s, .end = s + n, .info = info ? info : &ignored};
+    *j.info = (struct lf_json_object_info){0};
+    skip_ws(&j);
+    if (j.s == j.end || *j.s != '{')
+        return LF_ESYNTAX;
+    int rc = scan_container(&j, '}');
+    if (rc)
+        return rc;
+    skip_ws(&j);
+    return j.s == j.end ? 0 : LF_ESYNTAX;
+}
+
+int lf_json_compact(struct lf_buf *b, const char *s, size_t n)
+{
+    bool in_string = false;
+    const char *run = s;
+    for (const char *p = s; p < s + n; p++) {
+        if (in_string) {
+            if (*p == '\\')
+                p++;
+            else if (*p == '"')
+                in_string = false;
+        } else if (*p == '"') {
+            in_string = true;
+        } else if (*p == ' ' || *p == '\t' || *p == '\n' || *p == '\r') {
+            if (p > run && lf_buf_append(b, run, (size_t)(p - run)))
+                return LF_ENOMEM;
+            run = p + 1;
+        }
+    }
+    return s + n > run ? lf_buf_append(b, run, (size_t)(s + n - run)) : 0;
 }

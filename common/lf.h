@@ -117,6 +117,27 @@ int lf_json_write_double(struct lf_buf *b, double v);
  */
 int lf_json_number_form(const char *s, size_t n);
 
+/* Nesting deeper than this is refused by lf_json_check_object. */
+#define LF_JSON_MAX_DEPTH 64
+
+struct lf_json_object_info {
+    const char *timestamp; /* the top-level "@timestamp" string's text, or NULL */
+    size_t timestamp_len;  /* (as written, escapes included) */
+    bool multiline;        /* whitespace between tokens holds CR or LF */
+};
+
+/*
+ * Checks that s[0..n) is exactly one JSON object (RFC 8259: strings with
+ * valid escapes and well-formed UTF-8, numbers, literals, nesting up to
+ * LF_JSON_MAX_DEPTH), for documents that come from elsewhere (Kafka) and go
+ * into a _bulk body. Returns 0 and fills info (may be NULL), LF_ESYNTAX, or
+ * LF_ELIMIT when nested too deep. A document that is multiline must be
+ * compacted before it goes on one NDJSON line.
+ */
+int lf_json_check_object(const char *s, size_t n, struct lf_json_object_info *info);
+/* Appends valid JSON text without the whitespace between tokens. */
+int lf_json_compact(struct lf_buf *b, const char *s, size_t n);
+
 /* ---- descriptors ------------------------------------------------------- */
 
 /* Writes all len bytes to fd, through short writes, EINTR and (waiting in
@@ -155,6 +176,18 @@ int64_t lf_now_wall_ms(void);
 /* Wall time to a few milliseconds, for a fraction of the cost: enough to
  * infer a year, not for an event time. */
 int64_t lf_now_wall_coarse_ms(void);
+
+/* RFC 3339 UTC text of a time in ms ("2026-11-21T17:02:01.123Z"), for
+ * @timestamp; a cache per caller makes it cheap for times close together. */
+#define LF_TS_TEXT_LEN 25
+struct lf_ts_cache {
+    int64_t s, day; /* the second and day ts_cached is for */
+    char ts_cached[20];
+};
+/* Sets the cache empty. */
+void lf_ts_cache_init(struct lf_ts_cache *c);
+/* Writes the text and its NUL into out; returns its length (24). */
+size_t lf_ts_format(struct lf_ts_cache *c, int64_t ms, char out[LF_TS_TEXT_LEN]);
 
 /* ---- acknowledgement queue --------------------------------------------- */
 
