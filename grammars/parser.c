@@ -201,6 +201,8 @@ static int parse_syslog_time(struct lf_parser *p, const char *s, size_t n, int64
 static int parse_iso_time(struct lf_parser *p, const char *s, size_t n, int64_t *ms)
 {
     int y, mo, d, hh, mi, ss = 0;
+    if (n < 16)
+        return 0;
     if (!digits(s, n, 0, 4, &y) || s[4] != '-' || !digits(s, n, 5, 2, &mo) || s[7] != '-' ||
         !digits(s, n, 8, 2, &d) || (s[10] != 'T' && s[10] != ' ') || !digits(s, n, 11, 2, &hh) ||
         s[13] != ':' || !digits(s, n, 14, 2, &mi) || mo < 1 || mo > 12 || d < 1 || d > 31)
@@ -278,6 +280,12 @@ int lf_parser_parse(struct lf_parser *p, const char *line, size_t len, bool cut,
         }
     }
     return 0;
+}
+
+int lf_parser_parse_time(struct lf_parser *p, const char *s, size_t n, int64_t *ms)
+{
+    int64_t now = p->now_override_ms ? p->now_override_ms : lf_now_wall_coarse_ms();
+    return parse_iso_time(p, s, n, ms) || parse_syslog_time(p, s, n, now, ms);
 }
 
 const lf_grok *lf_parser_grok(const struct lf_parser *p)

@@ -58,6 +58,9 @@ struct lf_parser *lf_parser_create(const struct lf_grammar_conf *gc, const char 
 void lf_parser_destroy(struct lf_parser *p);
 /* The compiled grammar, e.g. for the fields it declares. */
 const lf_grok *lf_parser_grok(const struct lf_parser *p);
+/* Reads an ISO 8601 or syslog time the way parsed lines' timestamps are
+ * read (zone, year); returns 1 with ms since the epoch, or 0. */
+int lf_parser_parse_time(struct lf_parser *p, const char *s, size_t n, int64_t *ms);
 /* Tests: the wall clock (ms) that year inference uses; 0 for the real one. */
 void lf_parser_set_now(struct lf_parser *p, int64_t wall_ms);
 

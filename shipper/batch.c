@@ -41,7 +41,8 @@ bool lf_batch_has_room(const struct lf_batch *b, size_t len)
     return b->ndocs < b->max_docs && b->buf.len + len <= b->buf.max;
 }
 
-int lf_batch_add_event(struct lf_batch *b, struct lf_event *ev, const struct lf_doc *meta)
+/* Room for one more document entry; 0, LF_ELIMIT or LF_ENOMEM. */
+static int reserve_doc(struct lf_batch *b)
 {
     if (b->ndocs == b->max_docs)
         return LF_ELIMIT;
@@ -55,8 +56,31 @@ int lf_batch_add_event(struct lf_batch *b, struct lf_event *ev, const struct lf_
         b->docs = docs;
         b->cap = cap;
     }
+    return 0;
+}
+
+int lf_batch_add_json(struct lf_batch *b, const char *json, size_t len, const struct lf_doc *meta)
+{
+    int rc = reserve_doc(b);
+    if (rc)
+        return rc;
     size_t start = b->buf.len;
-    int rc = lf_event_write_json(ev, &b->buf);
+    if ((rc = lf_buf_append(&b->buf, json, len)))
+        return rc;
+    struct lf_doc *d = &b->docs[b->ndocs++];
+    *d = *meta;
+    d->off = start;
+    d->len = len;
+    return 0;
+}
+
+int lf_batch_add_event(struct lf_batch *b, struct lf_event *ev, const struct lf_doc *meta)
+{
+    int rc = reserve_doc(b);
+    if (rc)
+        return rc;
+    size_t start = b->buf.len;
+    rc = lf_event_write_json(ev, &b->buf);
     if (rc) {
         /* Take back the partial document: the batch stays as it was. */
         b->buf.len = start;

@@ -73,6 +73,9 @@ bool lf_batch_has_room(const struct lf_batch *b, size_t len);
  * one; an event larger than an empty batch is also LF_ELIMIT), or LF_ENOMEM.
  */
 int lf_batch_add_event(struct lf_batch *b, struct lf_event *ev, const struct lf_doc *meta);
+/* The same with a document already serialized: one JSON object on one line
+ * (the caller has checked it, e.g. with lf_json_check_object). */
+int lf_batch_add_json(struct lf_batch *b, const char *json, size_t len, const struct lf_doc *meta);
 
 /* ---- daily index names and document ids -------------------------------- */
 
@@ -215,5 +218,46 @@ struct lf_es_options {
  */
 struct lf_output *lf_out_es_create(const struct lf_es_options *o, struct lf_es_template *tmpl,
                                    char *errbuf, size_t errlen);
+
+/* ---- Kafka -------------------------------------------------------------- */
+
+/* What the message key is (docs/KAFKA.md). */
+enum lf_kafka_key {
+    LF_KAFKA_KEY_HOST, /* the agent's name: one server's events stay in one partition */
+    LF_KAFKA_KEY_ID,   /* the document id: events spread over the partitions */
+    LF_KAFKA_KEY_NONE  /* no key: librdkafka's partitioner spreads them */
+};
+
+/* The Kafka output's settings. Strings are borrowed for the output's
+ * lifetime (they live in the configuration). */
+struct lf_kafka_out_options {
+    const char *const *brokers; /* host:port, joined into bootstrap.servers */
+    size_t nbrokers;
+    const char *topic; /* pattern, %{prefix} is the index prefix; NULL: "logferry" */
+    enum lf_kafka_key key;
+    const char *host;              /* the key under LF_KAFKA_KEY_HOST (host.name) */
+    const char *compression;       /* lz4, zstd, gzip, snappy, none; NULL: lz4 */
+    int64_t delivery_timeout_ms;   /* message.timeout.ms; 30 s when 0 */
+    size_t queue_max_bytes;        /* JSON in flight; 16 MiB when 0 */
+    size_t batch_docs, batch_bytes; /* spool records produced per round */
+    const char *const *prop_names;  /* librdkafka properties, set after ours */
+    const char *const *prop_values;
+    size_t nprops;
+    const char *dead_letter_path; /* NULL: refused documents are only logged */
+    const char *const *prefixes;  /* index prefixes known at start: topic names checked */
+    size_t nprefixes;
+    struct lf_spool_options spool; /* spool.dir NULL: no spool (inputs wait) */
+};
+
+/*
+ * The Kafka output (out_kafka.c): an idempotent librdkafka producer (acks=all)
+ * whose delivery reports acknowledge the documents; failed deliveries go to
+ * the spool (or are produced again), refusals for good to the dead-letter
+ * file. Returns NULL with the reason in errbuf (never a property's value).
+ * Nothing is sent before lf_output_submit; the spool from an earlier run is
+ * replayed from lf_output_poll.
+ */
+struct lf_output *lf_out_kafka_create(const struct lf_kafka_out_options *o, char *errbuf,
+                                      size_t errlen);
 
 #endif
