@@ -2,10 +2,13 @@
  * grammar_conf.c - the keys of a grammar's config section, shared by the
  * agent's and the shipper's configs.
  */
+#define _POSIX_C_SOURCE 200809L
 #include "lf_config.h"
 #include "parser.h"
 
 #include <stddef.h>
+#include <stdlib.h>
+#include <string.h>
 
 #define G(field) offsetof(struct lf_grammar_conf, field)
 #define KIB 1024ull
@@ -51,3 +54,67 @@ const struct lf_conf_key lf_grammar_conf_keys[] = {
      .doc = "PCRE2 match limit per expression and line: a pathological line gives up "
             "(`_groktimeout`) instead of burning CPU"},
     {.name = NULL}};
+
+const struct lf_grammar_conf *lf_grammar_conf_find(const struct lf_grammar_conf *g, size_t n,
+                                                   const char *name)
+{
+    for (size_t i = 0; i < n; i++)
+        if (strcmp(g[i].name, name) == 0)
+            return &g[i];
+    return NULL;
+}
+
+void lf_grammar_conf_add_default(struct lf_grammar_conf **grammars, size_t *n,
+                                 struct lf_conf_errors *errs)
+{
+    static const char text[] = "expressions: ['" LF_DEFAULT_GRAMMAR_EXPR "']";
+    if (lf_grammar_conf_find(*grammars, *n, LF_DEFAULT_GRAMMAR))
+        return;
+    struct lf_grammar_conf *g = realloc(*grammars, (*n + 1) * sizeof(*g));
+    if (!g) {
+        lf_conf_errorf(errs, "(defaults)", 0, 0, "out of memory");
+        return;
+    }
+    *grammars = g;
+    g = &g[*n];
+    memset(g, 0, sizeof(*g));
+    (*n)++; /* counted now: released with the rest whatever follows */
+    if (!(g->name = strdup(LF_DEFAULT_GRAMMAR))) {
+        lf_conf_errorf(errs, "(defaults)", 0, 0, "out of memory");
+        return;
+    }
+    struct lf_conf_doc *doc = lf_conf_parse_text("(built-in grammar " LF_DEFAULT_GRAMMAR ")", text,
+                                                 sizeof(text) - 1, errs);
+    if (doc)
+        lf_conf_bind(lf_grammar_conf_keys, doc->root, doc->origin, g, errs);
+    lf_conf_doc_free(doc);
+}
+
+char *lf_conf_path_under(const char *dir, const char *tail, struct lf_conf_errors *errs)
+{
+    size_t n = strlen(dir), t = strlen(tail);
+    while (n > 0 && dir[n - 1] == '/')
+        n--;
+    char *s = malloc(n + t + 1);
+    if (!s) {
+        lf_conf_errorf(errs, "(defaults)", 0, 0, "out of memory");
+        return NULL;
+    }
+    memcpy(s, dir, n);
+    memcpy(s + n, tail, t + 1);
+    return s;
+}
+
+const char *lf_conf_check_timezone(const char *s)
+{
+    static const char *why = "local, UTC or an offset like +01:00";
+    if (strcmp(s, "local") == 0 || strcmp(s, "UTC") == 0)
+        return NULL;
+    if (strlen(s) != 6 || (s[0] != '+' && s[0] != '-') || s[3] != ':')
+        return why;
+    for (int i = 1; i < 6; i++)
+        if (i != 3 && (s[i] < '0' || s[i] > '9'))
+            return why;
+    int hh = (s[1] - '0') * 10 + (s[2] - '0'), mm = (s[4] - '0') * 10 + (s[5] - '0');
+    return hh > 14 || mm > 59 || (hh == 14 && mm) ? why : NULL;
+}

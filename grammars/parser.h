@@ -33,6 +33,23 @@ struct lf_grammar_conf {
  * that declares grammars. */
 extern const struct lf_conf_key lf_grammar_conf_keys[];
 
+/* The grammar every config has unless it defines one of that name. */
+#define LF_DEFAULT_GRAMMAR "syslog"
+#define LF_DEFAULT_GRAMMAR_EXPR "%{LOGFERRY_SYSLOG}"
+/* The grammar of that name among n, or NULL. */
+const struct lf_grammar_conf *lf_grammar_conf_find(const struct lf_grammar_conf *g, size_t n,
+                                                   const char *name);
+/* Appends the built-in syslog grammar unless one of that name is there; it
+ * is bound through the same table, so it gets the same defaults. */
+void lf_grammar_conf_add_default(struct lf_grammar_conf **grammars, size_t *n,
+                                 struct lf_conf_errors *errs);
+/* NULL if s names a zone lf_parser_create takes ("local", "UTC", "+01:00"),
+ * else what is expected. */
+const char *lf_conf_check_timezone(const char *s);
+/* "<dir><tail>" without doubling a '/' (a default path under a data
+ * directory); NULL after reporting to errs when out of memory. */
+char *lf_conf_path_under(const char *dir, const char *tail, struct lf_conf_errors *errs);
+
 /* ---- counters ---------------------------------------------------------- */
 
 struct lf_input_counters {

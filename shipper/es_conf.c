@@ -19,6 +19,20 @@
 #define GIB (1024ull * 1024 * 1024)
 #define HOUR 3600000ull
 
+const char *lf_es_check_index_prefix(const char *s)
+{
+    static const char *why = "an index name (lowercase, no spaces or \\/*?\"<>|,#:, "
+                             "not starting with -, _ or +, at most 200 bytes)";
+    size_t n = strlen(s);
+    if (n == 0 || n > 200 || strchr("-_+", s[0]) || !strcmp(s, ".") || !strcmp(s, ".."))
+        return why;
+    for (const char *p = s; *p; p++)
+        if ((*p >= 'A' && *p <= 'Z') || strchr(" \\/*?\"<>|,#:\t\r\n", *p) ||
+            (unsigned char)*p < 0x20)
+            return why;
+    return NULL;
+}
+
 static const struct lf_conf_enum spool_fsyncs[] = {
     {"commit", LF_SPOOL_FSYNC_COMMIT}, {"never", LF_SPOOL_FSYNC_NEVER}, {NULL, 0}};
 static const struct lf_conf_enum spool_fulls[] = {

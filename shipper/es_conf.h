@@ -14,6 +14,10 @@
 #include <stddef.h>
 #include <stdint.h>
 
+/* NULL if s is acceptable as the prefix of daily index names ("syslog" for
+ * "syslog-2026.11.21", by Elasticsearch's rules), else what is expected. */
+const char *lf_es_check_index_prefix(const char *s);
+
 /* The on-disk spool's section. */
 struct lf_spool_conf {
     bool enabled;
