@@ -14,6 +14,7 @@ struct command {
 
 static const struct command commands[] = {
     {"agent", lf_cmd_agent, "run the per-server daemon (metrics, log files -> output)"},
+    {"shipper", lf_cmd_shipper, "move Kafka topics into Elasticsearch (a consumer group member)"},
     {"grok", lf_cmd_grok, "match lines from stdin against grok expressions, print JSON"},
     {"check", lf_cmd_check, "check a configuration file and every grammar in it"},
 };

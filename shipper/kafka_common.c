@@ -23,12 +23,12 @@ int lf_kafka_secret_property(const char *name)
 /* syslog levels, as librdkafka logs them, to ours. */
 static void log_cb(const rd_kafka_t *rk, int level, const char *fac, const char *buf)
 {
-    const char *component = rd_kafka_opaque(rk);
+    (void)rk; /* its opaque belongs to the client's owner */
     enum lf_log_level l = level <= 3 ? LF_LOG_ERROR
                           : level == 4 ? LF_LOG_WARN
                           : level <= 6 ? LF_LOG_INFO
                                        : LF_LOG_DEBUG;
-    lf_log(l, component ? component : "kafka", "librdkafka %s: %s", fac, buf);
+    lf_log(l, "kafka", "librdkafka %s: %s", fac, buf);
 }
 
 static int set(rd_kafka_conf_t *conf, const char *section, const char *name, const char *value,
@@ -66,7 +66,7 @@ rd_kafka_conf_t *lf_kafka_conf_new(const char *section, const char *component,
     if (set(conf, section, "bootstrap.servers", list.data, err, errlen))
         goto fail;
     rd_kafka_conf_set_log_cb(conf, log_cb);
-    rd_kafka_conf_set_opaque(conf, (void *)component);
+    (void)component; /* reserved: librdkafka's log callback has no place for it */
     for (size_t i = 0; i < ndefs; i++)
         if (set(conf, section, def_names[i], def_values[i], err, errlen))
             goto fail;

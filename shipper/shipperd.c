@@ -1,0 +1,787 @@
+/*
+ * shipperd.c - `logferry shipper`: a Kafka consumer group member that
+ * bulk-indexes what it reads into Elasticsearch with the agent's output.
+ *
+ * One thread, one epoll: signals (signalfd), the output's descriptor and
+ * the consumer queue's (librdkafka writes a byte when the queue goes from
+ * empty to non-empty). librdkafka's own threads fetch in the background.
+ *
+ * Offsets: each partition keeps an ackq of the messages read and not yet
+ * indexed; the output acknowledges them (indexed, already there, or dead-
+ * lettered), possibly out of order, and the partition's committable offset
+ * is the end of the acknowledged prefix. Offsets are committed every
+ * commit_interval, on revocation and at exit, never past an event that
+ * Elasticsearch does not have.
+ *
+ * Back-pressure: when the output refuses a batch (its queue is full:
+ * Elasticsearch is down or slow) or a partition has max_pending events in
+ * flight, the partitions concerned are paused, and the message that did not
+ * fit is dropped and fetched again later by seeking back to it on resume.
+ * Memory stays bounded and the consumer keeps polling, so it stays in the
+ * group.
+ *
+ * Rebalances: revoked partitions get their done offsets committed; their
+ * events still in flight finish in the output but are no longer committed
+ * (the partition state lives on, detached, until they are); the new owner
+ * reads them again and Elasticsearch answers 409 to the ones it has.
+ */
+#define _GNU_SOURCE
+#include "shipperd.h"
+#include "es_conf.h"
+#include "kafka_common.h"
+#include "kafka_msg.h"
+#include "shipper_config.h"
+
+#include <errno.h>
+#include <fcntl.h>
+#include <inttypes.h>
+#include <signal.h>
+#include <stdio.h>
+#include <stdlib.h>
+#include <string.h>
+#include <sys/epoll.h>
+#include <sys/signalfd.h>
+#include <unistd.h>
+
+#define ERRBUF 8192
+#define CONSUME_BURST 4096
+#define IDLE_WAIT_MS 500
+#define BUSY_WAIT_MS 50
+/* Room in a batch beyond batch_max_bytes, so that one more event fits. */
+#define BATCH_SLACK (64u << 20)
+
+struct part {
+    struct lf_ack_target target; /* first: the output calls back through it */
+    struct shipper *s;
+    struct part *next;
+    char *topic;
+    int32_t partition;
+    struct lf_ackq q;
+    bool revoked;        /* no longer ours: acks still come, no commits */
+    bool paused;         /* by us, for max_pending */
+    int64_t resume_at;   /* offset to fetch again from on resume; -1: none */
+    int64_t committed;   /* offset last committed (the next to read), -1 */
+    uint64_t consumed, indexed, failed;
+};
+
+struct shipper {
+    struct lf_shipper_conf *conf;
+    struct lf_parser **parsers; /* parallel to conf->grammars */
+    struct lf_parser *line_parser;
+    struct lf_kafka_msg_conv *conv;
+    struct lf_output *out;
+    struct lf_batch *batch;
+    rd_kafka_t *rk;
+    rd_kafka_queue_t *queue;
+    int wake[2]; /* the consumer queue's io-event pipe */
+    int epfd, sigfd;
+    struct part *parts;       /* ours and detached ones */
+    bool paused_all;          /* the output refused a batch */
+    bool stopping;
+    int64_t next_commit_ms, next_stats_ms;
+    uint64_t consumed, commits, commit_errors, rebalances;
+    struct part *last; /* lookup cache */
+};
+
+/* ---- partitions ---------------------------------------------------------- */
+
+static void part_safe(struct lf_ack_target *t, uint64_t seq)
+{
+    struct part *p = (struct part *)t;
+    lf_ackq_ack(&p->q, seq);
+    p->indexed++;
+}
+
+static void part_failed(struct lf_ack_target *t, uint64_t seq)
+{
+    struct part *p = (struct part *)t;
+    lf_ackq_ack(&p->q, seq);
+    p->failed++;
+}
+
+static struct part *part_new(struct shipper *s, const char *topic, int32_t partition)
+{
+    struct part *p = calloc(1, sizeof(*p));
+    if (!p || !(p->topic = strdup(topic)) ||
+        lf_ackq_init(&p->q, s->conf->max_pending, 0) != 0) {
+        if (p)
+            free(p->topic);
+        free(p);
+        return NULL;
+    }
+    p->target.safe = part_safe;
+    p->target.failed = part_failed;
+    p->s = s;
+    p->partition = partition;
+    p->resume_at = -1;
+    p->committed = -1;
+    p->next = s->parts;
+    s->parts = p;
+    return p;
+}
+
+static void part_free(struct part *p)
+{
+    lf_ackq_free(&p->q);
+    free(p->topic);
+    free(p);
+}
+
+static struct part *part_find(struct shipper *s, const char *topic, int32_t partition)
+{
+    if (s->last && s->last->partition == partition && !s->last->revoked &&
+        strcmp(s->last->topic, topic) == 0)
+        return s->last;
+    for (struct part *p = s->parts; p; p = p->next)
+        if (!p->revoked && p->partition == partition && strcmp(p->topic, topic) == 0)
+            return s->last = p;
+    return NULL;
+}
+
+/* The offset that is safe to commit (the next one to read), or -1. */
+static int64_t part_done_offset(const struct part *p)
+{
+    uint64_t c = lf_ackq_committed(&p->q);
+    return c ? (int64_t)c : -1;
+}
+
+/* Frees detached partitions whose events are all settled. */
+static void reap_detached(struct shipper *s)
+{
+    for (struct part **pp = &s->parts; *pp;) {
+        struct part *p = *pp;
+        if (p->revoked && lf_ackq_pending(&p->q) == 0) {
+            *pp = p->next;
+            if (s->last == p)
+                s->last = NULL;
+            part_free(p);
+        } else {
+            pp = &p->next;
+        }
+    }
+}
+
+/* ---- commits ------------------------------------------------------------- */
+
+/* Commits the done offsets of our partitions (only `only` when not NULL),
+ * synchronously when `sync` (rebalance, exit), else in the background. */
+static void commit_done(struct shipper *s, const rd_kafka_topic_partition_list_t *only, bool sync)
+{
+    rd_kafka_topic_partition_list_t *list = rd_kafka_topic_partition_list_new(8);
+    if (!list)
+        return;
+    for (struct part *p = s->parts; p; p = p->next) {
+        if (p->revoked)
+            continue;
+        if (only && !rd_kafka_topic_partition_list_find(only, p->topic, p->partition))
+            continue;
+        int64_t off = part_done_offset(p);
+        if (off < 0 || off <= p->committed)
+            continue;
+        rd_kafka_topic_partition_list_add(list, p->topic, p->partition)->offset = off;
+        p->committed = off;
+    }
+    if (list->cnt) {
+        rd_kafka_resp_err_t err = rd_kafka_commit(s->rk, list, sync ? 0 : 1);
+        s->commits++;
+        if (err && err != RD_KAFKA_RESP_ERR__NO_OFFSET) {
+            s->commit_errors++;
+            lf_log(LF_LOG_WARN, "shipper", "committing offsets: %s (retried at the next commit)",
+                   rd_kafka_err2str(err));
+            /* Forget what we thought was committed, so it is sent again. */
+            for (int i = 0; i < list->cnt; i++) {
+                struct part *p = part_find(s, list->elems[i].topic, list->elems[i].partition);
+                if (p)
+                    p->committed = -1;
+            }
+        }
+    }
+    rd_kafka_topic_partition_list_destroy(list);
+}
+
+/* Background commits report here (on the consumer queue). */
+static void offset_commit_cb(rd_kafka_t *rk, rd_kafka_resp_err_t err,
+                             rd_kafka_topic_partition_list_t *offsets, void *opaque)
+{
+    (void)rk;
+    (void)offsets;
+    struct shipper *s = opaque;
+    if (err && err != RD_KAFKA_RESP_ERR__NO_OFFSET) {
+        s->commit_errors++;
+        lf_log(LF_LOG_WARN, "shipper", "offset commit failed: %s (retried at the next commit)",
+               rd_kafka_err2str(err));
+        for (struct part *p = s->parts; p; p = p->next)
+            if (!p->revoked)
+                p->committed = -1;
+    }
+}
+
+/* ---- pausing ------------------------------------------------------------- */
+
+static void pause_parts(struct shipper *s, struct part *only, bool pause)
+{
+    rd_kafka_topic_partition_list_t *list = rd_kafka_topic_partition_list_new(8);
+    if (!list)
+        return;
+    for (struct part *p = s->parts; p; p = p->next)
+        if (!p->revoked && (!only || p == only))
+            rd_kafka_topic_partition_list_add(list, p->topic, p->partition);
+    if (list->cnt) {
+        rd_kafka_resp_err_t err =
+            pause ? rd_kafka_pause_partitions(s->rk, list) : rd_kafka_resume_partitions(s->rk, list);
+        if (err)
+            lf_log(LF_LOG_WARN, "shipper", "%s partitions: %s", pause ? "pausing" : "resuming",
+                   rd_kafka_err2str(err));
+    }
+    rd_kafka_topic_partition_list_destroy(list);
+}
+
+/* Fetches again from where a partition stopped taking messages, then lets
+ * it go on. */
+static void resume_part(struct shipper *s, struct part *p)
+{
+    if (p->resume_at >= 0) {
+        rd_kafka_topic_partition_list_t *list = rd_kafka_topic_partition_list_new(1);
+        if (!list)
+            return;
+        rd_kafka_topic_partition_list_add(list, p->topic, p->partition)->offset = p->resume_at;
+        rd_kafka_error_t *e = rd_kafka_seek_partitions(s->rk, list, 5000);
+        if (!e && list->elems[0].err)
+            lf_log(LF_LOG_WARN, "shipper", "seeking %s/%d to %" PRId64 ": %s", p->topic,
+                   p->partition, p->resume_at, rd_kafka_err2str(list->elems[0].err));
+        if (e) {
+            lf_log(LF_LOG_WARN, "shipper", "seeking %s/%d to %" PRId64 ": %s", p->topic,
+                   p->partition, p->resume_at, rd_kafka_error_string(e));
+            rd_kafka_error_destroy(e);
+            rd_kafka_topic_partition_list_destroy(list);
+            return; /* stays paused; tried again on the next round */
+        }
+        rd_kafka_topic_partition_list_destroy(list);
+        p->resume_at = -1;
+    }
+    pause_parts(s, p, false);
+    p->paused = false;
+}
+
+/* ---- rebalances ---------------------------------------------------------- */
+
+static bool cooperative(struct shipper *s)
+{
+    const char *proto = rd_kafka_rebalance_protocol(s->rk);
+    return proto && strcmp(proto, "COOPERATIVE") == 0;
+}
+
+static void assign_parts(struct shipper *s, rd_kafka_topic_partition_list_t *list)
+{
+    for (int i = 0; i < list->cnt; i++) {
+        const rd_kafka_topic_partition_t *tp = &list->elems[i];
+        if (!part_find(s, tp->topic, tp->partition) && !part_new(s, tp->topic, tp->partition))
+            lf_log(LF_LOG_ERROR, "shipper", "out of memory for partition %s/%d", tp->topic,
+                   tp->partition);
+        lf_log(LF_LOG_INFO, "shipper", "assigned %s/%d", tp->topic, tp->partition);
+    }
+    rd_kafka_error_t *e = NULL;
+    rd_kafka_resp_err_t err = RD_KAFKA_RESP_ERR_NO_ERROR;
+    if (cooperative(s))
+        e = rd_kafka_incremental_assign(s->rk, list);
+    else
+        err = rd_kafka_assign(s->rk, list);
+    if (e) {
+        lf_log(LF_LOG_ERROR, "shipper", "assign: %s", rd_kafka_error_string(e));
+        rd_kafka_error_destroy(e);
+    } else if (err) {
+        lf_log(LF_LOG_ERROR, "shipper", "assign: %s", rd_kafka_err2str(err));
+    }
+    if (s->paused_all || s->stopping)
+        rd_kafka_pause_partitions(s->rk, list);
+}
+
+static void revoke_parts(struct shipper *s, rd_kafka_topic_partition_list_t *list)
+{
+    /* After a lost assignment others own the partitions already: a commit
+     * would fail or, worse, move their offsets. */
+    if (!rd_kafka_assignment_lost(s->rk))
+        commit_done(s, list, true);
+    for (int i = 0; i < list->cnt; i++) {
+        struct part *p = part_find(s, list->elems[i].topic, list->elems[i].partition);
+        if (p) {
+            p->revoked = true;
+            lf_log(LF_LOG_INFO, "shipper", "revoked %s/%d (committed %" PRId64 ", %zu in flight)",
+                   p->topic, p->partition, p->committed, lf_ackq_pending(&p->q));
+        }
+    }
+    s->last = NULL;
+    rd_kafka_error_t *e = NULL;
+    if (cooperative(s))
+        e = rd_kafka_incremental_unassign(s->rk, list);
+    else
+        rd_kafka_assign(s->rk, NULL);
+    if (e) {
+        lf_log(LF_LOG_ERROR, "shipper", "unassign: %s", rd_kafka_error_string(e));
+        rd_kafka_error_destroy(e);
+    }
+}
+
+static void rebalance_cb(rd_kafka_t *rk, rd_kafka_resp_err_t err,
+                         rd_kafka_topic_partition_list_t *list, void *opaque)
+{
+    struct shipper *s = opaque;
+    s->rebalances++;
+    if (err == RD_KAFKA_RESP_ERR__ASSIGN_PARTITIONS) {
+        assign_parts(s, list);
+    } else if (err == RD_KAFKA_RESP_ERR__REVOKE_PARTITIONS) {
+        revoke_parts(s, list);
+    } else {
+        lf_log(LF_LOG_ERROR, "shipper", "rebalance: %s", rd_kafka_err2str(err));
+        rd_kafka_assign(rk, NULL);
+    }
+}
+
+/* ---- batches ------------------------------------------------------------- */
+
+/* Sends the batch; on refusal keeps it and pauses every partition. */
+static int flush_batch(struct shipper *s)
+{
+    if (s->batch->ndocs == 0)
+        return 0;
+    int rc = lf_output_submit(s->out, s->batch);
+    if (rc) {
+        if (!s->paused_all) {
+            lf_log(LF_LOG_INFO, "shipper",
+                   "Elasticsearch is behind (%s): pausing consumption", lf_strerror(rc));
+            pause_parts(s, NULL, true);
+            s->paused_all = true;
+        }
+        return rc;
+    }
+    lf_batch_clear(s->batch);
+    return 0;
+}
+
+static void resume_all(struct shipper *s)
+{
+    if (!s->paused_all || s->stopping)
+        return;
+    lf_log(LF_LOG_INFO, "shipper", "Elasticsearch takes batches again: resuming");
+    s->paused_all = false;
+    for (struct part *p = s->parts; p; p = p->next)
+        if (!p->revoked && !p->paused)
+            resume_part(s, p);
+}
+
+/* ---- messages ------------------------------------------------------------ */
+
+static void header(rd_kafka_headers_t *h, const char *name, const char **v, size_t *len)
+{
+    const void *value = NULL;
+    size_t n = 0;
+    if (h && rd_kafka_header_get_last(h, name, &value, &n) == RD_KAFKA_RESP_ERR_NO_ERROR &&
+        value) {
+        *v = value;
+        *len = n;
+    }
+}
+
+/* Takes one message. Returns false when it could not be taken (the
+ * partition will fetch it again). */
+static bool take(struct shipper *s, rd_kafka_message_t *rkm)
+{
+    const char *topic = rd_kafka_topic_name(rkm->rkt);
+    struct part *p = part_find(s, topic, rkm->partition);
+    if (!p)
+        return true; /* not ours any more: its new owner reads it */
+    if (p->resume_at >= 0)
+        return false; /* fetched before the pause took effect */
+    if (s->paused_all || s->stopping) {
+        p->resume_at = rkm->offset;
+        return false;
+    }
+    uint64_t seq;
+    if (lf_ackq_push(&p->q, (uint64_t)rkm->offset + 1, &seq) == LF_ELIMIT) {
+        p->resume_at = rkm->offset;
+        p->paused = true;
+        pause_parts(s, p, true);
+        return false;
+    }
+    struct lf_kafka_msg m = {.value = rkm->payload,
+                             .len = rkm->len,
+                             .topic = topic,
+                             .partition = rkm->partition,
+                             .offset = rkm->offset};
+    rd_kafka_timestamp_type_t tstype;
+    m.timestamp_ms = rd_kafka_message_timestamp(rkm, &tstype);
+    rd_kafka_headers_t *h = NULL;
+    if (rd_kafka_message_headers(rkm, &h) == RD_KAFKA_RESP_ERR_NO_ERROR) {
+        header(h, LF_KAFKA_HDR_INDEX, &m.index, &m.index_len);
+        header(h, LF_KAFKA_HDR_ID, &m.id, &m.id_len);
+        header(h, LF_KAFKA_HDR_TS, &m.ts, &m.ts_len);
+    }
+    if (s->batch->ndocs == s->batch->max_docs || s->batch->buf.len >= s->conf->batch_max_bytes)
+        flush_batch(s);
+    int rc = s->paused_all ? LF_ELIMIT : lf_kafka_msg_add(s->conv, &m, s->batch, &p->target, seq);
+    if (rc == LF_ELIMIT && s->batch->ndocs && flush_batch(s) == 0)
+        rc = lf_kafka_msg_add(s->conv, &m, s->batch, &p->target, seq);
+    if (rc == LF_ELIMIT && s->batch->ndocs == 0) {
+        /* Larger than an empty batch: Elasticsearch would refuse it too. */
+        lf_log(LF_LOG_ERROR, "shipper",
+               "%s/%d offset %" PRId64 ": %zu bytes cannot fit in a bulk request: skipped",
+               topic, rkm->partition, rkm->offset, rkm->len);
+        part_failed(&p->target, seq);
+        rc = 0;
+    }
+    if (rc < 0) {
+        lf_ackq_unpush(&p->q);
+        p->resume_at = rkm->offset;
+        if (rc != LF_ELIMIT)
+            lf_log(LF_LOG_ERROR, "shipper", "%s/%d offset %" PRId64 ": %s", topic,
+                   rkm->partition, rkm->offset, lf_strerror(rc));
+        if (!s->paused_all) {
+            pause_parts(s, NULL, true);
+            s->paused_all = true;
+        }
+        return false;
+    }
+    if (rc == 0)
+        part_safe(&p->target, seq); /* nothing to index: done at once */
+    p->consumed++;
+    s->consumed++;
+    if (s->batch->ndocs == 1)
+        s->batch->opened_ms = lf_now_mono_ms();
+    return true;
+}
+
+static void consume(struct shipper *s)
+{
+    for (int i = 0; i < CONSUME_BURST; i++) {
+        rd_kafka_message_t *rkm = rd_kafka_consumer_poll(s->rk, 0);
+        if (!rkm)
+            return;
+        if (rkm->err) {
+            if (rkm->err != RD_KAFKA_RESP_ERR__PARTITION_EOF)
+                lf_log(LF_LOG_WARN, "shipper", "consumer: %s%s%s",
+                       rkm->rkt ? rd_kafka_topic_name(rkm->rkt) : "",
+                       rkm->rkt ? ": " : "", rd_kafka_message_errstr(rkm));
+        } else {
+            take(s, rkm);
+        }
+        rd_kafka_message_destroy(rkm);
+    }
+}
+
+/* ---- counters ------------------------------------------------------------ */
+
+static void log_stats(struct shipper *s, const char *when)
+{
+    const struct lf_output_counters *o = &s->out->counters;
+    const struct lf_kafka_msg_counters *m = lf_kafka_msg_conv_counters(s->conv);
+    lf_log(LF_LOG_INFO, "shipper",
+           "%s: consumed %" PRIu64 " indexed %" PRIu64 " dead-lettered %" PRIu64
+           " retried %" PRIu64 " (events: agent %" PRIu64 " json %" PRIu64 " raw %" PRIu64
+           " unparsed %" PRIu64 " invalid %" PRIu64 " skipped %" PRIu64 " bad-headers %" PRIu64
+           ") commits %" PRIu64 " commit-errors %" PRIu64 " rebalances %" PRIu64 "%s",
+           when, s->consumed, o->acked, o->failed, o->retried, m->passed, m->json, m->raw,
+           m->lines.unparsed, m->invalid, m->skipped, m->bad_headers, s->commits,
+           s->commit_errors, s->rebalances, s->paused_all ? " (paused)" : "");
+    for (struct part *p = s->parts; p; p = p->next) {
+        if (p->revoked)
+            continue;
+        int64_t lo = -1, hi = -1;
+        rd_kafka_get_watermark_offsets(s->rk, p->topic, p->partition, &lo, &hi);
+        int64_t done = part_done_offset(p);
+        char lag[32] = "?";
+        if (hi >= 0 && done >= 0)
+            snprintf(lag, sizeof(lag), "%" PRId64, hi - done);
+        else if (hi >= 0 && p->committed >= 0)
+            snprintf(lag, sizeof(lag), "%" PRId64, hi - p->committed);
+        lf_log(LF_LOG_INFO, "shipper",
+               "  %s/%d: consumed %" PRIu64 " indexed %" PRIu64 " dead-lettered %" PRIu64
+               " in flight %zu committed %" PRId64 " lag %s%s",
+               p->topic, p->partition, p->consumed, p->indexed, p->failed,
+               lf_ackq_pending(&p->q), p->committed, lag, p->paused ? " (paused)" : "");
+    }
+}
+
+/* ---- the loop ------------------------------------------------------------ */
+
+static void drain_fd(int fd)
+{
+    char buf[256];
+    while (read(fd, buf, sizeof(buf)) > 0)
+        ;
+}
+
+static bool read_signals(struct shipper *s)
+{
+    struct signalfd_siginfo si;
+    bool stop = false;
+    while (read(s->sigfd, &si, sizeof(si)) == (ssize_t)sizeof(si))
+        if (si.ssi_signo == SIGTERM || si.ssi_signo == SIGINT)
+            stop = true;
+    return stop;
+}
+
+static int64_t min_deadline(int64_t a, int64_t b)
+{
+    return a < 0 ? b : b < 0 ? a : a < b ? a : b;
+}
+
+/* One round: what is ready, then the timers. Returns the monotonic time by
+ * which the next round must start. */
+static int64_t round_once(struct shipper *s)
+{
+    consume(s);
+    int64_t now = lf_now_mono_ms();
+    if (s->batch->ndocs && now >= s->batch->opened_ms + (int64_t)s->conf->batch_max_age_ms)
+        flush_batch(s);
+    lf_output_poll(s->out, 0);
+    if (s->paused_all && flush_batch(s) == 0)
+        resume_all(s);
+    for (struct part *p = s->parts; p; p = p->next)
+        if (p->paused && !p->revoked && !s->paused_all && !s->stopping &&
+            lf_ackq_pending(&p->q) <= s->conf->max_pending / 2)
+            resume_part(s, p);
+    now = lf_now_mono_ms();
+    if (now >= s->next_commit_ms) {
+        commit_done(s, NULL, false);
+        s->next_commit_ms = now + (int64_t)s->conf->commit_interval_ms;
+    }
+    if (s->conf->stats_interval_ms && now >= s->next_stats_ms) {
+        if (s->next_stats_ms)
+            log_stats(s, "counters");
+        s->next_stats_ms = now + (int64_t)s->conf->stats_interval_ms;
+    }
+    reap_detached(s);
+
+    int64_t next = now + IDLE_WAIT_MS;
+    next = min_deadline(next, s->next_commit_ms);
+    if (s->batch->ndocs)
+        next = min_deadline(next, s->batch->opened_ms + (int64_t)s->conf->batch_max_age_ms);
+    next = min_deadline(next, lf_output_deadline(s->out));
+    if (s->paused_all)
+        next = min_deadline(next, now + BUSY_WAIT_MS);
+    return next;
+}
+
+static void loop(struct shipper *s)
+{
+    while (!s->stopping) {
+        int64_t next = round_once(s);
+        int64_t wait = next - lf_now_mono_ms();
+        if (wait < 0)
+            wait = 0;
+        struct epoll_event evs[4];
+        int n = epoll_wait(s->epfd, evs, 4, (int)wait);
+        for (int i = 0; i < n; i++) {
+            if (evs[i].data.fd == s->sigfd && read_signals(s))
+                s->stopping = true;
+            else if (evs[i].data.fd == s->wake[0])
+                drain_fd(s->wake[0]);
+        }
+    }
+}
+
+/* SIGTERM: stop taking messages, get what was read indexed (up to
+ * shutdown_timeout), commit it, leave the group. */
+static void drain(struct shipper *s)
+{
+    lf_log(LF_LOG_INFO, "shipper", "stopping: sending what was read");
+    pause_parts(s, NULL, true);
+    int64_t until = lf_now_mono_ms() + (int64_t)s->conf->shutdown_timeout_ms;
+    for (;;) {
+        consume(s); /* serves rebalances; messages are left for later */
+        flush_batch(s);
+        lf_output_poll(s->out, 50);
+        if (s->batch->ndocs == 0 && lf_output_pending(s->out) == 0)
+            break;
+        if (lf_now_mono_ms() >= until) {
+            lf_log(LF_LOG_WARN, "shipper",
+                   "shutdown_timeout: %zu events not indexed; their offsets are not committed",
+                   s->batch->ndocs + lf_output_pending(s->out));
+            break;
+        }
+    }
+    commit_done(s, NULL, true);
+}
+
+/* ---- setup --------------------------------------------------------------- */
+
+static int compile_grammars(struct shipper *s, char *err, size_t errlen)
+{
+    const struct lf_shipper_conf *c = s->conf;
+    if (!(s->parsers = calloc(c->ngrammars, sizeof(*s->parsers)))) {
+        snprintf(err, errlen, "out of memory");
+        return -1;
+    }
+    for (size_t i = 0; i < c->ngrammars; i++) {
+        char why[ERRBUF];
+        if (!(s->parsers[i] = lf_parser_create(&c->grammars[i], c->timezone, why, sizeof(why)))) {
+            snprintf(err, errlen, "grammar %s: %s", c->grammars[i].name, why);
+            return -1;
+        }
+        if (strcmp(c->grammars[i].name, c->grammar) == 0)
+            s->line_parser = s->parsers[i];
+    }
+    return 0;
+}
+
+static int create_output(struct shipper *s, char *err, size_t errlen)
+{
+    const struct lf_shipper_conf *c = s->conf;
+    const char *prefixes[66];
+    size_t n = 0;
+    prefixes[n++] = c->index;
+    for (size_t i = 0; i < c->nindex_prefixes && n < 66; i++)
+        if (strcmp(c->index_prefixes[i], c->index) != 0)
+            prefixes[n++] = c->index_prefixes[i];
+    const lf_grok *groks[258];
+    const char *names[258];
+    size_t ngroks = 0;
+    for (size_t i = 0; i < c->ngrammars && ngroks < 258; i++) {
+        groks[ngroks] = lf_parser_grok(s->parsers[i]);
+        names[ngroks++] = c->grammars[i].name;
+    }
+    s->out = lf_es_conf_create_output(&c->es, "output.elasticsearch", prefixes, n, groks, names,
+                                      ngroks, c->batch_max_docs, c->batch_max_bytes, err, errlen);
+    if (!s->out)
+        return -1;
+    s->batch = lf_batch_create(c->batch_max_bytes + BATCH_SLACK, c->batch_max_docs);
+    const struct lf_grammar_conf *g = lf_grammar_conf_find(c->grammars, c->ngrammars, c->grammar);
+    s->conv = lf_kafka_msg_conv_create(s->line_parser, c->format, c->index, g ? g->max_line : 0);
+    if (!s->batch || !s->conv) {
+        snprintf(err, errlen, "out of memory");
+        return -1;
+    }
+    return 0;
+}
+
+static int create_consumer(struct shipper *s, char *err, size_t errlen)
+{
+    const struct lf_shipper_conf *c = s->conf;
+    /* Ours first, the user's after: they win. */
+    const char *names[] = {"group.id",           "client.id",
+                           "enable.auto.commit", "enable.auto.offset.store",
+                           "auto.offset.reset",  "enable.partition.eof",
+                           "queued.max.messages.kbytes"};
+    const char *values[] = {c->group, c->name, "false", "false", "earliest", "false", "16384"};
+    rd_kafka_conf_t *kc = lf_kafka_conf_new(
+        "inputs.kafka", "shipper", (const char *const *)c->brokers, c->nbrokers, names, values,
+        sizeof(names) / sizeof(names[0]), (const char *const *)c->prop_names,
+        (const char *const *)c->prop_values, c->nprops, err, errlen);
+    if (!kc)
+        return -1;
+    rd_kafka_conf_set_rebalance_cb(kc, rebalance_cb);
+    rd_kafka_conf_set_offset_commit_cb(kc, offset_commit_cb);
+    rd_kafka_conf_set_opaque(kc, s);
+    char why[512];
+    if (!(s->rk = rd_kafka_new(RD_KAFKA_CONSUMER, kc, why, sizeof(why)))) {
+        rd_kafka_conf_destroy(kc);
+        snprintf(err, errlen, "inputs.kafka: %s", why);
+        return -1;
+    }
+    rd_kafka_poll_set_consumer(s->rk);
+    if (!(s->queue = rd_kafka_queue_get_consumer(s->rk))) {
+        snprintf(err, errlen, "inputs.kafka: no consumer queue");
+        return -1;
+    }
+    rd_kafka_queue_io_event_enable(s->queue, s->wake[1], "1", 1);
+
+    rd_kafka_topic_partition_list_t *topics =
+        rd_kafka_topic_partition_list_new((int)c->ntopics);
+    for (size_t i = 0; i < c->ntopics; i++)
+        rd_kafka_topic_partition_list_add(topics, c->topics[i], RD_KAFKA_PARTITION_UA);
+    rd_kafka_resp_err_t e = rd_kafka_subscribe(s->rk, topics);
+    rd_kafka_topic_partition_list_destroy(topics);
+    if (e) {
+        snprintf(err, errlen, "inputs.kafka.topics: %s", rd_kafka_err2str(e));
+        return -1;
+    }
+    return 0;
+}
+
+static void teardown(struct shipper *s)
+{
+    if (s->rk) {
+        rd_kafka_consumer_close(s->rk);
+    }
+    /* The output before the partitions: it may still call their targets. */
+    lf_output_destroy(s->out);
+    if (s->queue)
+        rd_kafka_queue_destroy(s->queue);
+    if (s->rk)
+        rd_kafka_destroy(s->rk);
+    while (s->parts) {
+        struct part *p = s->parts;
+        s->parts = p->next;
+        part_free(p);
+    }
+    lf_batch_destroy(s->batch);
+    lf_kafka_msg_conv_destroy(s->conv);
+    for (size_t i = 0; s->parsers && i < s->conf->ngrammars; i++)
+        lf_parser_destroy(s->parsers[i]);
+    free(s->parsers);
+    for (int i = 0; i < 2; i++)
+        if (s->wake[i] >= 0)
+            close(s->wake[i]);
+    if (s->sigfd >= 0)
+        close(s->sigfd);
+    if (s->epfd >= 0)
+        close(s->epfd);
+}
+
+int lf_shipper_run(const struct lf_shipper_options *opt)
+{
+    char err[ERRBUF];
+    unsigned nerr = 0;
+    struct shipper s = {.epfd = -1, .sigfd = -1, .wake = {-1, -1}};
+    s.conf = lf_shipper_conf_load(opt->config_path, err, sizeof(err), &nerr);
+    if (!s.conf) {
+        fprintf(stderr, "%s", err);
+        fprintf(stderr, "logferry shipper: %u problem%s in %s\n", nerr, nerr == 1 ? "" : "s",
+                opt->config_path ? opt->config_path : "(defaults)");
+        return 1;
+    }
+    enum lf_log_level level = LF_LOG_INFO;
+    lf_log_parse_level(opt->log_level ? opt->log_level : s.conf->log_level, &level);
+    lf_log_set_level(level);
+
+    /* Blocked before librdkafka starts its threads, which inherit the mask:
+     * the signals then only reach the signalfd. */
+    sigset_t mask;
+    sigemptyset(&mask);
+    sigaddset(&mask, SIGTERM);
+    sigaddset(&mask, SIGINT);
+    sigaddset(&mask, SIGHUP);
+    sigprocmask(SIG_BLOCK, &mask, NULL);
+    signal(SIGPIPE, SIG_IGN);
+    int rc = 1;
+    s.sigfd = signalfd(-1, &mask, SFD_NONBLOCK | SFD_CLOEXEC);
+    s.epfd = epoll_create1(EPOLL_CLOEXEC);
+    if (s.sigfd < 0 || s.epfd < 0 || pipe2(s.wake, O_NONBLOCK | O_CLOEXEC) != 0) {
+        lf_log(LF_LOG_ERROR, "shipper", "signalfd/epoll/pipe: %s", strerror(errno));
+        goto out;
+    }
+    if (compile_grammars(&s, err, sizeof(err)) || create_output(&s, err, sizeof(err)) ||
+        create_consumer(&s, err, sizeof(err))) {
+        lf_log(LF_LOG_ERROR, "shipper", "%s", err);
+        goto out;
+    }
+    int fds[3] = {s.sigfd, s.wake[0], lf_output_fd(s.out)};
+    for (int i = 0; i < 3; i++) {
+        struct epoll_event ev = {.events = EPOLLIN, .data.fd = fds[i]};
+        if (fds[i] >= 0 && epoll_ctl(s.epfd, EPOLL_CTL_ADD, fds[i], &ev) != 0) {
+            lf_log(LF_LOG_ERROR, "shipper", "epoll: %s", strerror(errno));
+            goto out;
+        }
+    }
+    lf_log(LF_LOG_INFO, "shipper", "running as %s in group %s: %zu topic%s -> %s", s.conf->name,
+           s.conf->group, s.conf->ntopics, s.conf->ntopics == 1 ? "" : "s",
+           s.conf->es.hosts[0]);
+    loop(&s);
+    drain(&s);
+    log_stats(&s, "at exit");
+    rc = 0;
+out:
+    teardown(&s);
+    lf_shipper_conf_free(s.conf);
+    return rc;
+}
