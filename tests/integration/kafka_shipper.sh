@@ -90,6 +90,9 @@ produce() { # topic [kcat options...]: the lines on stdin, one message each
   shift
   timeout 60 "$KCAT" -P -b "$bs" -t "$topic" -X enable.idempotence=true "$@"
 }
+produce_keyed() { # topic: the lines on stdin keyed by host (web00..web06), as the agent does
+  sed -E 's/^([^ ]+ (web[0-9]+))/\2\t\1/' | produce "$1" -K "$(printf '\t')"
+}
 
 # ---- shippers ----------------------------------------------------------------
 # start_shipper NAME TOPIC [extra yaml at the top level]: the shipper's pid in
@@ -166,7 +169,7 @@ start_es
 # ---- raw ----------------------------------------------------------------------
 lines 3000 raw > "$tmp/raw.txt"
 printf 'not the grammar at all\n' >> "$tmp/raw.txt"
-produce raw < "$tmp/raw.txt"
+produce_keyed raw < "$tmp/raw.txt"
 start_shipper raw raw
 check "raw: 3001 lines indexed" wait_until 60 count_is 'syslog-*' 3001
 # (the unparsed line takes its time from Kafka: today)
@@ -212,7 +215,7 @@ grep -q 'bad-headers 2' "$tmp/headers.log" && echo "ok   headers: bad headers co
 # ---- sigkill -------------------------------------------------------------------
 n=30000
 lines $n kill > "$tmp/kill.txt"
-produce kill < "$tmp/kill.txt"
+produce_keyed kill < "$tmp/kill.txt"
 es "/_fake/faults" -XPUT -H 'Content-Type: application/json' -d '{"slow_ms": 30}' > /dev/null
 for trial in 1 2 3; do
   start_shipper "kill$trial" kill
@@ -233,7 +236,7 @@ stop_shipper "$ship_pid"
 # (indices of its own: prefix "pair", via the raw-line default index)
 n=20000
 lines $n pair > "$tmp/pair.txt"
-produce pair < "$tmp/pair.txt"
+produce_keyed pair < "$tmp/pair.txt"
 es "/_fake/faults" -XPUT -H 'Content-Type: application/json' -d '{"slow_ms": 20}' > /dev/null
 start_shipper pairA pair
 pa=$ship_pid
@@ -256,7 +259,7 @@ check "pair: B took over the rest" test "$(consumed pairB)" -gt 0
 stop_es
 n=8000
 lines $n down > "$tmp/down.txt"
-produce down < "$tmp/down.txt"
+produce_keyed down < "$tmp/down.txt"
 start_shipper down down
 sleep 4
 check "es_down: the shipper waits, alive" kill -0 "$ship_pid"
@@ -267,7 +270,7 @@ total=$((total + n))
 check "es_down: everything arrives once Elasticsearch is up" wait_until 120 count_is 'syslog-*' "$total"
 n2=6000
 lines $n2 down2 > "$tmp/down2.txt"
-produce down < "$tmp/down2.txt"
+produce_keyed down < "$tmp/down2.txt"
 sleep 1
 stop_es
 sleep 2
