@@ -7,6 +7,9 @@
 
 #include <errno.h>
 #include <poll.h>
+#include <stdio.h>
+#include <string.h>
+#include <sys/stat.h>
 #include <unistd.h>
 
 int lf_write_all(int fd, const void *buf, size_t len)
@@ -26,4 +29,34 @@ int lf_write_all(int fd, const void *buf, size_t len)
         }
     }
     return 0;
+}
+
+int lf_mkdir_p(const char *dir, unsigned mode, char *failed, size_t failed_len)
+{
+    char path[4096];
+    size_t n = strlen(dir);
+    if (n == 0 || n >= sizeof(path)) {
+        errno = ENAMETOOLONG;
+        snprintf(failed, failed_len, "%s", dir);
+        return LF_EIO;
+    }
+    memcpy(path, dir, n + 1);
+    for (size_t i = 1; i <= n; i++) {
+        if (path[i] != '/' && path[i] != '\0')
+            continue;
+        char c = path[i];
+        path[i] = '\0';
+        if (mkdir(path, (mode_t)mode) != 0 && errno != EEXIST) {
+            snprintf(failed, failed_len, "%s", path);
+            return LF_EIO;
+        }
+        path[i] = c;
+    }
+    struct stat st;
+    if (stat(dir, &st) == 0 && S_ISDIR(st.st_mode))
+        return 0;
+    if (errno == 0 || S_ISREG(st.st_mode))
+        errno = ENOTDIR;
+    snprintf(failed, failed_len, "%s", dir);
+    return LF_EIO;
 }

@@ -140,6 +140,10 @@ int lf_json_compact(struct lf_buf *b, const char *s, size_t n);
 
 /* ---- descriptors ------------------------------------------------------- */
 
+/* mkdir -p with `mode` for what it creates, so a fresh host needs no setup.
+ * Returns 0, or LF_EIO with errno set and the path that failed in `failed`. */
+int lf_mkdir_p(const char *dir, unsigned mode, char *failed, size_t failed_len);
+
 /* Writes all len bytes to fd, through short writes, EINTR and (waiting in
  * poll) EAGAIN. Returns 0 or LF_EIO with errno set (EPIPE: the reader left). */
 int lf_write_all(int fd, const void *buf, size_t len);

@@ -61,26 +61,12 @@ static const char *index_of(struct file_out *o, const struct lf_doc *d)
 
 static int mkdir_p(const char *dir, char *errbuf, size_t errlen)
 {
-    char path[4096];
-    size_t n = strlen(dir);
-    if (n == 0 || n >= sizeof(path)) {
-        snprintf(errbuf, errlen, "file output: bad directory '%s'", dir);
-        return LF_EINVAL;
-    }
-    memcpy(path, dir, n + 1);
-    for (size_t i = 1; i <= n; i++) {
-        if (path[i] != '/' && path[i] != '\0')
-            continue;
-        char c = path[i];
-        path[i] = '\0';
-        if (mkdir(path, 0750) != 0 && errno != EEXIST) {
-            snprintf(errbuf, errlen, "file output: cannot create directory %s: %s", path,
-                     strerror(errno));
-            return LF_EIO;
-        }
-        path[i] = c;
-    }
-    return 0;
+    char failed[4096];
+    if (lf_mkdir_p(dir, 0750, failed, sizeof(failed)) == 0)
+        return 0;
+    snprintf(errbuf, errlen, "file output: cannot create directory %s: %s", failed,
+             strerror(errno));
+    return LF_EIO;
 }
 
 static void close_file(struct open_file *f)

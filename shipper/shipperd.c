@@ -760,6 +760,12 @@ int lf_shipper_run(const struct lf_shipper_options *opt)
         lf_log(LF_LOG_ERROR, "shipper", "signalfd/epoll/pipe: %s", strerror(errno));
         goto out;
     }
+    char failed[4096];
+    if (lf_mkdir_p(s.conf->data_dir, 0750, failed, sizeof(failed))) {
+        lf_log(LF_LOG_ERROR, "shipper", "shipper.data_dir: cannot create %s: %s", failed,
+               strerror(errno));
+        goto out;
+    }
     if (compile_grammars(&s, err, sizeof(err)) || create_output(&s, err, sizeof(err)) ||
         create_consumer(&s, err, sizeof(err))) {
         lf_log(LF_LOG_ERROR, "shipper", "%s", err);

@@ -724,28 +724,11 @@ static int write_record(int fd, const unsigned char *hdr, const void *rec, size_
 
 static int make_dirs(const char *dir, char *errbuf, size_t errlen)
 {
-    char *p = strdup(dir);
-    if (!p) {
-        snprintf(errbuf, errlen, "spool %s: out of memory", dir);
-        return LF_ENOMEM;
-    }
-    int rc = 0;
-    for (char *q = p + 1;; q++) {
-        bool end = *q == '\0';
-        if (*q != '/' && !end)
-            continue;
-        *q = '\0';
-        if (mkdir(p, 0700) != 0 && errno != EEXIST) {
-            snprintf(errbuf, errlen, "spool: cannot create directory %s: %s", p, strerror(errno));
-            rc = LF_EIO;
-            break;
-        }
-        if (end)
-            break;
-        *q = '/';
-    }
-    free(p);
-    return rc;
+    char failed[4096];
+    if (lf_mkdir_p(dir, 0700, failed, sizeof(failed)) == 0)
+        return 0;
+    snprintf(errbuf, errlen, "spool: cannot create directory %s: %s", failed, strerror(errno));
+    return LF_EIO;
 }
 
 /* Fills segs from the directory, sorted; anything else is logged. */
