@@ -40,7 +40,7 @@ struct agent {
     int omprog;
 };
 
-/* The index prefixes this configuration sends to, for templates. */
+/* The index prefixes this configuration sends to: index templates, topics. */
 static size_t index_prefixes(const struct agent *a, const char **out, size_t max)
 {
     const struct lf_agent_conf *c = a->conf;
@@ -71,12 +71,46 @@ static struct lf_output *create_es_output(struct agent *a, char *err, size_t err
         ngroks, c->batch_max_docs, c->batch_max_bytes, err, errlen);
 }
 
+/* `host` is the agent's name (host.name of its events): the message key
+ * under `key: host`. The known prefixes have their topic names checked. */
+static struct lf_output *create_kafka_output(struct agent *a, char *err, size_t errlen)
+{
+    const struct lf_agent_conf *c = a->conf;
+    const struct lf_kafka_conf *k = &c->kafka;
+    const char *prefixes[258];
+    struct lf_kafka_out_options o = {
+        .brokers = (const char *const *)k->brokers,
+        .nbrokers = k->nbrokers,
+        .topic = k->topic,
+        .key = (enum lf_kafka_key)k->key,
+        .host = c->name,
+        .compression = k->compression,
+        .delivery_timeout_ms = (int64_t)k->delivery_timeout_ms,
+        .queue_max_bytes = k->queue_max_bytes,
+        .batch_docs = c->batch_max_docs,
+        .batch_bytes = c->batch_max_bytes,
+        .prop_names = (const char *const *)k->prop_names,
+        .prop_values = (const char *const *)k->prop_values,
+        .nprops = k->nprops,
+        .dead_letter_path = k->dead_letter,
+        .prefixes = prefixes,
+        .nprefixes = index_prefixes(a, prefixes, sizeof(prefixes) / sizeof(prefixes[0])),
+        .spool = {.dir = k->spool.enabled ? k->spool.dir : NULL,
+                  .max_bytes = k->spool.max_bytes,
+                  .fsync = (enum lf_spool_fsync)k->spool.fsync,
+                  .full = (enum lf_spool_full)k->spool.full},
+    };
+    return lf_out_kafka_create(&o, err, errlen);
+}
+
 static struct lf_output *create_output(struct agent *a, char *err, size_t errlen)
 {
     const struct lf_agent_conf *c = a->conf;
     switch (c->output_type) {
     case LF_OUTPUT_ELASTICSEARCH:
         return create_es_output(a, err, errlen);
+    case LF_OUTPUT_KAFKA:
+        return create_kafka_output(a, err, errlen);
     case LF_OUTPUT_STDOUT:
         return lf_out_stdout_create(STDOUT_FILENO, c->stdout_bulk, err, errlen);
     case LF_OUTPUT_FILE:

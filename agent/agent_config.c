@@ -12,6 +12,7 @@
 #include "agent_config.h"
 #include "lf_config.h"
 #include "es_conf.h"
+#include "kafka_common.h"
 #include "shipper.h"
 
 #include <ctype.h>
@@ -70,11 +71,29 @@ static const char *check_file_name_glob(const char *s)
     return strchr(s, '/') ? "a glob on the file name, without '/'" : NULL;
 }
 
+/* A bootstrap broker: host:port (or a librdkafka listener URL); one per item. */
+static const char *check_broker(const char *s)
+{
+    return strpbrk(s, ", \t") ? "one broker per item, host:port" : NULL;
+}
+
+/* A topic pattern: a legal topic name once %{prefix} is replaced. The
+ * prefixes themselves are checked against it in cross_check. */
+static const char *check_topic(const char *s)
+{
+    char name[LF_KAFKA_TOPIC_MAX + 1];
+    return lf_kafka_topic_name(name, sizeof(name), s, "x")
+               ? NULL
+               : "a topic name of letters, digits, '.', '_' and '-' where %{prefix} stands for "
+                 "the index prefix";
+}
+
 /* ---- the tables -------------------------------------------------------- */
 
 #define A(field) offsetof(struct lf_agent_conf, field)
 #define G(field) offsetof(struct lf_grammar_conf, field)
 #define F(field) offsetof(struct lf_files_conf, field)
+#define K(field) offsetof(struct lf_kafka_conf, field)
 
 #define KIB 1024ull
 #define MIB (1024ull * 1024)
@@ -94,7 +113,14 @@ static const struct lf_conf_enum start_ats[] = {
 static const struct lf_conf_enum output_types[] = {{"file", LF_OUTPUT_FILE},
                                                    {"stdout", LF_OUTPUT_STDOUT},
                                                    {"elasticsearch", LF_OUTPUT_ELASTICSEARCH},
+                                                   {"kafka", LF_OUTPUT_KAFKA},
                                                    {NULL, 0}};
+static const struct lf_conf_enum kafka_keys[] = {
+    {"host", LF_KAFKA_KEY_HOST}, {"id", LF_KAFKA_KEY_ID}, {"none", LF_KAFKA_KEY_NONE}, {NULL, 0}};
+/* librdkafka's compression.codec names; the value is unused (AS_STRING). */
+static const struct lf_conf_enum kafka_compressions[] = {
+    {"lz4", 0}, {"zstd", 1}, {"gzip", 2}, {"snappy", 3}, {"none", 4}, {NULL, 0},
+};
 static const struct lf_conf_enum fsync_policies[] = {
     {"batch", LF_FSYNC_BATCH}, {"never", LF_FSYNC_NEVER}, {NULL, 0}};
 
@@ -286,6 +312,76 @@ static const struct lf_conf_key stdout_output_keys[] = {
      .doc = "also print the `_bulk` action line before each event"},
     {.name = NULL}};
 
+static const struct lf_conf_key kafka_output_keys[] = {
+    {.name = "brokers",
+     .type = LF_CONF_STRINGS,
+     .offset = K(brokers),
+     .count = K(nbrokers),
+     .def = "[localhost:9092]",
+     .min = 1,
+     .max = 64,
+     .check = check_broker,
+     .doc = "bootstrap brokers, `host:port`; the rest of the cluster is found from them"},
+    {.name = "topic",
+     .type = LF_CONF_STRING,
+     .offset = K(topic),
+     .def = "logferry",
+     .check = check_topic,
+     .doc = "the topic; `%{prefix}` is replaced by the event's index prefix (`logs-%{prefix}` "
+            "gives a topic per prefix)"},
+    {.name = "key",
+     .type = LF_CONF_ENUM,
+     .offset = K(key),
+     .enums = kafka_keys,
+     .def = "host",
+     .doc = "the message key: `host` (`agent.name`: one server's events stay in order in one "
+            "partition), `id` (the document id: spread over the partitions) or `none`"},
+    {.name = "compression",
+     .type = LF_CONF_ENUM,
+     .offset = K(compression),
+     .enums = kafka_compressions,
+     .flags = LF_CONF_AS_STRING,
+     .def = "lz4",
+     .doc = "compression of message batches"},
+    {.name = "delivery_timeout",
+     .type = LF_CONF_DURATION,
+     .offset = K(delivery_timeout_ms),
+     .def = "30s",
+     .min = 1000,
+     .max = 24 * HOUR,
+     .doc = "librdkafka's `message.timeout.ms`: a message no broker took by then goes to the "
+            "spool (or is sent again), and new events go to the spool until Kafka takes "
+            "messages again"},
+    {.name = "queue_max_size",
+     .type = LF_CONF_SIZE,
+     .offset = K(queue_max_bytes),
+     .def = "16MiB",
+     .min = KIB,
+     .max = GIB,
+     .doc = "events in flight (JSON bytes) waiting for Kafka's acknowledgement; beyond it they go "
+            "to the spool (or the inputs wait)"},
+    {.name = "dead_letter_file",
+     .type = LF_CONF_PATH,
+     .offset = K(dead_letter),
+     .def_doc = "`<data_dir>/dead-letter-kafka.ndjson`",
+     .doc = "events Kafka refuses for good (too large, topic not authorized), each with the "
+            "reason"},
+    {.name = "properties",
+     .type = LF_CONF_STRING_MAP,
+     .offset = K(prop_names),
+     .values = K(prop_values),
+     .count = K(nprops),
+     .max = 256,
+     .def = "{}",
+     .doc = "librdkafka properties (`security.protocol`, `sasl.*`, `ssl.*`, `linger.ms`, ...), "
+            "set after logferry's own, so they win; values of secrets are never printed"},
+    {.name = "spool",
+     .type = LF_CONF_SECTION,
+     .offset = K(spool),
+     .sub = lf_spool_conf_keys,
+     .doc = "the on-disk spool (default dir `<data_dir>/spool-kafka`)"},
+    {.name = NULL}};
+
 static const struct lf_conf_key output_keys[] = {
     {.name = "type",
      .type = LF_CONF_ENUM,
@@ -327,6 +423,11 @@ static const struct lf_conf_key output_keys[] = {
      .sub = lf_es_conf_keys,
      .offset = A(es),
      .doc = "`type: elasticsearch`: `_bulk` into daily indices"},
+    {.name = "kafka",
+     .type = LF_CONF_SECTION,
+     .sub = kafka_output_keys,
+     .offset = A(kafka),
+     .doc = "`type: kafka`: an idempotent producer to Kafka topics (docs/KAFKA.md)"},
     {.name = NULL}};
 
 static const struct lf_conf_key top_keys[] = {
@@ -442,6 +543,10 @@ static void fill_computed(struct lf_agent_conf *conf, struct lf_conf_errors *err
         conf->es.dead_letter = under_data_dir(conf, "/dead-letter.ndjson", errs);
     if (!conf->es.spool.dir && conf->data_dir)
         conf->es.spool.dir = under_data_dir(conf, "/spool", errs);
+    if (!conf->kafka.dead_letter && conf->data_dir)
+        conf->kafka.dead_letter = under_data_dir(conf, "/dead-letter-kafka.ndjson", errs);
+    if (!conf->kafka.spool.dir && conf->data_dir)
+        conf->kafka.spool.dir = under_data_dir(conf, "/spool-kafka", errs);
     add_default_grammar(conf, errs);
 }
 
@@ -469,6 +574,55 @@ static void check_grammar_ref(const struct lf_agent_conf *conf, const char *orig
                    "%s.grammar: no grammar named '%s' (defined: %s)", where, grammar, names);
 }
 
+/* Reports an index prefix whose topic (output.kafka.topic with %{prefix}
+ * replaced) is not a legal Kafka topic name. */
+static void check_topic_for(const struct lf_agent_conf *conf, const char *origin,
+                            const struct lf_conf_node *topic, const char *prefix,
+                            struct lf_conf_errors *errs)
+{
+    char name[LF_KAFKA_TOPIC_MAX + 1];
+    if (!prefix || lf_kafka_topic_name(name, sizeof(name), conf->kafka.topic, prefix))
+        return;
+    lf_conf_errorf(errs, origin, topic ? topic->line : 0, topic ? topic->col : 0,
+                   "output.kafka.topic: with index prefix '%s', '%s' is not a valid topic name "
+                   "(1 to %d of letters, digits, '.', '_' and '-')",
+                   prefix, conf->kafka.topic, LF_KAFKA_TOPIC_MAX);
+}
+
+/* What librdkafka says about output.kafka: each property alone (so that a
+ * problem is reported where it is), then the compression codec. Messages
+ * never show a value (kafka_common.c). */
+static void check_kafka(const struct lf_agent_conf *conf, const char *origin,
+                        const struct lf_conf_node *section, struct lf_conf_errors *errs)
+{
+    const struct lf_kafka_conf *k = &conf->kafka;
+    const char *const *brokers = (const char *const *)k->brokers;
+    char err[600];
+    const struct lf_conf_node *props = lf_conf_get(section, "properties");
+    for (size_t i = 0; i < k->nprops; i++) {
+        rd_kafka_conf_t *c =
+            lf_kafka_conf_new("output.kafka", "config", brokers, k->nbrokers, NULL, NULL, 0,
+                              (const char *const *)&k->prop_names[i],
+                              (const char *const *)&k->prop_values[i], 1, err, sizeof(err));
+        if (c) {
+            rd_kafka_conf_destroy(c);
+            continue;
+        }
+        const struct lf_conf_node *v = lf_conf_get(props, k->prop_names[i]);
+        lf_conf_errorf(errs, origin, v ? v->line : 0, v ? v->col : 0, "%s", err);
+    }
+    static const char *const names[] = {"compression.codec"};
+    const char *values[] = {k->compression ? k->compression : "lz4"};
+    rd_kafka_conf_t *c = lf_kafka_conf_new("output.kafka", "config", brokers, k->nbrokers, names,
+                                           values, 1, NULL, NULL, 0, err, sizeof(err));
+    if (c) {
+        rd_kafka_conf_destroy(c);
+    } else {
+        const struct lf_conf_node *v = lf_conf_get(section, "compression");
+        lf_conf_errorf(errs, origin, v ? v->line : 0, v ? v->col : 0, "%s", err);
+    }
+}
+
 static void cross_check(const struct lf_agent_conf *conf, const struct lf_conf_doc *doc,
                         struct lf_conf_errors *errs)
 {
@@ -485,6 +639,21 @@ static void cross_check(const struct lf_agent_conf *conf, const struct lf_conf_d
     }
     check_grammar_ref(conf, origin, lf_conf_get(inputs, "omprog"), "inputs.omprog",
                       conf->omprog_grammar, errs);
+    const struct lf_conf_node *kafka = lf_conf_get(lf_conf_get(root, "output"), "kafka");
+    check_kafka(conf, origin, kafka, errs);
+    if (conf->output_type == LF_OUTPUT_KAFKA) {
+        const struct lf_conf_node *topic = lf_conf_get(kafka, "topic");
+        if (conf->metrics_enabled)
+            check_topic_for(conf, origin, topic, conf->metrics_index, errs);
+        for (size_t i = 0; i < conf->nfiles; i++) {
+            size_t first = 0; /* each prefix once */
+            while (strcmp(conf->files[first].index, conf->files[i].index) != 0)
+                first++;
+            if (first == i)
+                check_topic_for(conf, origin, topic, conf->files[i].index, errs);
+        }
+        check_topic_for(conf, origin, topic, conf->omprog_index, errs);
+    }
 }
 
 /* ---- loading ----------------------------------------------------------- */

@@ -39,7 +39,7 @@
  *       grammar: syslog         # [syslog]
  *       index: syslog           # [syslog]
  *   output:
- *     type: file                # file|stdout   [file]
+ *     type: file                # file|stdout|elasticsearch|kafka   [file]
  *     batch_max_docs: 2048      # [2048]
  *     batch_max_bytes: 5MiB     # [5MiB]
  *     batch_max_age: 1s         # [1s]
@@ -49,6 +49,17 @@
  *       local_dates: false      # daily files by local date   [false]
  *     stdout:
  *       bulk: false             # _bulk action lines too   [false]
+ *     elasticsearch: ...        # shipper/es_conf.c
+ *     kafka:
+ *       brokers: [localhost:9092]   # bootstrap brokers   [localhost:9092]
+ *       topic: logferry         # %{prefix}: the index prefix   [logferry]
+ *       key: host               # host|id|none   [host]
+ *       compression: lz4        # lz4|zstd|gzip|snappy|none   [lz4]
+ *       delivery_timeout: 30s   # then the spool takes it   [30s]
+ *       queue_max_size: 16MiB   # JSON in flight   [16MiB]
+ *       dead_letter_file: ...   # [<data_dir>/dead-letter-kafka.ndjson]
+ *       properties: {}          # librdkafka properties, after ours   {}
+ *       spool: ...              # as elasticsearch's; dir [<data_dir>/spool-kafka]
  *
  * Strings may use ${VAR} and ${VAR:-default} from the environment; durations
  * take ms, s, m, h (10s, 500ms); sizes take B, KiB, MiB, GiB (also KB, MB, GB
@@ -66,7 +77,22 @@
 
 enum lf_metricset { LF_METRIC_LOAD = 1, LF_METRIC_MEMORY = 2, LF_METRIC_CPU = 4 };
 enum lf_start_at { LF_START_END, LF_START_BEGINNING };
-enum lf_output_type { LF_OUTPUT_FILE, LF_OUTPUT_STDOUT, LF_OUTPUT_ELASTICSEARCH };
+enum lf_output_type { LF_OUTPUT_FILE, LF_OUTPUT_STDOUT, LF_OUTPUT_ELASTICSEARCH, LF_OUTPUT_KAFKA };
+
+/* output.kafka (docs/KAFKA.md) */
+struct lf_kafka_conf {
+    char **brokers;
+    size_t nbrokers;
+    char *topic;
+    int key;           /* enum lf_kafka_key */
+    char *compression; /* librdkafka's compression.codec name */
+    uint64_t delivery_timeout_ms;
+    uint64_t queue_max_bytes;
+    char *dead_letter; /* worked out from data_dir when absent */
+    char **prop_names, **prop_values;
+    size_t nprops;
+    struct lf_spool_conf spool; /* spool.dir: worked out from data_dir when absent */
+};
 
 struct lf_files_conf {
     char **paths;
@@ -115,7 +141,8 @@ struct lf_agent_conf {
     bool file_local_dates;
     bool stdout_bulk;
 
-    struct lf_es_conf es; /* output.elasticsearch */
+    struct lf_es_conf es;       /* output.elasticsearch */
+    struct lf_kafka_conf kafka; /* output.kafka */
 };
 
 /*

@@ -235,10 +235,10 @@ struct lf_kafka_out_options {
     size_t nbrokers;
     const char *topic; /* pattern, %{prefix} is the index prefix; NULL: "logferry" */
     enum lf_kafka_key key;
-    const char *host;              /* the key under LF_KAFKA_KEY_HOST (host.name) */
-    const char *compression;       /* lz4, zstd, gzip, snappy, none; NULL: lz4 */
-    int64_t delivery_timeout_ms;   /* message.timeout.ms; 30 s when 0 */
-    size_t queue_max_bytes;        /* JSON in flight; 16 MiB when 0 */
+    const char *host;               /* the key under LF_KAFKA_KEY_HOST (host.name) */
+    const char *compression;        /* lz4, zstd, gzip, snappy, none; NULL: lz4 */
+    int64_t delivery_timeout_ms;    /* message.timeout.ms; 30 s when 0 */
+    size_t queue_max_bytes;         /* JSON in flight; 16 MiB when 0 */
     size_t batch_docs, batch_bytes; /* spool records produced per round */
     const char *const *prop_names;  /* librdkafka properties, set after ours */
     const char *const *prop_values;
@@ -259,5 +259,14 @@ struct lf_kafka_out_options {
  */
 struct lf_output *lf_out_kafka_create(const struct lf_kafka_out_options *o, char *errbuf,
                                       size_t errlen);
+
+/* The longest Kafka topic name. */
+#define LF_KAFKA_TOPIC_MAX 249
+
+/* Writes the topic of an index prefix into out: `pattern` (NULL: "logferry")
+ * with every %{prefix} replaced. Returns its length, or 0 when it does not fit
+ * in outlen or is not a valid topic name (1 to LF_KAFKA_TOPIC_MAX of letters,
+ * digits, '.', '_' and '-'; not "." or ".."). */
+size_t lf_kafka_topic_name(char *out, size_t outlen, const char *pattern, const char *prefix);
 
 #endif

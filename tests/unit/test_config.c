@@ -442,7 +442,7 @@ static void test_bad_values(void **state)
                "      start_at: middle\n"
                "      max_open: 99999999999999999999999\n"
                "output:\n"
-               "  type: kafka\n"
+               "  type: redis\n"
                "  batch_max_bytes: 2GiB\n"
                "  batch_max_age: 2h\n",
                "t.yml:2:13: agent.timezone: expected local, UTC or an offset like +01:00, got "
@@ -465,7 +465,7 @@ static void test_bad_values(void **state)
                "'middle'\n"
                "t.yml:18:17: inputs.files[0].max_open: '99999999999999999999999' is out of "
                "range (1 to 65536)\n"
-               "t.yml:20:9: output.type: expected one of file, stdout, elasticsearch, got 'kafka'\n"
+               "t.yml:20:9: output.type: expected one of file, stdout, elasticsearch, kafka, got 'redis'\n"
                "t.yml:21:20: output.batch_max_bytes: '2GiB' is out of range (1KiB to 1GiB)\n"
                "t.yml:22:18: output.batch_max_age: '2h' is out of range (1ms to 1h)\n");
     load_fails("agent:\n  timezone: '+15:00'\n",
@@ -504,7 +504,7 @@ static void test_several_errors_in_file_order(void **state)
     /* Found in table order, reported in file order. */
     load_fails("output:\n  type: x\ninputs:\n  metrics:\n    interval: x\nagent:\n  name: [x]\n"
                "bogus: 1\n",
-               "t.yml:2:9: output.type: expected one of file, stdout, elasticsearch, got 'x'\n"
+               "t.yml:2:9: output.type: expected one of file, stdout, elasticsearch, kafka, got 'x'\n"
                "t.yml:5:15: inputs.metrics.interval: expected a duration like 10s, 500ms, 2m or "
                "1h, got 'x'\n"
                "t.yml:7:9: agent.name: expected a string, got a list\n"
