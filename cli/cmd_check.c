@@ -7,14 +7,23 @@
  *
  * `--print-keys` prints the reference of every key from the same tables the
  * agent reads with (docs/CONFIGURATION.md is made from it).
+ *
+ * `--print-template PREFIX` prints the composable index template the agent
+ * would install for that index prefix, built the way the agent builds it
+ * (its built-in fields, then the typed fields of the grammars its inputs
+ * use, in the configuration's order), so that an operator who manages
+ * templates can load it by hand: the same bytes, the same fingerprint.
  */
 #define _POSIX_C_SOURCE 200809L
 #include "agent_config.h"
 #include "cli.h"
+#include "es_template.h"
 #include "grok.h"
 #include "lf_config.h"
+#include "parser.h"
 
 #include <getopt.h>
+#include <stdbool.h>
 #include <stdio.h>
 #include <stdlib.h>
 #include <string.h>
@@ -25,6 +34,7 @@ static void usage(FILE *out)
 {
     fprintf(out, "usage: logferry check -c FILE\n"
                  "       logferry check --print-keys\n"
+                 "       logferry check --print-template PREFIX [-c FILE] [--omprog]\n"
                  "\n"
                  "Checks an agent configuration: YAML syntax, every key, type and range, and\n"
                  "that every grammar compiles with its pattern directories and definitions.\n"
@@ -34,6 +44,13 @@ static void usage(FILE *out)
                  "  -c, --config FILE   the configuration to check\n"
                  "      --print-keys    print every key, its type, default and meaning as a\n"
                  "                      Markdown table\n"
+                 "      --print-template PREFIX\n"
+                 "                      print the index template the agent installs for\n"
+                 "                      PREFIX (the body of PUT _index_template/logferry-PREFIX),\n"
+                 "                      with the grammars the inputs of FILE use (the\n"
+                 "                      defaults without -c)\n"
+                 "      --omprog        ... as the agent run with --omprog builds it (the\n"
+                 "                      grammar of inputs.omprog)\n"
                  "  -h, --help          this text\n");
 }
 
@@ -102,6 +119,77 @@ static int print_keys(void)
     return rc ? LF_EXIT_FAILURE : LF_EXIT_OK;
 }
 
+/* Whether an input of the agent (in omprog mode or not) uses grammar `name`:
+ * the agent compiles only those, and only those shape its templates. */
+static bool grammar_in_use(const struct lf_agent_conf *conf, const char *name, bool omprog)
+{
+    if (omprog)
+        return strcmp(conf->omprog_grammar, name) == 0;
+    for (size_t i = 0; i < conf->nfiles; i++)
+        if (strcmp(conf->files[i].grammar, name) == 0)
+            return true;
+    return false;
+}
+
+static int print_template(const char *path, const char *prefix, bool omprog)
+{
+    const char *shown = path ? path : "(defaults)";
+    char *errbuf = malloc(ERRBUF_SIZE);
+    unsigned nerrors = 0;
+    struct lf_agent_conf *conf =
+        errbuf ? lf_agent_conf_load(path, errbuf, ERRBUF_SIZE, &nerrors) : NULL;
+    if (!conf) {
+        fputs(errbuf ? errbuf : "logferry check: out of memory\n", stderr);
+        free(errbuf);
+        return LF_EXIT_FAILURE;
+    }
+    size_t n = conf->ngrammars;
+    struct lf_parser **parsers = calloc(n ? n : 1, sizeof(*parsers));
+    const lf_grok **groks = calloc(n ? n : 1, sizeof(*groks));
+    const char **names = calloc(n ? n : 1, sizeof(*names));
+    struct lf_es_template *t = NULL;
+    struct lf_buf out;
+    lf_buf_init(&out, 64u << 20);
+    int rc = parsers && groks && names ? 0 : LF_ENOMEM;
+    if (rc)
+        snprintf(errbuf, ERRBUF_SIZE, "out of memory");
+    /* Compiled as the agent compiles them: unused grammars stay NULL. */
+    for (size_t i = 0; !rc && i < n; i++) {
+        names[i] = conf->grammars[i].name;
+        if (!grammar_in_use(conf, names[i], omprog))
+            continue;
+        char err[1024];
+        parsers[i] = lf_parser_create(&conf->grammars[i], conf->timezone, err, sizeof(err));
+        if (!parsers[i]) {
+            snprintf(errbuf, ERRBUF_SIZE, "grammar %s: %s", names[i], err);
+            rc = LF_EINVAL;
+        } else {
+            groks[i] = lf_parser_grok(parsers[i]);
+        }
+    }
+    if (!rc && !(t = lf_es_template_for_grammars(groks, names, n, errbuf, ERRBUF_SIZE)))
+        rc = LF_ENOMEM;
+    if (!rc)
+        rc = lf_es_template_body(t, conf->es.index, prefix, &out, errbuf, ERRBUF_SIZE);
+    if (!rc && (lf_buf_putc(&out, '\n') || fwrite(out.data, 1, out.len, stdout) != out.len ||
+                fflush(stdout))) {
+        snprintf(errbuf, ERRBUF_SIZE, "cannot print the template");
+        rc = LF_EIO;
+    }
+    if (rc)
+        fprintf(stderr, "%s: %s\n", shown, errbuf);
+    lf_buf_free(&out);
+    lf_es_template_destroy(t);
+    for (size_t i = 0; parsers && i < n; i++)
+        lf_parser_destroy(parsers[i]);
+    free(parsers);
+    free(groks);
+    free(names);
+    lf_agent_conf_free(conf);
+    free(errbuf);
+    return rc ? LF_EXIT_FAILURE : LF_EXIT_OK;
+}
+
 static int check_file(const char *path)
 {
     char *errbuf = malloc(ERRBUF_SIZE);
@@ -132,11 +220,13 @@ int lf_cmd_check(int argc, char **argv)
     static const struct option longopts[] = {
         {"config", required_argument, NULL, 'c'},
         {"print-keys", no_argument, NULL, 'k'},
+        {"print-template", required_argument, NULL, 't'},
+        {"omprog", no_argument, NULL, 'o'},
         {"help", no_argument, NULL, 'h'},
         {NULL, 0, NULL, 0},
     };
-    const char *path = NULL;
-    int keys = 0, ch;
+    const char *path = NULL, *prefix = NULL;
+    int keys = 0, omprog = 0, ch;
     optind = 1;
     while ((ch = getopt_long(argc, argv, "c:h", longopts, NULL)) != -1) {
         switch (ch) {
@@ -145,6 +235,12 @@ int lf_cmd_check(int argc, char **argv)
             break;
         case 'k':
             keys = 1;
+            break;
+        case 't':
+            prefix = optarg;
+            break;
+        case 'o':
+            omprog = 1;
             break;
         case 'h':
             usage(stdout);
@@ -158,8 +254,18 @@ int lf_cmd_check(int argc, char **argv)
         fprintf(stderr, "logferry check: unexpected argument '%s'\n", argv[optind]);
         return LF_EXIT_USAGE;
     }
+    if (prefix && keys) {
+        fprintf(stderr, "logferry check: --print-template and --print-keys go alone\n");
+        return LF_EXIT_USAGE;
+    }
+    if (omprog && !prefix) {
+        fprintf(stderr, "logferry check: --omprog goes with --print-template\n");
+        return LF_EXIT_USAGE;
+    }
+    if (prefix)
+        return print_template(path, prefix, omprog);
     if (!path && !keys) {
-        fprintf(stderr, "logferry check: give -c FILE or --print-keys\n");
+        fprintf(stderr, "logferry check: give -c FILE, --print-keys or --print-template PREFIX\n");
         usage(stderr);
         return LF_EXIT_USAGE;
     }

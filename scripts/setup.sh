@@ -9,6 +9,7 @@ packages=(
   libcurl4-openssl-dev zlib1g-dev # the Elasticsearch output
   librdkafka-dev kcat             # the Kafka output and shipper, and its tests
   python3-elasticsearch           # a real client that checks the fake Elasticsearch
+  curl openssl                    # Elasticsearch tests: queries to the fake, a throwaway PKI
   rsyslog-elasticsearch           # omelasticsearch, the second real client
   rsyslog bsdutils # rsyslogd and logger for the omprog integration tests
   procps           # pgrep -P: the agent rsyslog started, by its parent PID

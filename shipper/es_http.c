@@ -345,6 +345,38 @@ size_t lf_http_running(const struct lf_http *h)
     return (size_t)h->running;
 }
 
+const char *lf_http_hint(int transport_rc, const char *error)
+{
+    /* TLS 1.3 reports a refused client certificate only when the answer is
+     * read, as an alert inside a receive error. */
+    bool tls = error && (strstr(error, "SSL") || strstr(error, "TLS") || strstr(error, "alert"));
+    switch ((CURLcode)transport_rc) {
+    case CURLE_PEER_FAILED_VERIFICATION:
+        return "TLS: the server's certificate is not trusted or not issued for this host name "
+               "(ca_file names the CA that signed it; verify: false only for tests)";
+    case CURLE_SSL_CACERT_BADFILE:
+        return "TLS: cannot read the CA certificates (ca_file)";
+    case CURLE_SSL_CERTPROBLEM:
+        return "TLS: cannot use the client certificate (cert_file, key_file)";
+    case CURLE_SSL_CONNECT_ERROR:
+    case CURLE_RECV_ERROR:
+    case CURLE_SEND_ERROR:
+        if (error && strstr(error, "certificate required"))
+            return "TLS: the server requires a client certificate (cert_file, key_file)";
+        if (error && (strstr(error, "unknown ca") || strstr(error, "bad certificate")))
+            return "TLS: the server refused our client certificate (cert_file, key_file)";
+        return tls || transport_rc == CURLE_SSL_CONNECT_ERROR ? "TLS connection failed" : "";
+    case CURLE_COULDNT_CONNECT:
+        return "nothing listens there: Elasticsearch down, or a wrong host or port";
+    case CURLE_COULDNT_RESOLVE_HOST:
+        return "the host name does not resolve";
+    case CURLE_OPERATION_TIMEDOUT:
+        return "no answer within the timeout";
+    default:
+        return "";
+    }
+}
+
 void lf_http_redact(const char *url, char *out, size_t outlen)
 {
     const char *scheme = strstr(url, "://");

@@ -22,9 +22,13 @@
  * date_detection is off so that a string field that first looks like a date
  * stays a keyword, instead of rejecting every later document where it does
  * not.
+ *
+ * lf_es_template_for_grammars() and lf_es_template_body() put it together
+ * the way the output installs it, for `logferry check --print-template`.
  */
 #define _POSIX_C_SOURCE 200809L
 #include "es_template.h"
+#include "es_int.h"
 
 #include <inttypes.h>
 #include <stdbool.h>
@@ -474,5 +478,60 @@ int lf_es_template_write(const struct lf_es_template *t, const char *index_wildc
         out->len = start;
         out->data[start] = '\0';
     }
+    return rc;
+}
+
+int lf_es_template_priority(const char *index_wildcard)
+{
+    size_t n = strlen(index_wildcard);
+    return LF_ES_TEMPLATE_PRIORITY + (int)(n < 255 ? n : 255);
+}
+
+struct lf_es_template *lf_es_template_for_grammars(const lf_grok *const *groks,
+                                                   const char *const *names, size_t n, char *errbuf,
+                                                   size_t errlen)
+{
+    struct lf_es_template *t = lf_es_template_create();
+    int rc = t ? lf_es_template_add_builtin(t) : LF_ENOMEM;
+    for (size_t i = 0; (!rc || rc == LF_ECONFLICT) && i < n; i++) {
+        char why[512];
+        if (!groks[i])
+            continue;
+        rc = lf_es_template_add_grok(t, groks[i], why, sizeof(why));
+        /* A clash is the operator's to fix in the grammars; the template
+         * still maps everything else. */
+        if (rc == LF_ECONFLICT)
+            lf_log(LF_LOG_WARN, "es", "grammar %s: %s", names ? names[i] : "?", why);
+        else if (rc)
+            snprintf(errbuf, errlen, "grammar %s: %s", names ? names[i] : "?", why);
+    }
+    if (rc && rc != LF_ECONFLICT) {
+        if (rc == LF_ENOMEM)
+            snprintf(errbuf, errlen, "out of memory");
+        lf_es_template_destroy(t);
+        return NULL;
+    }
+    return t;
+}
+
+int lf_es_template_body(const struct lf_es_template *t, const char *index_pattern,
+                        const char *prefix, struct lf_buf *out, char *errbuf, size_t errlen)
+{
+    char err[512], wildcard[LF_ES_INDEX_MAX + 1];
+    struct lf_es_index_pattern *p = lf_es_index_pattern_compile(
+        index_pattern ? index_pattern : "%{prefix}-%{+YYYY.MM.dd}", err, sizeof(err));
+    if (!p) {
+        snprintf(errbuf, errlen, "index: %s", err);
+        return strcmp(err, "out of memory") == 0 ? LF_ENOMEM : LF_EINVAL;
+    }
+    size_t n = lf_es_index_wildcard(p, wildcard, sizeof(wildcard), prefix);
+    lf_es_index_pattern_free(p);
+    if (!n) {
+        snprintf(errbuf, errlen, "prefix '%s' makes no valid index name", prefix);
+        return LF_EINVAL;
+    }
+    int rc = lf_es_template_write(t, wildcard, lf_es_template_priority(wildcard), out);
+    if (rc)
+        snprintf(errbuf, errlen, "cannot write the template: %s", lf_strerror(rc));
     return rc;
 }

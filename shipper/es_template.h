@@ -123,4 +123,44 @@ size_t lf_es_template_count(const struct lf_es_template *t);
 int lf_es_template_write(const struct lf_es_template *t, const char *index_wildcard, int priority,
                          struct lf_buf *out);
 
+/* The lowest priority logferry installs its templates with: above the 100
+ * of Elasticsearch's built-in logs-*-* and metrics-*-*, so that ours wins for
+ * our indices, and low enough for an operator's own to override. */
+#define LF_ES_TEMPLATE_PRIORITY 200
+
+/*
+ * The priority of logferry's template for `index_wildcard`:
+ * LF_ES_TEMPLATE_PRIORITY plus the wildcard's length (at most 255).
+ * Elasticsearch refuses two templates with overlapping patterns and the
+ * same priority, and prefixes such as "nginx" and "nginx-error" overlap
+ * ("nginx-*" matches "nginx-error-2026.11.21"): the longer, more specific
+ * pattern gets the higher priority and wins for its own indices, while two
+ * "<prefix>-*" patterns of the same length cannot overlap.
+ */
+int lf_es_template_priority(const char *index_wildcard);
+
+/*
+ * The template logferry installs: the built-in fields (add_builtin), then
+ * every typed field of each grammar in order (NULL entries are skipped:
+ * grammars no input uses). A clash between declarations is logged as a
+ * warning naming the grammar (names[i]); the first declaration stays.
+ * Returns the template (the caller destroys it), or NULL when out of memory
+ * or past LF_ES_TEMPLATE_MAX_FIELDS, with the reason in errbuf.
+ */
+struct lf_es_template *lf_es_template_for_grammars(const lf_grok *const *groks,
+                                                   const char *const *names, size_t n, char *errbuf,
+                                                   size_t errlen);
+
+/*
+ * Appends to out the body logferry PUTs as _index_template/logferry-<prefix>:
+ * t for every index that `index_pattern` (the output's `index` setting; NULL
+ * for the default "%{prefix}-%{+YYYY.MM.dd}") makes for `prefix`: what
+ * `logferry check --print-template` prints.
+ * Returns 0; LF_EINVAL with the reason in errbuf when the pattern does not
+ * compile or the prefix makes no valid index name; LF_ELIMIT or LF_ENOMEM
+ * (out holds what it held before). The priority is lf_es_template_priority().
+ */
+int lf_es_template_body(const struct lf_es_template *t, const char *index_pattern,
+                        const char *prefix, struct lf_buf *out, char *errbuf, size_t errlen);
+
 #endif

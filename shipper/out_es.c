@@ -106,8 +106,9 @@ struct es_out {
 
     /* the spool */
     struct lf_spool *spool;
-    bool spooling;          /* new batches go to the spool until it drains */
-    struct lf_ackq spool_q; /* records read and not yet delivered */
+    bool spooling;           /* new batches go to the spool until it drains */
+    bool warned_spool_small; /* a batch larger than the whole spool was seen */
+    struct lf_ackq spool_q;  /* records read and not yet delivered */
     bool spool_q_live;
     struct lf_buf rec;
 
@@ -359,6 +360,42 @@ static void host_failed(struct es_out *o, size_t h, const char *why)
                host->shown, why, host->fails, (long long)(host->down_until_ms - mono_ms()));
 }
 
+/*
+ * Why a request failed, for the log: curl's error with a hint naming the
+ * setting to check, or the status with Elasticsearch's own reason (a 401 or
+ * 403 says which settings matter). Never a secret: the answer to a refused
+ * login names the user, not the password.
+ */
+static void describe_failure(const struct lf_http_req *req, char *out, size_t outlen)
+{
+    if (req->status == 0) {
+        const char *hint = lf_http_hint(req->transport_rc, req->error);
+        snprintf(out, outlen, "%s%s%s", req->error, *hint ? "; " : "", hint);
+        return;
+    }
+    const char *what = "";
+    if (req->status == 401)
+        what = " Unauthorized: Elasticsearch refused the credentials (check username with "
+               "password or password_file, or api_key or api_key_file)";
+    else if (req->status == 403)
+        what = " Forbidden: the user or API key lacks a privilege (create_doc on the indices, "
+               "manage_index_templates for templates, monitor for GET /)";
+    char reason[320] = "";
+    json_error_t err;
+    json_t *body =
+        req->response.len ? json_loadb(req->response.data, req->response.len, 0, &err) : NULL;
+    json_t *e = json_object_get(body, "error");
+    const char *r =
+        json_is_string(e) ? json_string_value(e) : json_string_value(json_object_get(e, "reason"));
+    if (r)
+        snprintf(reason, sizeof(reason), ": %.300s", r);
+    else if (!body && req->response.len)
+        snprintf(reason, sizeof(reason), ": %.*s",
+                 (int)(req->response.len < 200 ? req->response.len : 200), req->response.data);
+    json_decref(body);
+    snprintf(out, outlen, "answered %ld%s%s", req->status, what, reason);
+}
+
 static void host_ok(struct es_out *o, size_t h)
 {
     if (o->hosts[h].fails)
@@ -495,8 +532,10 @@ static void refuse_whole(struct es_out *o, struct es_job *j, int status, const c
 static void retry_whole(struct es_out *o, struct es_job *j, const char *why)
 {
     lf_http_req_release(&j->req);
-    o->down = true;
     host_failed(o, j->host, why);
+    /* With another node up, batches keep going to memory and that node;
+     * only when none is left do they go to the spool. */
+    o->down = !any_host_up(o, mono_ms());
     o->base.counters.retried += j->n;
     j->attempts++;
     push_waiting(o, j);
@@ -563,12 +602,14 @@ static void on_bulk_done(struct lf_http_req *req, void *ctx)
 {
     struct es_job *j = ctx;
     struct es_out *o = j->o;
-    char why[512];
+    char why[1024];
     o->inflight--;
     lf_buf_free(&j->body);
     lf_buf_init(&j->body, SIZE_MAX / 2);
     if (req->status == 0) {
-        snprintf(why, sizeof(why), "bulk request failed: %s", req->error);
+        char detail[480];
+        describe_failure(req, detail, sizeof(detail));
+        snprintf(why, sizeof(why), "bulk request failed: %s", detail);
         retry_whole(o, j, why);
     } else if (req->status == 200) {
         int rc = lf_es_parse_bulk(req->response.data, req->response.len, j->n, &o->results);
@@ -598,8 +639,9 @@ static void on_bulk_done(struct lf_http_req *req, void *ctx)
         }
     } else {
         /* 401/403 and the like: an operator must act; nothing is dropped. */
-        snprintf(why, sizeof(why), "bulk request answered %ld: %.200s", req->status,
-                 req->response.len ? req->response.data : "");
+        char detail[480];
+        describe_failure(req, detail, sizeof(detail));
+        snprintf(why, sizeof(why), "bulk request %s", detail);
         retry_whole(o, j, why);
     }
     /* j may be gone: job_free releases the answer of a finished job. */
@@ -624,6 +666,8 @@ static void ctl_start(struct es_out *o, const char *method, const char *path, co
         o->ctl_retry_ms = mono_ms() + backoff_ms(o, o->ctl_fails++);
 }
 
+/* A discovery or template request failed: try again after a backoff. `why`
+ * NULL when the reason was logged already (host_failed). */
 static void ctl_failed(struct es_out *o, const char *why)
 {
     o->ctl_fails++;
@@ -632,7 +676,7 @@ static void ctl_failed(struct es_out *o, const char *why)
         wait = DISCOVERY_MAX_MS;
     o->ctl_retry_ms = mono_ms() + wait;
     o->down = true;
-    if (o->ctl_fails == 1 || o->ctl_fails % 10 == 0)
+    if (why && (o->ctl_fails == 1 || o->ctl_fails % 10 == 0))
         lf_log(LF_LOG_WARN, "out_es", "%s (attempt %u; again in %lld ms)", why, o->ctl_fails,
                (long long)wait);
 }
@@ -661,6 +705,30 @@ static bool supported(json_t *info, char *ver, size_t verlen, char *why, size_t 
 
 static void next_template(struct es_out *o);
 
+/*
+ * A template request answered an error. Passing trouble (429, 5xx, 401: the
+ * credentials are wrong for every request anyway) is retried. A refusal for
+ * good (403: the user may write documents but not manage templates; 400: a
+ * template of the operator's clashes) must not hold the documents back
+ * forever: they go without this template, and the operator is told how to
+ * install it.
+ */
+static void template_failed(struct es_out *o, long status, const char *why)
+{
+    if (status == 401 || lf_es_http_verdict(status) == LF_ES_RETRY) {
+        ctl_failed(o, why);
+        return;
+    }
+    lf_log(LF_LOG_ERROR, "out_es",
+           "%s; documents for %s-* are sent without this template (to install it yourself: "
+           "logferry check --print-template %s)",
+           why, o->prefixes[o->tmpl_at], o->prefixes[o->tmpl_at]);
+    o->ctl_fails = 0;
+    o->tmpl_at++;
+    o->state = ES_TEMPLATE_GET;
+    next_template(o);
+}
+
 static const char *meta_fingerprint(json_t *meta)
 {
     return json_string_value(json_object_get(meta, "fingerprint"));
@@ -673,7 +741,7 @@ static int render_template(struct es_out *o)
     lf_buf_reset(&o->ctl_body);
     if (!lf_es_index_wildcard(o->pattern, wildcard, sizeof(wildcard), o->prefixes[o->tmpl_at]))
         return LF_EINVAL;
-    return lf_es_template_write(o->tmpl, wildcard, 200, &o->ctl_body);
+    return lf_es_template_write(o->tmpl, wildcard, lf_es_template_priority(wildcard), &o->ctl_body);
 }
 
 /* Given the answer to GET _index_template/logferry-<prefix>: whether to put
@@ -710,19 +778,27 @@ static bool template_wanted(struct es_out *o, const struct lf_buf *answer)
 static void on_ctl_done(struct lf_http_req *req, void *ctx)
 {
     struct es_out *o = ctx;
-    char why[512];
+    char why[1024];
     o->ctl_busy = false;
     const char *shown = o->hosts[o->tmpl_host].shown;
+    char detail[480];
     if (req->status == 0) {
-        snprintf(why, sizeof(why), "%s: %s", shown, req->error);
-        ctl_failed(o, why);
+        /* That node is set aside (logged there); another one that is up
+         * gets the request at once, else all wait for the backoff. */
+        describe_failure(req, detail, sizeof(detail));
+        host_failed(o, o->tmpl_host, detail);
+        if (any_host_up(o, mono_ms()))
+            o->ctl_retry_ms = 0;
+        else
+            ctl_failed(o, NULL);
     } else if (o->state == ES_DISCOVER) {
         json_error_t err;
         json_t *info =
             req->status == 200 ? json_loadb(req->response.data, req->response.len, 0, &err) : NULL;
         if (!info) {
-            snprintf(why, sizeof(why), "%s: GET / answered %ld, not a cluster description", shown,
-                     req->status);
+            describe_failure(req, detail, sizeof(detail));
+            snprintf(why, sizeof(why), "%s: GET / %s%s", shown, detail,
+                     req->status == 200 ? " (not a cluster description)" : "");
             ctl_failed(o, why);
         } else if (!supported(info, o->version, sizeof(o->version), why, sizeof(why))) {
             /* Refused loudly, retried slowly: the data waits in the spool. */
@@ -746,8 +822,10 @@ static void on_ctl_done(struct lf_http_req *req, void *ctx)
             o->state = ES_TEMPLATE_PUT;
             next_template(o);
         } else {
-            snprintf(why, sizeof(why), "%s: GET _index_template answered %ld", shown, req->status);
-            ctl_failed(o, why);
+            describe_failure(req, detail, sizeof(detail));
+            snprintf(why, sizeof(why), "%s: GET _index_template/logferry-%s %s", shown,
+                     o->prefixes[o->tmpl_at], detail);
+            template_failed(o, req->status, why);
         }
     } else if (o->state == ES_TEMPLATE_PUT) {
         if (req->status == 200) {
@@ -757,11 +835,10 @@ static void on_ctl_done(struct lf_http_req *req, void *ctx)
             o->state = ES_TEMPLATE_GET;
             next_template(o);
         } else {
-            snprintf(why, sizeof(why), "%s: PUT _index_template/logferry-%s answered %ld: %.300s",
-                     shown, o->prefixes[o->tmpl_at], req->status,
-                     req->response.len ? req->response.data : "");
-            ctl_failed(o, why);
-            lf_log(LF_LOG_ERROR, "out_es", "%s", why);
+            describe_failure(req, detail, sizeof(detail));
+            snprintf(why, sizeof(why), "%s: PUT _index_template/logferry-%s %s", shown,
+                     o->prefixes[o->tmpl_at], detail);
+            template_failed(o, req->status, why);
         }
     }
     lf_http_req_release(req);
@@ -840,35 +917,163 @@ static int spool_decode(struct es_out *o, const unsigned char *r, size_t len, st
     return 0;
 }
 
-/* Appends a batch to the spool; acknowledges its inputs once committed. */
-static int spool_batch(struct es_out *o, struct lf_batch *b)
+/* The spool's size (its default when the option is 0). */
+static uint64_t spool_max(const struct es_out *o)
 {
-    /* Unacknowledged bytes, not bytes on disk: acknowledged records in the
-     * segment being written are reclaimed by the next append. */
-    uint64_t need = b->buf.len + b->ndocs * (LF_SPOOL_RECORD_OVERHEAD + 300);
-    if (o->opt.spool.full == LF_SPOOL_FULL_BLOCK && o->opt.spool.max_bytes &&
-        lf_spool_unacked_bytes(o->spool) + need > o->opt.spool.max_bytes)
-        return LF_ELIMIT;
+    return o->opt.spool.max_bytes ? o->opt.spool.max_bytes : (1ull << 30);
+}
+
+/* Bytes a document takes in the spool, its record header included. */
+static uint64_t spool_need(const struct lf_doc *d)
+{
+    return LF_SPOOL_RECORD_OVERHEAD + 2 + strlen(d->index) + 8 + LF_DOC_ID_LEN + d->len;
+}
+
+/* Whether the spool could ever take this document: it refuses for good a
+ * record over LF_SPOOL_MAX_RECORD or larger than the whole spool. */
+static bool spoolable(const struct es_out *o, const struct lf_doc *d)
+{
+    uint64_t need = spool_need(d);
+    return strlen(d->index) <= 255 && need - LF_SPOOL_RECORD_OVERHEAD <= LF_SPOOL_MAX_RECORD &&
+           need <= spool_max(o);
+}
+
+/*
+ * Copies the documents of b into a new job (all of them, or with `only_big`
+ * those the spool cannot take); the job is not queued yet. Returns 0 with
+ * *out set (NULL when no document was chosen), or LF_ELIMIT / LF_ENOMEM with
+ * nothing kept.
+ */
+static int job_from_batch(struct es_out *o, const struct lf_batch *b, bool only_big,
+                          struct es_job **out)
+{
+    *out = NULL;
+    struct es_job *j = NULL;
     for (size_t i = 0; i < b->ndocs; i++) {
         const struct lf_doc *d = &b->docs[i];
-        uint64_t id;
-        int rc = spool_encode(o, d->index, d->ts_ms, d->id, b->buf.data + d->off, d->len);
-        if (!rc)
-            rc = lf_spool_append(o->spool, o->rec.data, o->rec.len, &id);
-        if (rc)
-            /* What went in is sent anyway; the batch comes again (ids dedup). */
-            return rc == LF_EINVAL ? LF_EIO : rc;
+        if (only_big && spoolable(o, d))
+            continue;
+        if (!j && !(j = job_new(o)))
+            return LF_ENOMEM;
+        int p = prefix_index(o, d->index, strlen(d->index));
+        struct es_doc doc = {.len = (uint32_t)d->len,
+                             .prefix = (uint16_t)(p < 0 ? 0 : p),
+                             .ts_ms = d->ts_ms,
+                             .ack = d->ack,
+                             .seq = d->seq};
+        memcpy(doc.id, d->id, sizeof(doc.id));
+        int rc = p < 0 ? LF_ELIMIT : job_add(o, j, &doc, b->buf.data + d->off);
+        if (rc) {
+            job_free(o, j);
+            return rc;
+        }
     }
-    int rc = lf_spool_commit(o->spool);
+    *out = j;
+    return 0;
+}
+
+/* Whether memory may take `bytes` more JSON (always when it holds none, so
+ * that one large batch still moves). */
+static bool memory_room(const struct es_out *o, size_t bytes)
+{
+    return o->mem_bytes + bytes <= o->opt.queue_max_bytes || o->mem_bytes == 0;
+}
+
+/* Queues the whole batch in memory; its inputs are acknowledged once
+ * Elasticsearch has the documents. */
+static int memory_batch(struct es_out *o, struct lf_batch *b)
+{
+    if (!memory_room(o, b->buf.len))
+        return LF_ELIMIT;
+    struct es_job *j;
+    int rc = job_from_batch(o, b, false, &j);
     if (rc)
         return rc;
-    if (!o->spooling)
+    o->base.counters.submitted += b->ndocs;
+    o->base.counters.bytes += b->buf.len;
+    push_ready(o, j);
+    return 0;
+}
+
+/*
+ * Appends a batch to the spool; acknowledges its inputs once committed.
+ *
+ * The spool refuses for good a document larger than a record may be or than
+ * the whole spool (spool.max_size): retrying would loop forever. Such a
+ * document stays in memory instead, sent directly like any memory job, and
+ * its input waits for Elasticsearch (a restart reads it again). A batch that
+ * could not fit even in an empty spool goes to memory whole, for the same
+ * reason. Memory stays bounded: without room the batch waits (LF_ELIMIT).
+ */
+static int spool_batch(struct es_out *o, struct lf_batch *b)
+{
+    uint64_t need = 0;
+    size_t big_bytes = 0;
+    for (size_t i = 0; i < b->ndocs; i++) {
+        const struct lf_doc *d = &b->docs[i];
+        if (spoolable(o, d))
+            need += spool_need(d);
+        else
+            big_bytes += d->len;
+    }
+    if (need > spool_max(o)) {
+        if (!o->warned_spool_small)
+            lf_log(LF_LOG_WARN, "out_es",
+                   "a batch of %zu bytes cannot fit in a spool of %llu bytes: kept in memory "
+                   "(make spool.max_size several times output.batch_max_bytes)",
+                   b->buf.len, (unsigned long long)spool_max(o));
+        o->warned_spool_small = true;
+        return memory_batch(o, b);
+    }
+    /* Unacknowledged bytes, not bytes on disk: acknowledged records in the
+     * segment being written are reclaimed by the next append. */
+    if (o->opt.spool.full == LF_SPOOL_FULL_BLOCK && need &&
+        lf_spool_unacked_bytes(o->spool) + need > spool_max(o))
+        return LF_ELIMIT;
+    struct es_job *big = NULL;
+    if (big_bytes && !memory_room(o, big_bytes))
+        return LF_ELIMIT;
+    int rc = big_bytes ? job_from_batch(o, b, true, &big) : 0;
+    for (size_t i = 0; !rc && i < b->ndocs; i++) {
+        const struct lf_doc *d = &b->docs[i];
+        uint64_t id;
+        if (!spoolable(o, d))
+            continue;
+        rc = spool_encode(o, d->index, d->ts_ms, d->id, b->buf.data + d->off, d->len);
+        if (!rc)
+            rc = lf_spool_append(o->spool, o->rec.data, o->rec.len, &id);
+        /* What went in is sent anyway; the batch comes again (ids dedup). */
+        if (rc == LF_EINVAL)
+            rc = LF_EIO;
+    }
+    if (!rc)
+        rc = lf_spool_commit(o->spool);
+    if (rc) {
+        job_free(o, big);
+        return rc;
+    }
+    size_t spooled = b->ndocs - (big ? big->n : 0);
+    if (!o->spooling && spooled)
         lf_log(LF_LOG_INFO, "out_es", "Elasticsearch %s: spooling to %s",
                o->down ? "is unreachable" : "is behind", o->opt.spool.dir);
-    o->spooling = true;
-    o->base.counters.spooled += b->ndocs;
-    lf_output_ack_batch(&o->base, b);
-    o->base.counters.acked -= b->ndocs; /* counted when Elasticsearch takes them */
+    o->spooling = o->spooling || spooled > 0;
+    o->base.counters.spooled += spooled;
+    o->base.counters.submitted += b->ndocs;
+    o->base.counters.bytes += b->buf.len;
+    /* Safe on disk: the inputs may go on (acked is counted when
+     * Elasticsearch takes them). */
+    for (size_t i = 0; i < b->ndocs; i++) {
+        const struct lf_doc *d = &b->docs[i];
+        if (d->ack && spoolable(o, d))
+            d->ack->safe(d->ack, d->seq);
+    }
+    for (size_t i = 0; big && i < big->n; i++)
+        lf_log(LF_LOG_WARN, "out_es",
+               "document %s (%u bytes) is larger than the spool takes (spool.max_size, %u MiB a "
+               "record): kept in memory and sent directly",
+               big->docs[i].id, big->docs[i].len, LF_SPOOL_MAX_RECORD >> 20);
+    if (big)
+        push_ready(o, big);
     return 0;
 }
 
@@ -925,33 +1130,9 @@ static int es_submit(struct lf_output *base, struct lf_batch *b)
     struct es_out *o = (struct es_out *)base;
     if (b->ndocs == 0)
         return 0;
-    bool room = o->mem_bytes + b->buf.len <= o->opt.queue_max_bytes || o->mem_bytes == 0;
-    if (o->spool && (o->spooling || o->down || !room))
+    if (o->spool && (o->spooling || o->down || !memory_room(o, b->buf.len)))
         return spool_batch(o, b);
-    if (!room)
-        return LF_ELIMIT;
-    struct es_job *j = job_new(o);
-    if (!j)
-        return LF_ENOMEM;
-    for (size_t i = 0; i < b->ndocs; i++) {
-        const struct lf_doc *d = &b->docs[i];
-        int p = prefix_index(o, d->index, strlen(d->index));
-        struct es_doc doc = {.len = (uint32_t)d->len,
-                             .prefix = (uint16_t)(p < 0 ? 0 : p),
-                             .ts_ms = d->ts_ms,
-                             .ack = d->ack,
-                             .seq = d->seq};
-        memcpy(doc.id, d->id, sizeof(doc.id));
-        int rc = p < 0 ? LF_ELIMIT : job_add(o, j, &doc, b->buf.data + d->off);
-        if (rc) {
-            job_free(o, j);
-            return rc;
-        }
-    }
-    o->base.counters.submitted += b->ndocs;
-    o->base.counters.bytes += b->buf.len;
-    push_ready(o, j);
-    return 0;
+    return memory_batch(o, b);
 }
 
 /* Moves jobs whose backoff is over to the front, and starts what it can. */

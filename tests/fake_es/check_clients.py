@@ -11,6 +11,14 @@ asserts what it gets back.
     check_clients.py PORT load INDEX N ACKFILE   stream N documents, log acknowledged ids
     check_clients.py PORT verify INDEX ACKFILE   print 'acked present total'
     check_clients.py PORT distinct INDEX FIELD   print 'documents distinct-values'
+    check_clients.py PORT tls CAFILE USER:PASSWORD APIKEY
+                                   HTTPS with security on: basic auth and API key
+                                   accepted (info, bulk, count), a wrong password and
+                                   no credentials refused with 401, an untrusted CA
+                                   refused by the client
+    check_clients.py PORT mtls CAFILE CERT KEY
+                                   HTTPS requiring a client certificate: works with
+                                   one, the connection fails without
 
 Prints one 'ok'/'FAIL' line per check; exits 1 if any failed.
 """
@@ -278,6 +286,62 @@ def distinct(port, index, field):
     return 0
 
 
+def tls_client(port, ca, **kw):
+    return Elasticsearch(["https://127.0.0.1:%d" % port], ca_certs=ca, verify_certs=True, timeout=30,
+                         max_retries=0, **kw)
+
+
+def run_tls(port, ca, user_password, api_key):
+    """The fake over HTTPS with --auth and --api-key, as the real client sees it."""
+    user, password = user_password.split(":", 1)
+    es = tls_client(port, ca, http_auth=(user, password))
+    info = es.info()
+    check("https + basic auth: info %s" % info["version"]["number"], info["tagline"] == "You Know, for Search")
+    ok, errors = helpers.bulk(es, actions(range(100), index="tls-2024.03.15", prefix="t"), raise_on_error=False)
+    check("https + basic auth: helpers.bulk created 100", ok == 100 and not errors, (ok, errors[:1]))
+    with_key = tls_client(port, ca, api_key=api_key)
+    check("https + API key (base64 id:key): count 100", with_key.count(index="tls-*")["count"] == 100)
+    key_id, key = __import__("base64").b64decode(api_key).decode().split(":", 1)
+    check("https + API key as (id, key): count 100",
+          tls_client(port, ca, api_key=(key_id, key)).count(index="tls-*")["count"] == 100)
+    for what, kw in (("a wrong password", {"http_auth": (user, password + "x")}), ("no credentials", {}),
+                     ("a wrong API key", {"api_key": ("nope", "nope")})):
+        try:
+            tls_client(port, ca, **kw).count(index="tls-*")
+            check("https + %s: AuthenticationException 401" % what, False, "no error")
+        except es_exc.AuthenticationException as e:
+            hdr = e.info.get("error", {}).get("header", {}).get("WWW-Authenticate", []) \
+                if isinstance(e.info, dict) else []
+            check("https + %s: AuthenticationException 401 security_exception, WWW-Authenticate %s"
+                  % (what, hdr[:1]), e.status_code == 401 and e.error == "security_exception" and
+                  any(h.startswith("Basic") for h in hdr), (e.status_code, e.error, e.info))
+    try:
+        Elasticsearch(["https://127.0.0.1:%d" % port], timeout=10, max_retries=0,
+                      http_auth=(user, password)).info()
+        check("https with the system CAs only: the client refuses the certificate", False, "no error")
+    except es_exc.SSLError:
+        check("https with the system CAs only: the client refuses the certificate (SSLError)", True)
+    except es_exc.ConnectionError as e:
+        check("https with the system CAs only: the client refuses the certificate", "CERTIFICATE" in str(e), e)
+
+
+def run_mtls(port, ca, cert, key):
+    """The fake requiring a client certificate."""
+    es = tls_client(port, ca, client_cert=cert, client_key=key)
+    check("https + client certificate: info", es.info()["tagline"] == "You Know, for Search")
+    ok, errors = helpers.bulk(es, actions(range(10), index="mtls-2024.03.15", prefix="m"), raise_on_error=False)
+    check("https + client certificate: helpers.bulk created 10", ok == 10 and not errors, (ok, errors[:1]))
+    try:
+        tls_client(port, ca).info()
+        check("https without a client certificate: the connection fails", False, "no error")
+    except es_exc.ConnectionError as e:  # SSLError is one
+        check("https without a client certificate: the connection fails (%s)" % type(e).__name__, True)
+    st = fake(es, "GET", "/_fake/stats")["tls"]
+    check("the fake counted the refused handshake (%d) and the client certificates (%d)"
+          % (st["handshake_failures"], st["client_certs"]), st["handshake_failures"] >= 1 and st["client_certs"] >= 1,
+          st)
+
+
 def main():
     port, what = int(sys.argv[1]), sys.argv[2]
     if what == "count":
@@ -289,6 +353,12 @@ def main():
         return verify(port, sys.argv[3], sys.argv[4])
     if what == "distinct":
         return distinct(port, sys.argv[3], sys.argv[4])
+    if what == "tls":
+        run_tls(port, *sys.argv[3:6])
+        return 1 if failures else 0
+    if what == "mtls":
+        run_mtls(port, *sys.argv[3:6])
+        return 1 if failures else 0
     {"client": run_client, "faults": run_faults}[what](port)
     return 1 if failures else 0
 

@@ -8,12 +8,16 @@ index auto-creation, dynamic mapping with its type conflicts, _bulk with
 per-item results, _count/_search with a small query DSL, _cat. It can inject
 faults (429 items, 503s, dropped connections, slow or malformed answers, 413)
 and keeps its data in an append-only journal so that a test may SIGKILL it
-and start it again. See README.md next to this file for the contract it keeps
-and what it leaves out.
+and start it again. It can also serve HTTPS (optionally requiring a client
+certificate) and require basic or API-key authentication, answering 401 as
+Elasticsearch does with security on. See README.md next to this file for the
+contract it keeps and what it leaves out.
 
     fake_es.py --port 0 --port-file FILE [--data FILE] [--version 8.11.0]
                [--flavour elasticsearch|opensearch] [--faults JSON|@FILE]
                [--seed N] [--log FILE]
+               [--tls-cert FILE --tls-key FILE [--tls-client-ca FILE]]
+               [--auth USER:PASSWORD] [--api-key BASE64]
 """
 
 import argparse
@@ -29,6 +33,7 @@ import random
 import re
 import signal
 import socket
+import ssl
 import struct
 import sys
 import threading
@@ -49,10 +54,11 @@ MAX_RESULT_WINDOW = 10000
 class EsError(Exception):
     """A whole-request error, rendered as ES renders exceptions."""
 
-    def __init__(self, status, etype, reason, caused_by=None, **extra):
+    def __init__(self, status, etype, reason, caused_by=None, headers=None, **extra):
         super().__init__(reason)
         self.status, self.etype, self.reason = status, etype, reason
         self.caused_by, self.extra = caused_by, extra
+        self.headers = headers or []  # extra response headers (WWW-Authenticate on a 401)
 
     def cause(self):
         d = {"type": self.etype, "reason": self.reason}
@@ -1282,6 +1288,12 @@ class FakeES:
         # Generated _ids: reproducible for a given seed and journal, but never
         # the same sequence again after a restart (they would collide).
         self.id_rng = random.Random("%d/%d" % (args.seed, len(records)))
+        # Security: with --auth and/or --api-key every request but /_fake/*
+        # must authenticate with one of them.
+        self.auth_user, self.auth_password = (args.auth.split(":", 1) if args.auth else (None, None))
+        self.api_key = args.api_key
+        self.security = bool(args.auth or args.api_key)
+        self.tls = bool(args.tls_cert)
 
     def new_id(self):
         return base64.urlsafe_b64encode(self.id_rng.getrandbits(120).to_bytes(15, "big")).decode()
@@ -1292,6 +1304,8 @@ class FakeES:
                          "gzip_requests": 0, "chunked_requests": 0},
                 "faults": {k: 0 for k in ("reset", "reset_after_index", "status_503", "status_429",
                                           "malformed", "too_large", "slowed", "item_429", "item_503")},
+                "tls": {"handshakes": 0, "handshake_failures": 0, "client_certs": 0, "last_failure": None},
+                "auth": {"basic": 0, "api_key": 0, "missing": 0, "rejected": 0},
                 "started": datetime.datetime.now(datetime.timezone.utc).isoformat()}
 
     def loc(self, raw, near):
@@ -1608,6 +1622,90 @@ class Handler(BaseHTTPRequestHandler):
         except OSError:
             pass
 
+    def handle(self):
+        if isinstance(self.connection, ssl.SSLSocket) and not self.tls_handshake():
+            return
+        super().handle()
+
+    def tls_handshake(self):
+        """The handshake runs here, in the connection's thread, not in accept():
+        a client that connects and never speaks TLS must not stall the others.
+        A failure (the client refused our certificate, or brought none when one
+        is required) is counted and logged, and the connection closed."""
+        es = self.es
+        try:
+            self.connection.settimeout(10)
+            self.connection.do_handshake()
+            self.connection.settimeout(self.timeout)
+        except (ssl.SSLError, OSError) as e:
+            with es.lock:
+                es.stats["tls"]["handshake_failures"] += 1
+                es.stats["tls"]["last_failure"] = str(e)
+            self.log_message("TLS handshake failed: %s", e)
+            self.close_connection = True
+            # OpenSSL has sent its alert ("certificate required"...). Closing
+            # with the client's request unread would send a RST that can
+            # overtake the alert; a FIN after it, and reading what the client
+            # sent, lets the client see why, as it does from Elasticsearch.
+            try:
+                self.connection.settimeout(0.5)
+                self.connection.shutdown(socket.SHUT_WR)  # drops the TLS layer: plain reads below
+                while self.connection.recv(65536):
+                    pass
+            except OSError:
+                pass
+            return False
+        with es.lock:
+            es.stats["tls"]["handshakes"] += 1
+            es.stats["tls"]["client_certs"] += int(bool(self.connection.getpeercert()))
+        return True
+
+    # What Elasticsearch 8 sends with a 401 when security is on.
+    WWW_AUTHENTICATE = ['Basic realm="security" charset="UTF-8"', 'Bearer realm="security"', "ApiKey"]
+
+    def authenticate(self):
+        """Security on: the request must carry the --auth user and password
+        (Basic) or the --api-key (ApiKey); anything else is ES's 401, with its
+        reasons and WWW-Authenticate headers. Credentials are never echoed."""
+        es, hdr = self.es, self.headers.get("Authorization")
+
+        def deny(reason, **extra):
+            with es.lock:
+                es.stats["auth"]["missing" if hdr is None else "rejected"] += 1
+            raise EsError(401, "security_exception", reason,
+                          headers=[("WWW-Authenticate", v) for v in self.WWW_AUTHENTICATE],
+                          header={"WWW-Authenticate": list(self.WWW_AUTHENTICATE)}, **extra)
+
+        anonymous = "unable to authenticate with provided credentials and anonymous access is not allowed for " \
+                    "this request"
+        if not hdr:
+            deny("missing authentication credentials for REST request [%s]" % self.path)
+        scheme, _, cred = hdr.strip().partition(" ")
+        scheme, cred = scheme.lower(), cred.strip()
+        if scheme == "basic":
+            try:
+                user, sep, password = base64.b64decode(cred, validate=True).decode("utf-8").partition(":")
+            except (ValueError, UnicodeDecodeError):
+                deny(anonymous)
+            if not sep:
+                deny(anonymous)
+            if es.auth_user is None or user != es.auth_user or password != es.auth_password:
+                deny("unable to authenticate user [%s] for REST request [%s]" % (user, self.path))
+            kind = "basic"
+        elif scheme == "apikey":
+            if not es.api_key or cred != es.api_key:
+                try:
+                    key_id = base64.b64decode(cred, validate=True).decode("utf-8").partition(":")[0]
+                except (ValueError, UnicodeDecodeError):
+                    key_id = "?"
+                deny(anonymous, additional_unsuccessful_credentials="API key: unable to find apikey with id %s"
+                     % key_id)
+            kind = "api_key"
+        else:
+            deny(anonymous)
+        with es.lock:
+            es.stats["auth"][kind] += 1
+
     def log_message(self, fmt, *args):
         if self.es.log:
             self.es.log.write("%s %s\n" % (time.strftime("%Y-%m-%dT%H:%M:%S"), fmt % args))
@@ -1737,6 +1835,8 @@ class Handler(BaseHTTPRequestHandler):
                     body = gzip.decompress(body) if enc == "gzip" else zlib.decompress(body)
                 except (OSError, zlib.error, EOFError):
                     raise EsError(400, "illegal_argument_exception", "failed to decompress request body") from None
+            if self.es.security and segs[:1] != ["_fake"]:
+                self.authenticate()  # after the body is read, so that the connection stays usable
             self.body = body
             self.meta = {"raw_len": raw_len, "gzip": enc == "gzip",
                          "chunked": "chunked" in self.headers.get("Transfer-Encoding", "").lower()}
@@ -1744,7 +1844,7 @@ class Handler(BaseHTTPRequestHandler):
                 self.check_content_type()
             self.route(segs)
         except EsError as e:
-            self.send(e.status, e.body())
+            self.send(e.status, e.body(), extra=e.headers)
         except (ConnectionError, BrokenPipeError):
             self.close_connection = True
         except Exception as e:  # a bug here: say so like ES would, keep serving
@@ -2430,7 +2530,18 @@ def main(argv=None):
     ap.add_argument("--faults", help="initial faults: a JSON object, or @FILE")
     ap.add_argument("--seed", type=int, default=1234, help="seed for fault decisions and generated ids")
     ap.add_argument("--log", help="request log file")
+    ap.add_argument("--tls-cert", metavar="FILE", help="serve HTTPS with this certificate chain (PEM)")
+    ap.add_argument("--tls-key", metavar="FILE", help="the certificate's private key (PEM)")
+    ap.add_argument("--tls-client-ca", metavar="FILE",
+                    help="require a client certificate signed by one of these CAs (PEM)")
+    ap.add_argument("--auth", metavar="USER:PASSWORD", help="security on: require basic authentication")
+    ap.add_argument("--api-key", metavar="BASE64",
+                    help="security on: accept 'Authorization: ApiKey BASE64' (base64 of id:key)")
     args = ap.parse_args(argv)
+    if bool(args.tls_cert) != bool(args.tls_key) or (args.tls_client_ca and not args.tls_cert):
+        ap.error("--tls-cert and --tls-key go together; --tls-client-ca needs them")
+    if args.auth is not None and ":" not in args.auth:
+        ap.error("--auth takes USER:PASSWORD")
     if args.faults and args.faults.startswith("@"):
         with open(args.faults[1:], encoding="utf-8") as f:
             args.faults = f.read()
@@ -2440,6 +2551,15 @@ def main(argv=None):
         sys.exit("fake_es: bad --faults: %s" % e.reason)
     Handler.es = es
     server = Server(("127.0.0.1", args.port), Handler)
+    if args.tls_cert:
+        ctx = ssl.SSLContext(ssl.PROTOCOL_TLS_SERVER)
+        ctx.minimum_version = ssl.TLSVersion.TLSv1_2  # as ES 8 by default
+        ctx.load_cert_chain(args.tls_cert, args.tls_key)
+        if args.tls_client_ca:
+            ctx.verify_mode = ssl.CERT_REQUIRED  # xpack.security.http.ssl.client_authentication: required
+            ctx.load_verify_locations(args.tls_client_ca)
+        # Accepted sockets inherit do_handshake_on_connect=False: see Handler.tls_handshake.
+        server.socket = ctx.wrap_socket(server.socket, server_side=True, do_handshake_on_connect=False)
     port = server.server_address[1]
     if args.port_file:
         tmp = args.port_file + ".tmp.%d" % os.getpid()
