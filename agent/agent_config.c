@@ -23,43 +23,12 @@
 #include <unistd.h>
 
 #define ORIGIN_DEFAULTS "(defaults)"
-#define DEFAULT_GRAMMAR "syslog"
-#define DEFAULT_GRAMMAR_EXPR "%{LOGFERRY_SYSLOG}"
 
 /* Enums are bound through an int. */
 _Static_assert(sizeof(enum lf_start_at) == sizeof(int), "enum size");
 _Static_assert(sizeof(enum lf_output_type) == sizeof(int), "enum size");
 
 /* ---- value checks ------------------------------------------------------ */
-
-/* "local", "UTC" or a fixed offset "+HH:MM" / "-HH:MM" up to 14 hours. */
-static const char *check_timezone(const char *s)
-{
-    static const char *why = "local, UTC or an offset like +01:00";
-    if (strcmp(s, "local") == 0 || strcmp(s, "UTC") == 0)
-        return NULL;
-    if (strlen(s) != 6 || (s[0] != '+' && s[0] != '-') || s[3] != ':')
-        return why;
-    for (int i = 1; i < 6; i++)
-        if (i != 3 && !isdigit((unsigned char)s[i]))
-            return why;
-    int hh = (s[1] - '0') * 10 + (s[2] - '0'), mm = (s[4] - '0') * 10 + (s[5] - '0');
-    return hh > 14 || mm > 59 || (hh == 14 && mm) ? why : NULL;
-}
-
-/* Elasticsearch's rules for index names, for the prefix of daily indices
- * ("syslog" becomes "syslog-2026.11.21"). */
-static const char *check_index(const char *s)
-{
-    static const char *why = "an index name (lowercase, no spaces or \\/*?\"<>|,#:, "
-                             "not starting with -, _ or +, at most 200 bytes)";
-    if (strlen(s) > 200 || strchr("-_+", s[0]) || !strcmp(s, ".") || !strcmp(s, ".."))
-        return why;
-    for (const char *p = s; *p; p++)
-        if (isupper((unsigned char)*p) || strchr(" \\/*?\"<>|,#:\t", *p))
-            return why;
-    return NULL;
-}
 
 static const char *check_absolute(const char *s)
 {
@@ -144,7 +113,7 @@ static const struct lf_conf_key agent_keys[] = {
      .type = LF_CONF_STRING,
      .offset = A(timezone),
      .def = "local",
-     .check = check_timezone,
+     .check = lf_conf_check_timezone,
      .doc = "zone of timestamps that carry none (classic syslog): `local`, `UTC` or an offset "
             "like `+01:00`"},
     {.name = "log_level",
@@ -186,7 +155,7 @@ static const struct lf_conf_key metrics_keys[] = {
      .type = LF_CONF_STRING,
      .offset = A(metrics_index),
      .def = "metrics",
-     .check = check_index,
+     .check = lf_es_check_index_prefix,
      .doc = "index prefix: events go to `<index>-YYYY.MM.dd`"},
     {.name = NULL}};
 
@@ -211,13 +180,13 @@ static const struct lf_conf_key files_keys[] = {
     {.name = "grammar",
      .type = LF_CONF_STRING,
      .offset = F(grammar),
-     .def = DEFAULT_GRAMMAR,
+     .def = LF_DEFAULT_GRAMMAR,
      .doc = "the name of the grammar (under `grammars`) that parses the lines"},
     {.name = "index",
      .type = LF_CONF_STRING,
      .offset = F(index),
      .def = "syslog",
-     .check = check_index,
+     .check = lf_es_check_index_prefix,
      .doc = "index prefix: events go to `<index>-YYYY.MM.dd`"},
     {.name = "start_at",
      .type = LF_CONF_ENUM,
@@ -252,13 +221,13 @@ static const struct lf_conf_key omprog_keys[] = {
     {.name = "grammar",
      .type = LF_CONF_STRING,
      .offset = A(omprog_grammar),
-     .def = DEFAULT_GRAMMAR,
+     .def = LF_DEFAULT_GRAMMAR,
      .doc = "the grammar of the messages rsyslog hands over (`logferry agent --omprog`)"},
     {.name = "index",
      .type = LF_CONF_STRING,
      .offset = A(omprog_index),
      .def = "syslog",
-     .check = check_index,
+     .check = lf_es_check_index_prefix,
      .doc = "index prefix: events go to `<index>-YYYY.MM.dd`"},
     {.name = NULL}};
 
@@ -443,7 +412,7 @@ static const struct lf_conf_key top_keys[] = {
      .sub = lf_grammar_conf_keys,
      .max = 256,
      .flags = LF_CONF_SET_LINE | LF_CONF_SET_COL,
-     .def_doc = "`syslog` (`['" DEFAULT_GRAMMAR_EXPR "']`), always there unless redefined",
+     .def_doc = "`syslog` (`['" LF_DEFAULT_GRAMMAR_EXPR "']`), always there unless redefined",
      .doc = "named grammars that inputs refer to by name"},
     {.name = "inputs",
      .type = LF_CONF_SECTION,
@@ -465,56 +434,11 @@ const struct lf_conf_key *lf_agent_conf_keys(void)
 const struct lf_grammar_conf *lf_agent_conf_grammar(const struct lf_agent_conf *conf,
                                                     const char *name)
 {
-    for (size_t i = 0; i < conf->ngrammars; i++)
-        if (strcmp(conf->grammars[i].name, name) == 0)
-            return &conf->grammars[i];
-    return NULL;
+    return lf_grammar_conf_find(conf->grammars, conf->ngrammars, name);
 }
 
-/* Appends the built-in syslog grammar unless the file defines one of that
- * name; it is bound through the same table as the file's grammars, so it
- * gets the same defaults. Problems (none expected) go to errs. */
-static void add_default_grammar(struct lf_agent_conf *conf, struct lf_conf_errors *errs)
-{
-    static const char text[] = "expressions: ['" DEFAULT_GRAMMAR_EXPR "']";
-    if (lf_agent_conf_grammar(conf, DEFAULT_GRAMMAR))
-        return;
-    struct lf_grammar_conf *g = realloc(conf->grammars, (conf->ngrammars + 1) * sizeof(*g));
-    if (!g) {
-        lf_conf_errorf(errs, ORIGIN_DEFAULTS, 0, 0, "out of memory");
-        return;
-    }
-    conf->grammars = g;
-    g = &conf->grammars[conf->ngrammars];
-    memset(g, 0, sizeof(*g));
-    conf->ngrammars++; /* counted now: released with the rest whatever follows */
-    if (!(g->name = strdup(DEFAULT_GRAMMAR))) {
-        lf_conf_errorf(errs, ORIGIN_DEFAULTS, 0, 0, "out of memory");
-        return;
-    }
-    struct lf_conf_doc *doc =
-        lf_conf_parse_text("(built-in grammar " DEFAULT_GRAMMAR ")", text, sizeof(text) - 1, errs);
-    if (doc)
-        lf_conf_bind(lf_grammar_conf_keys, doc->root, doc->origin, g, errs);
-    lf_conf_doc_free(doc);
-}
 
 /* "<data_dir><tail>", without doubling a trailing '/'. */
-static char *under_data_dir(const struct lf_agent_conf *conf, const char *tail,
-                            struct lf_conf_errors *errs)
-{
-    size_t n = strlen(conf->data_dir), t = strlen(tail);
-    while (n > 0 && conf->data_dir[n - 1] == '/')
-        n--;
-    char *s = malloc(n + t + 1);
-    if (!s) {
-        lf_conf_errorf(errs, ORIGIN_DEFAULTS, 0, 0, "out of memory");
-        return NULL;
-    }
-    memcpy(s, conf->data_dir, n);
-    memcpy(s + n, tail, t + 1);
-    return s;
-}
 
 /* Host name and output directory, when the file does not give them. */
 static void fill_computed(struct lf_agent_conf *conf, struct lf_conf_errors *errs)
@@ -540,14 +464,14 @@ static void fill_computed(struct lf_agent_conf *conf, struct lf_conf_errors *err
         }
     }
     if (!conf->es.dead_letter && conf->data_dir)
-        conf->es.dead_letter = under_data_dir(conf, "/dead-letter.ndjson", errs);
+        conf->es.dead_letter = lf_conf_path_under(conf->data_dir, "/dead-letter.ndjson", errs);
     if (!conf->es.spool.dir && conf->data_dir)
-        conf->es.spool.dir = under_data_dir(conf, "/spool", errs);
+        conf->es.spool.dir = lf_conf_path_under(conf->data_dir, "/spool", errs);
     if (!conf->kafka.dead_letter && conf->data_dir)
-        conf->kafka.dead_letter = under_data_dir(conf, "/dead-letter-kafka.ndjson", errs);
+        conf->kafka.dead_letter = lf_conf_path_under(conf->data_dir, "/dead-letter-kafka.ndjson", errs);
     if (!conf->kafka.spool.dir && conf->data_dir)
-        conf->kafka.spool.dir = under_data_dir(conf, "/spool-kafka", errs);
-    add_default_grammar(conf, errs);
+        conf->kafka.spool.dir = lf_conf_path_under(conf->data_dir, "/spool-kafka", errs);
+    lf_grammar_conf_add_default(&conf->grammars, &conf->ngrammars, errs);
 }
 
 /* ---- checks across keys ------------------------------------------------ */

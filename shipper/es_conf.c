@@ -50,12 +50,12 @@ const struct lf_conf_key lf_spool_conf_keys[] = {
      .type = LF_CONF_BOOL,
      .offset = S(enabled),
      .def = "true",
-     .doc = "when Elasticsearch is down or behind, keep events on disk (and acknowledge the "
-            "inputs) instead of making the inputs wait"},
+     .doc = "when the server (Elasticsearch, Kafka) is down or behind, keep events on disk "
+            "(and acknowledge the inputs) instead of making the inputs wait"},
     {.name = "dir",
      .type = LF_CONF_PATH,
      .offset = S(dir),
-     .def_doc = "`<data_dir>/spool`",
+     .def_doc = "`<data_dir>/spool` (elasticsearch), `<data_dir>/spool-kafka` (kafka)",
      .doc = "where the spool's segment files are"},
     {.name = "max_size",
      .type = LF_CONF_SIZE,
@@ -238,25 +238,6 @@ static char *read_secret(const char *path, const char *section, const char *what
     return s;
 }
 
-/* A template for every typed field the grammars declare. */
-static struct lf_es_template *build_template(const lf_grok *const *groks,
-                                             const char *const *grok_names, size_t ngroks,
-                                             char *err, size_t errlen)
-{
-    struct lf_es_template *t = lf_es_template_create();
-    if (!t || lf_es_template_add_builtin(t)) {
-        lf_es_template_destroy(t);
-        snprintf(err, errlen, "out of memory");
-        return NULL;
-    }
-    for (size_t i = 0; i < ngroks; i++) {
-        char why[512];
-        if (groks[i] && lf_es_template_add_grok(t, groks[i], why, sizeof(why)) == LF_ECONFLICT)
-            lf_log(LF_LOG_WARN, "es", "grammar %s: %s", grok_names[i], why);
-    }
-    return t;
-}
-
 static void wipe_free(char *secret)
 {
     if (secret) {
@@ -312,7 +293,7 @@ struct lf_output *lf_es_conf_create_output(const struct lf_es_conf *c, const cha
                   .full = (enum lf_spool_full)c->spool.full},
     };
     struct lf_es_template *t = NULL;
-    if (c->templates && !(t = build_template(groks, grok_names, ngroks, err, errlen)))
+    if (c->templates && !(t = lf_es_template_for_grammars(groks, grok_names, ngroks, err, errlen)))
         goto done;
     out = lf_out_es_create(&o, t, err, errlen);
 done:
