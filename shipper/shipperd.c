@@ -61,6 +61,8 @@ struct part {
     bool paused;         /* by us, for max_pending */
     int64_t resume_at;   /* offset to fetch again from on resume; -1: none */
     int64_t committed;   /* offset last committed (the next to read), -1 */
+    int64_t next_offset; /* offset expected next, to see gaps; -1: unknown */
+    uint64_t skipped;    /* offsets Kafka did not deliver (retention, compaction) */
     uint64_t consumed, indexed, failed;
 };
 
@@ -115,6 +117,7 @@ static struct part *part_new(struct shipper *s, const char *topic, int32_t parti
     p->partition = partition;
     p->resume_at = -1;
     p->committed = -1;
+    p->next_offset = -1;
     p->next = s->parts;
     s->parts = p;
     return p;
@@ -257,6 +260,9 @@ static void resume_part(struct shipper *s, struct part *p)
             return; /* stays paused; tried again on the next round */
         }
         rd_kafka_topic_partition_list_destroy(list);
+        lf_log(LF_LOG_DEBUG, "shipper", "%s/%d: fetching again from %" PRId64, p->topic,
+               p->partition, p->resume_at);
+        p->next_offset = p->resume_at;
         p->resume_at = -1;
     }
     pause_parts(s, p, false);
@@ -394,8 +400,19 @@ static bool take(struct shipper *s, rd_kafka_message_t *rkm)
         return false; /* fetched before the pause took effect */
     if (s->paused_all || s->stopping) {
         p->resume_at = rkm->offset;
+        lf_log(LF_LOG_DEBUG, "shipper", "%s/%d: paused at %" PRId64, topic, rkm->partition,
+               rkm->offset);
         return false;
     }
+    if (p->next_offset >= 0 && rkm->offset > p->next_offset) {
+        /* Kafka deleted them (retention) or compacted them away: say so,
+         * it may be data nobody will ever index. */
+        lf_log(LF_LOG_WARN, "shipper", "%s/%d: offsets %" PRId64 "..%" PRId64
+               " were not delivered (deleted by retention or compaction)",
+               topic, rkm->partition, p->next_offset, rkm->offset - 1);
+        p->skipped += (uint64_t)(rkm->offset - p->next_offset);
+    }
+    p->next_offset = rkm->offset + 1;
     uint64_t seq;
     if (lf_ackq_push(&p->q, (uint64_t)rkm->offset + 1, &seq) == LF_ELIMIT) {
         p->resume_at = rkm->offset;
@@ -427,7 +444,7 @@ static bool take(struct shipper *s, rd_kafka_message_t *rkm)
                "%s/%d offset %" PRId64 ": %zu bytes cannot fit in a bulk request: skipped",
                topic, rkm->partition, rkm->offset, rkm->len);
         part_failed(&p->target, seq);
-        rc = 0;
+        rc = 1; /* settled */
     }
     if (rc < 0) {
         lf_ackq_unpush(&p->q);
@@ -495,9 +512,10 @@ static void log_stats(struct shipper *s, const char *when)
             snprintf(lag, sizeof(lag), "%" PRId64, hi - p->committed);
         lf_log(LF_LOG_INFO, "shipper",
                "  %s/%d: consumed %" PRIu64 " indexed %" PRIu64 " dead-lettered %" PRIu64
-               " in flight %zu committed %" PRId64 " lag %s%s",
+               " in flight %zu committed %" PRId64 " lag %s not delivered %" PRIu64 "%s",
                p->topic, p->partition, p->consumed, p->indexed, p->failed,
-               lf_ackq_pending(&p->q), p->committed, lag, p->paused ? " (paused)" : "");
+               lf_ackq_pending(&p->q), p->committed, lag, p->skipped,
+               p->paused ? " (paused)" : "");
     }
 }
 
