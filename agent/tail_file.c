@@ -299,8 +299,36 @@ static int buffer_room(struct lf_tail_file *f)
     return 0;
 }
 
-/* Reads what the file has past read_pos. Returns bytes read, 0 at end of
- * file, or -1 (errno, or ENOMEM). */
+/* fill(): the bytes read may not belong to the content read so far. */
+#define FILL_CHANGED (-2)
+
+/* Whether the file's first bytes are no longer those fingerprinted: it was
+ * truncated or rewritten (a file shorter than the fingerprint fails too). */
+static bool fingerprint_changed(struct lf_tail_file *f)
+{
+    uint32_t len;
+    uint64_t hash;
+    if (f->fp_len == 0 || lf_tail_fingerprint(f->fd, f->fp_len, &len, &hash))
+        return false;
+    return len != f->fp_len || hash != f->fp_hash;
+}
+
+/*
+ * Reads what the file has past read_pos. Returns bytes read, 0 at end of
+ * file, FILL_CHANGED, or -1 (errno, or ENOMEM).
+ *
+ * A truncation (copytruncate) followed by enough new writes to pass
+ * read_pos, between the content checks and this read, would hand us bytes
+ * of the new content at the old content's offsets: a cut line, then new
+ * lines under the old content id (shipped again once the rewrite is
+ * noticed, under the new one). The checks before the read cannot close
+ * that window (the input may be held up in between: a long fsync of the
+ * output, a busy machine), so the fingerprint is checked again after the
+ * read: if the first bytes changed, the truncation may have come before
+ * the read, and the bytes are not taken (FILL_CHANGED). Had it come just
+ * after, they were the old content's last bytes: the same as a truncation
+ * a moment earlier.
+ */
 static ssize_t fill(struct lf_tail_file *f)
 {
     int rc = buffer_room(f);
@@ -312,6 +340,8 @@ static ssize_t fill(struct lf_tail_file *f)
     do
         n = pread(f->fd, f->buf + f->end, f->cap - f->end, (off_t)f->read_pos);
     while (n < 0 && errno == EINTR);
+    if (n > 0 && fingerprint_changed(f))
+        return FILL_CHANGED;
     if (n > 0) {
         f->end += (size_t)n;
         f->read_pos += (uint64_t)n;
@@ -374,13 +404,17 @@ static void consume(struct lf_tail_file *f, const struct line *l)
         f->start = f->end = f->scan = 0;
 }
 
-/* Returns 1 with a line, 0 when there is none yet, or -1 (read error). */
+/* Returns 1 with a line, 0 when there is none yet, FILL_CHANGED (the file
+ * was truncated or rewritten; nothing of the new content taken), or -1
+ * (read error). */
 static int next_line(struct lf_tail_file *f, int64_t now, struct line *l)
 {
     for (;;) {
         if (find_line(f, l))
             return 1;
         ssize_t n = fill(f);
+        if (n == FILL_CHANGED)
+            return FILL_CHANGED;
         if (n < 0)
             return -1;
         if (n == 0)
@@ -569,6 +603,16 @@ static enum lf_tail_run emit_line(struct lf_tail_file *f, const struct line *l, 
 
 /* ---- driving ------------------------------------------------------------- */
 
+/* fill() found the first bytes changed: read the new content from 0 (once
+ * the old content's events are acknowledged). */
+static enum lf_tail_run rewritten(struct lf_tail_file *f)
+{
+    struct stat st;
+    uint64_t size = fstat(f->fd, &st) == 0 ? (uint64_t)st.st_size : 0;
+    truncated(f, size, "truncated or rewritten while being read (its first bytes changed)");
+    return f->trunc_wait ? LF_TAIL_WAIT_ACKS : LF_TAIL_MORE;
+}
+
 static enum lf_tail_run at_eof(struct lf_tail_file *f)
 {
     struct stat st;
@@ -600,6 +644,8 @@ enum lf_tail_run lf_tail_file_drive(struct lf_tail_file *f, int64_t now, unsigne
         int rc = next_line(f, now, &l);
         if (rc == 0)
             return at_eof(f);
+        if (rc == FILL_CHANGED)
+            return rewritten(f);
         if (rc < 0) {
             lf_log(LF_LOG_ERROR, "tail", "%s: read at offset %" PRIu64 " failed: %s", f->path,
                    f->read_pos, strerror(errno));

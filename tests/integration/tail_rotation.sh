@@ -291,6 +291,16 @@ stat_of() { awk -v k="$1" '$1 == k { print $2 }' "$dir/stats"; }
 is() { test "$(stat_of "$1")" "$2" "$3"; } # is NAME OP VALUE, as test(1)
 no_errors_logged() { ! grep -E ' error ' "$dir/agent.log"; }
 no_warnings_logged() { ! grep -E ' (error|warn) ' "$dir/agent.log"; }
+# A SIGKILL can land in the middle of the file output's write() of a batch:
+# the agent started again cuts that unfinished write off (a warning, by
+# design: those events were not acknowledged and are written again, with
+# their _ids). How often depends on what the agent was doing at the kill,
+# so after a SIGKILL that warning is shown, not failed; any other is.
+crash_repair='out_file: .*: removing [0-9]+ bytes of an unfinished write at the end'
+no_warnings_logged_but_crash_repair() {
+  ! grep -E ' (error|warn) ' "$dir/agent.log" | grep -Ev "$crash_repair"
+}
+crash_repairs() { grep -cE "$crash_repair" "$dir/agent.log" || true; }
 
 # finish_case [analyze options]: the writer done, every line shipped, the
 # agent stopped cleanly, then the counts every case checks.
@@ -449,7 +459,8 @@ case_restart() {
   check "lines shipped before the clean stop never again" is dup_before = 0
   check "a line repeated only with its _id" is dup_other_id = 0
   echo "  $(stat_of dup_same_id) lines shipped again after SIGKILL, with their _id"
-  check "no warnings or errors logged" no_warnings_logged
+  echo "  $(crash_repairs) unfinished output writes cut off after SIGKILL"
+  check "no warnings or errors logged (but a cut-off write)" no_warnings_logged_but_crash_repair
   # One content per path here; the restarts keep its content id.
   check "each _id names one line" is id_collisions = 0
   check "nothing lost in Elasticsearch (first _id wins)" is es_lost = 0
@@ -476,7 +487,8 @@ case_crash_rotate() {
   finish_case
   check "a line repeated only with its _id" is dup_other_id = 0
   echo "  $(stat_of dup_same_id) lines shipped again after SIGKILL, with their _id"
-  check "no warnings or errors logged" no_warnings_logged
+  echo "  $(crash_repairs) unfinished output writes cut off after SIGKILL"
+  check "no warnings or errors logged (but a cut-off write)" no_warnings_logged_but_crash_repair
   ids_unique
 }
 

@@ -61,6 +61,8 @@ struct test_out {
     unsigned refused;
     const char *verify_data; /* data_dir: check content ids are on disk */
     size_t verified;         /* documents checked so */
+    void (*on_submit)(void *); /* run once, at the next submit */
+    void *on_submit_arg;
 };
 
 /* Each document with its _id as the first member. */
@@ -131,6 +133,11 @@ static void verify_durable(struct test_out *o, const struct lf_batch *b)
 static int tout_submit(struct lf_output *base, struct lf_batch *b)
 {
     struct test_out *o = (struct test_out *)base;
+    if (o->on_submit) {
+        void (*fn)(void *) = o->on_submit;
+        o->on_submit = NULL;
+        fn(o->on_submit_arg);
+    }
     if (o->refuse > 0) {
         o->refuse--;
         o->refused++;
@@ -934,6 +941,114 @@ static void test_copytruncate_with_events_in_flight(void **state)
     env_free(e);
 }
 
+/* Lines of BIG_PAD bytes of padding: a batch reaches its max_bytes (5 MiB)
+ * after some 850 of them, in the middle of one drive of the file. */
+#define BIG_PAD 6000
+
+static void big_lines(const struct env *e, const char *name, int mode, const char *tag, int from,
+                      int to)
+{
+    char p[256];
+    log_path(e, name, p, sizeof(p));
+    int fd = open(p, O_WRONLY | O_CREAT | mode | O_CLOEXEC, 0644);
+    assert_true(fd >= 0);
+    char *buf = malloc(BIG_PAD + 64);
+    assert_non_null(buf);
+    for (int i = from; i <= to; i++) {
+        int n = snprintf(buf, 64, "%s %d ", tag, i);
+        memset(buf + n, 'x', BIG_PAD);
+        buf[n + BIG_PAD] = '\n';
+        put(fd, buf, (size_t)n + BIG_PAD + 1);
+    }
+    free(buf);
+    close(fd);
+}
+
+/* Parses "tag N xxx...x" with its whole padding; false for anything else. */
+static bool big_line_of(const char *msg, size_t len, char *tag, int *n)
+{
+    int used = 0;
+    if (sscanf(msg, "%c %d %n", tag, n, &used) != 2 || used == 0 || len != (size_t)used + BIG_PAD)
+        return false;
+    for (size_t i = (size_t)used; i < len; i++) {
+        if (msg[i] != 'x')
+            return false;
+    }
+    return true;
+}
+
+static void truncate_and_refill(void *arg)
+{
+    const struct env *e = arg;
+    /* copytruncate's truncate, then a writer fast enough (or an input slow
+     * enough: a long fsync of the output) that the new content is past the
+     * input's read position before its next read. */
+    big_lines(e, "a.log", O_TRUNC, "d", 1, 1100);
+}
+
+/* Truncated and refilled past the read position while the file is being
+ * driven (here: while the output writes a batch the drive filled): the
+ * next read at the old position must not take the new content's bytes
+ * for the old content's (a cut line, then new lines under the old content
+ * id at wrong offsets, and again once the rewrite is noticed). */
+static void test_truncated_and_refilled_while_reading(void **state)
+{
+    (void)state;
+    struct env *e = env_new(LF_START_BEGINNING, true);
+    big_lines(e, "a.log", O_APPEND, "c", 1, 1000);
+    e->tout->on_submit = truncate_and_refill;
+    e->tout->on_submit_arg = e;
+    env_start(e);
+    pump_until(e, 1100 + 1);
+    assert_null(e->tout->on_submit); /* it ran */
+    pump_for(e, 1200);                /* a tick included */
+    uint64_t cid = registry_cid(e, "a.log");
+    assert_true(cid != 0);
+
+    struct recs r = load(e);
+    int64_t d_off[1101];
+    d_off[1] = 0;
+    for (int n = 1; n < 1100; n++)
+        d_off[n + 1] = d_off[n] + snprintf(NULL, 0, "d %d ", n) + BIG_PAD + 1;
+    int c_seen[1001] = {0}, d_seen[1101] = {0}, c_max = 0;
+    for (size_t i = 0; i < r.n; i++) {
+        const struct rec *x = &r.v[i];
+        char tag;
+        int n;
+        if (!big_line_of(x->msg, x->len, &tag, &n) || (tag != 'c' && tag != 'd') || n < 1 ||
+            n > (tag == 'c' ? 1000 : 1100))
+            fail_msg("garbled line at offset %" PRId64 ": '%.40s' (%zu bytes)", x->off, x->msg,
+                     x->len);
+        assert_non_null(x->id);
+        if (tag == 'c') {
+            c_seen[n]++;
+            c_max = n > c_max ? n : c_max;
+            if (id_from(x->id, cid, x->off))
+                fail_msg("'c %d' has an _id of the new content", n);
+        } else {
+            d_seen[n]++;
+            if (x->off != d_off[n])
+                fail_msg("'d %d' at offset %" PRId64 ", not %" PRId64, n, x->off, d_off[n]);
+            if (!id_from(x->id, cid, x->off))
+                fail_msg("'d %d' at offset %" PRId64 " not under the new content id", n, x->off);
+        }
+    }
+    /* The old content's lines read before the truncation: each once, from
+     * the first on; the new content's: each once. */
+    assert_true(c_max > 0);
+    for (int n = 1; n <= c_max; n++) {
+        if (c_seen[n] != 1)
+            fail_msg("'c %d' came %d times", n, c_seen[n]);
+    }
+    for (int n = 1; n <= 1100; n++) {
+        if (d_seen[n] != 1)
+            fail_msg("'d %d' came %d times", n, d_seen[n]);
+    }
+    recs_free(&r);
+    env_stop(e);
+    env_free(e);
+}
+
 static void test_delete_and_recreate(void **state)
 {
     (void)state;
@@ -1519,6 +1634,7 @@ int main(void)
         cmocka_unit_test(test_rename_within_glob_followed),
         cmocka_unit_test(test_copytruncate),
         cmocka_unit_test(test_copytruncate_with_events_in_flight),
+        cmocka_unit_test(test_truncated_and_refilled_while_reading),
         cmocka_unit_test(test_delete_and_recreate),
         cmocka_unit_test(test_deleted_file_waits_for_acks),
         cmocka_unit_test(test_restart_resumes_exactly),
