@@ -21,6 +21,7 @@
 #include "grok.h"
 #include "lf_config.h"
 #include "parser.h"
+#include "shipper_config.h"
 
 #include <getopt.h>
 #include <stdbool.h>
@@ -32,9 +33,9 @@
 
 static void usage(FILE *out)
 {
-    fprintf(out, "usage: logferry check -c FILE\n"
-                 "       logferry check --print-keys\n"
-                 "       logferry check --print-template PREFIX [-c FILE] [--omprog]\n"
+    fprintf(out, "usage: logferry check [--shipper] -c FILE\n"
+                 "       logferry check [--shipper] --print-keys\n"
+                 "       logferry check [--shipper] --print-template PREFIX [-c FILE] [--omprog]\n"
                  "\n"
                  "Checks an agent configuration: YAML syntax, every key, type and range, and\n"
                  "that every grammar compiles with its pattern directories and definitions.\n"
@@ -51,6 +52,8 @@ static void usage(FILE *out)
                  "                      defaults without -c)\n"
                  "      --omprog        ... as the agent run with --omprog builds it (the\n"
                  "                      grammar of inputs.omprog)\n"
+                 "      --shipper       FILE is a `logferry shipper` configuration (keys,\n"
+                 "                      templates: every grammar it declares)\n"
                  "  -h, --help          this text\n");
 }
 
@@ -104,11 +107,11 @@ static unsigned check_grammar(const char *file, const struct lf_grammar_conf *g)
     return problems;
 }
 
-static int print_keys(void)
+static int print_keys(bool shipper)
 {
     struct lf_buf out;
     lf_buf_init(&out, 1u << 20);
-    int rc = lf_conf_write_keys(&out, lf_agent_conf_keys());
+    int rc = lf_conf_write_keys(&out, shipper ? lf_shipper_conf_keys() : lf_agent_conf_keys());
     if (!rc && fwrite(out.data, 1, out.len, stdout) != out.len)
         rc = LF_EIO;
     if (!rc && fflush(stdout))
@@ -131,19 +134,21 @@ static bool grammar_in_use(const struct lf_agent_conf *conf, const char *name, b
     return false;
 }
 
-static int print_template(const char *path, const char *prefix, bool omprog)
+/* What a template is built from, whichever daemon's configuration. */
+struct template_source {
+    const struct lf_grammar_conf *grammars;
+    size_t ngrammars;
+    const char *timezone;
+    const char *index_pattern;
+};
+
+/* Compiles the grammars that `use` keeps (all when NULL) and prints the
+ * template for prefix; errors go to errbuf. */
+static int write_template(const struct template_source *src, const char *prefix,
+                          bool (*use)(const void *conf, const char *name, bool omprog),
+                          const void *conf, bool omprog, char *errbuf)
 {
-    const char *shown = path ? path : "(defaults)";
-    char *errbuf = malloc(ERRBUF_SIZE);
-    unsigned nerrors = 0;
-    struct lf_agent_conf *conf =
-        errbuf ? lf_agent_conf_load(path, errbuf, ERRBUF_SIZE, &nerrors) : NULL;
-    if (!conf) {
-        fputs(errbuf ? errbuf : "logferry check: out of memory\n", stderr);
-        free(errbuf);
-        return LF_EXIT_FAILURE;
-    }
-    size_t n = conf->ngrammars;
+    size_t n = src->ngrammars;
     struct lf_parser **parsers = calloc(n ? n : 1, sizeof(*parsers));
     const lf_grok **groks = calloc(n ? n : 1, sizeof(*groks));
     const char **names = calloc(n ? n : 1, sizeof(*names));
@@ -153,13 +158,13 @@ static int print_template(const char *path, const char *prefix, bool omprog)
     int rc = parsers && groks && names ? 0 : LF_ENOMEM;
     if (rc)
         snprintf(errbuf, ERRBUF_SIZE, "out of memory");
-    /* Compiled as the agent compiles them: unused grammars stay NULL. */
+    /* Compiled as the daemon compiles them: unused grammars stay NULL. */
     for (size_t i = 0; !rc && i < n; i++) {
-        names[i] = conf->grammars[i].name;
-        if (!grammar_in_use(conf, names[i], omprog))
+        names[i] = src->grammars[i].name;
+        if (use && !use(conf, names[i], omprog))
             continue;
         char err[1024];
-        parsers[i] = lf_parser_create(&conf->grammars[i], conf->timezone, err, sizeof(err));
+        parsers[i] = lf_parser_create(&src->grammars[i], src->timezone, err, sizeof(err));
         if (!parsers[i]) {
             snprintf(errbuf, ERRBUF_SIZE, "grammar %s: %s", names[i], err);
             rc = LF_EINVAL;
@@ -170,14 +175,12 @@ static int print_template(const char *path, const char *prefix, bool omprog)
     if (!rc && !(t = lf_es_template_for_grammars(groks, names, n, errbuf, ERRBUF_SIZE)))
         rc = LF_ENOMEM;
     if (!rc)
-        rc = lf_es_template_body(t, conf->es.index, prefix, &out, errbuf, ERRBUF_SIZE);
+        rc = lf_es_template_body(t, src->index_pattern, prefix, &out, errbuf, ERRBUF_SIZE);
     if (!rc && (lf_buf_putc(&out, '\n') || fwrite(out.data, 1, out.len, stdout) != out.len ||
                 fflush(stdout))) {
         snprintf(errbuf, ERRBUF_SIZE, "cannot print the template");
         rc = LF_EIO;
     }
-    if (rc)
-        fprintf(stderr, "%s: %s\n", shown, errbuf);
     lf_buf_free(&out);
     lf_es_template_destroy(t);
     for (size_t i = 0; parsers && i < n; i++)
@@ -185,9 +188,77 @@ static int print_template(const char *path, const char *prefix, bool omprog)
     free(parsers);
     free(groks);
     free(names);
-    lf_agent_conf_free(conf);
+    return rc;
+}
+
+static bool agent_uses(const void *conf, const char *name, bool omprog)
+{
+    return grammar_in_use(conf, name, omprog);
+}
+
+static int print_template(const char *path, const char *prefix, bool omprog, bool shipper)
+{
+    const char *shown = path ? path : "(defaults)";
+    char *errbuf = malloc(ERRBUF_SIZE);
+    if (!errbuf) {
+        fputs("logferry check: out of memory\n", stderr);
+        return LF_EXIT_FAILURE;
+    }
+    unsigned nerrors = 0;
+    int rc;
+    if (shipper) {
+        struct lf_shipper_conf *conf = lf_shipper_conf_load(path, errbuf, ERRBUF_SIZE, &nerrors);
+        if (!conf) {
+            fputs(errbuf, stderr);
+            free(errbuf);
+            return LF_EXIT_FAILURE;
+        }
+        /* The shipper compiles every grammar it declares. */
+        struct template_source src = {conf->grammars, conf->ngrammars, conf->timezone,
+                                      conf->es.index};
+        rc = write_template(&src, prefix, NULL, conf, false, errbuf);
+        lf_shipper_conf_free(conf);
+    } else {
+        struct lf_agent_conf *conf = lf_agent_conf_load(path, errbuf, ERRBUF_SIZE, &nerrors);
+        if (!conf) {
+            fputs(errbuf, stderr);
+            free(errbuf);
+            return LF_EXIT_FAILURE;
+        }
+        struct template_source src = {conf->grammars, conf->ngrammars, conf->timezone,
+                                      conf->es.index};
+        rc = write_template(&src, prefix, agent_uses, conf, omprog, errbuf);
+        lf_agent_conf_free(conf);
+    }
+    if (rc)
+        fprintf(stderr, "%s: %s\n", shown, errbuf);
     free(errbuf);
     return rc ? LF_EXIT_FAILURE : LF_EXIT_OK;
+}
+
+static int check_shipper_file(const char *path)
+{
+    char *errbuf = malloc(ERRBUF_SIZE);
+    unsigned nerrors = 0;
+    if (!errbuf) {
+        fprintf(stderr, "logferry check: out of memory\n");
+        return LF_EXIT_FAILURE;
+    }
+    struct lf_shipper_conf *conf = lf_shipper_conf_load(path, errbuf, ERRBUF_SIZE, &nerrors);
+    if (!conf) {
+        fputs(errbuf, stderr);
+        free(errbuf);
+        return LF_EXIT_FAILURE;
+    }
+    free(errbuf);
+    unsigned problems = 0;
+    for (size_t i = 0; i < conf->ngrammars; i++)
+        problems += check_grammar(path, &conf->grammars[i]);
+    lf_shipper_conf_free(conf);
+    if (problems)
+        return LF_EXIT_FAILURE;
+    printf("%s: OK\n", path);
+    return LF_EXIT_OK;
 }
 
 static int check_file(const char *path)
@@ -201,6 +272,9 @@ static int check_file(const char *path)
     struct lf_agent_conf *conf = lf_agent_conf_load(path, errbuf, ERRBUF_SIZE, &nerrors);
     if (!conf) {
         fputs(errbuf, stderr);
+        if (strstr(errbuf, "unknown key 'shipper'"))
+            fprintf(stderr, "%s: a `logferry shipper` configuration? check it with --shipper\n",
+                    path);
         free(errbuf);
         return LF_EXIT_FAILURE;
     }
@@ -222,11 +296,12 @@ int lf_cmd_check(int argc, char **argv)
         {"print-keys", no_argument, NULL, 'k'},
         {"print-template", required_argument, NULL, 't'},
         {"omprog", no_argument, NULL, 'o'},
+        {"shipper", no_argument, NULL, 's'},
         {"help", no_argument, NULL, 'h'},
         {NULL, 0, NULL, 0},
     };
     const char *path = NULL, *prefix = NULL;
-    int keys = 0, omprog = 0, ch;
+    int keys = 0, omprog = 0, shipper = 0, ch;
     optind = 1;
     while ((ch = getopt_long(argc, argv, "c:h", longopts, NULL)) != -1) {
         switch (ch) {
@@ -241,6 +316,9 @@ int lf_cmd_check(int argc, char **argv)
             break;
         case 'o':
             omprog = 1;
+            break;
+        case 's':
+            shipper = 1;
             break;
         case 'h':
             usage(stdout);
@@ -262,15 +340,19 @@ int lf_cmd_check(int argc, char **argv)
         fprintf(stderr, "logferry check: --omprog goes with --print-template\n");
         return LF_EXIT_USAGE;
     }
+    if (omprog && shipper) {
+        fprintf(stderr, "logferry check: --omprog is for agent configurations\n");
+        return LF_EXIT_USAGE;
+    }
     if (prefix)
-        return print_template(path, prefix, omprog);
+        return print_template(path, prefix, omprog, shipper);
     if (!path && !keys) {
         fprintf(stderr, "logferry check: give -c FILE, --print-keys or --print-template PREFIX\n");
         usage(stderr);
         return LF_EXIT_USAGE;
     }
-    int rc = keys ? print_keys() : LF_EXIT_OK;
+    int rc = keys ? print_keys(shipper) : LF_EXIT_OK;
     if (rc == LF_EXIT_OK && path)
-        rc = check_file(path);
+        rc = shipper ? check_shipper_file(path) : check_file(path);
     return rc;
 }

@@ -87,5 +87,32 @@ sed -n '/^<!-- generated: /,$p' "$LF_SOURCE_DIR/docs/CONFIGURATION.md" | tail -n
 check "--print-keys is a Markdown table" test "$(head -1 "$tmp/keys")" = '| key | type | default | description |'
 check "docs/CONFIGURATION.md is up to date (regenerate: see its marker line)" same "$tmp/keys" "$tmp/doc_keys"
 
+# The shipper's configuration, and its reference in docs/SHIPPER.md.
+check "the shipped shipper.yml is valid" "$LOGFERRY" check --shipper -c "$LF_SOURCE_DIR/packaging/shipper.yml"
+cat > "$tmp/ship_bad.yml" << 'YML'
+shipper:
+  commit_interval: soon
+inputs:
+  kafka:
+    grammar: nope
+output:
+  elasticsearch:
+    spool:
+      enabled: true
+YML
+set +e
+"$LOGFERRY" check --shipper -c "$tmp/ship_bad.yml" 2> "$tmp/ship_bad.err"
+rc=$?
+"$LOGFERRY" check -c "$LF_SOURCE_DIR/packaging/shipper.yml" > /dev/null 2> "$tmp/ship_as_agent.err"
+set -e
+check "a bad shipper config exits 1" test "$rc" = 1
+check "... with the duration at its line:col" grep -q "ship_bad.yml:2:20: shipper.commit_interval" "$tmp/ship_bad.err"
+check "... the unknown grammar" grep -q "ship_bad.yml:5:14: inputs.kafka.grammar: no grammar named 'nope'" "$tmp/ship_bad.err"
+check "... and the spool it does not have" grep -q "ship_bad.yml:8:5: output.elasticsearch.spool: the shipper has no spool" "$tmp/ship_bad.err"
+check "a shipper config checked as an agent's says --shipper" grep -q -- "--shipper" "$tmp/ship_as_agent.err"
+"$LOGFERRY" check --shipper --print-keys > "$tmp/ship_keys"
+sed -n '/^<!-- generated: /,$p' "$LF_SOURCE_DIR/docs/SHIPPER.md" | tail -n +2 > "$tmp/doc_ship_keys"
+check "docs/SHIPPER.md is up to date (regenerate: see its marker line)" same "$tmp/ship_keys" "$tmp/doc_ship_keys"
+
 echo "$failures failed"
 test "$failures" = 0
