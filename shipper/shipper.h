@@ -1,6 +1,6 @@
 /*
  * shipper.h - delivery: batches of serialized events, the output interface
- * every sink implements (file, stdout; Elasticsearch and Kafka later), daily
+ * every sink implements (file, stdout, Elasticsearch, Kafka), daily
  * index names and deterministic document ids.
  *
  * The flow: an input builds an event, writes its JSON into the current batch
