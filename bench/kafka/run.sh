@@ -1,0 +1,198 @@
+#!/usr/bin/env bash
+# bench/kafka: the two halves of the Kafka path, each measured on its own,
+# over the corpus (default 1M lines), ROUNDS times:
+#
+#   produce   logferry agent: tail -> SYSLOGLINE grammar -> Kafka output
+#             (idempotent, acks=all, lz4) into the librdkafka mock cluster
+#             (tests/kafka_mock). Done when the registry says the whole file
+#             is acknowledged, i.e. every message has its delivery report.
+#   ship      logferry shipper: that topic -> the Elasticsearch output ->
+#             bench/sink/es_sink.c (answers one item per action, checks ids
+#             and documents). Done when the sink has every document.
+#
+# Per run: lines/s, CPU seconds per million lines (user + sys from
+# /proc/PID/stat at the moment it is done), peak RSS (VmHWM). Checked every
+# run: the sink counted one document per line, no _id twice, no item
+# failed, and no offset was lost to the mock's retention (it keeps only
+# about 5 MiB per partition, so the topic has many partitions and the agent
+# keys messages by id to spread them).
+#
+# Builds nothing: it uses a release build directory (LF_BENCH_BUILD or the
+# third argument; default build-bench), made with
+#   scripts/build.sh build-bench -DCMAKE_BUILD_TYPE=Release -DLF_TESTS=OFF
+# Usage: bench/kafka/run.sh [LINES] [ROUNDS] [BUILD_DIR]
+set -euo pipefail
+cd "$(dirname "$0")/../.."
+lines=${1:-1000000}
+rounds=${2:-3}
+build=${3:-${LF_BENCH_BUILD:-build-bench}}
+gen=${LF_CORPUS_GEN:-../shared/bench/gen_corpus.py}
+bin=$PWD/$build/logferry
+sink=$PWD/$build/bench/lf_es_sink
+mock=$PWD/$build/lf_kafka_mock
+partitions=64
+
+if [ ! -x "$bin" ] || [ ! -x "$sink" ] || [ ! -x "$mock" ] ||
+  ! grep -q '^CMAKE_BUILD_TYPE:STRING=Release$' "$build/CMakeCache.txt" 2>/dev/null; then
+  echo "bench/kafka: no release build with logferry, lf_es_sink and lf_kafka_mock in $build;" >&2
+  echo "make one with  scripts/build.sh $build -DCMAKE_BUILD_TYPE=Release -DLF_TESTS=OFF" >&2
+  exit 2
+fi
+mkdir -p bench/out
+corpus=bench/out/corpus-$lines.log
+[ -s "$corpus" ] || python3 "$gen" -n "$lines" -o "$corpus"
+size=$(stat -c %s "$corpus")
+
+work=$(mktemp -d)
+pids=""
+cleanup() {
+  for p in $pids; do kill -TERM "$p" 2> /dev/null || true; done
+  wait 2> /dev/null || true
+  rm -rf "$work"
+}
+trap cleanup EXIT
+clk_tck=$(getconf CLK_TCK)
+echo "== machine: $(nproc) cores, $(grep -m1 'model name' /proc/cpuinfo | cut -d: -f2 | xargs); load average $(cut -d' ' -f1-3 /proc/loadavg)"
+echo "== $build/logferry, $lines lines ($size bytes), $partitions partitions, $rounds rounds"
+
+wait_file() { # wait_file FILE SECONDS PID: until FILE is there, PID alive, time left
+  local deadline=$(($(date +%s) + $2))
+  while [ ! -s "$1" ]; do
+    kill -0 "$3" 2> /dev/null || return 1
+    [ "$(date +%s)" -lt "$deadline" ] || return 1
+    sleep 0.02
+  done
+}
+cpu_of() { awk -v t="$clk_tck" '{printf "%.3f", ($14 + $15) / t}' "/proc/$1/stat"; }
+hwm_of() { awk '/^VmHWM/ {printf "%.1f", $2 / 1024}' "/proc/$1/status"; }
+
+# acked FILE: the registry's offset for the corpus (0 until there is one).
+acked() {
+  grep -o '"offset": *[0-9]*' "$1" 2> /dev/null | grep -o '[0-9]*$' | head -1 || echo 0
+}
+
+round() {
+  local r=$1 d=$work/round-$1
+  mkdir -p "$d/log"
+  ln "$corpus" "$d/log/corpus.log" 2> /dev/null || cp "$corpus" "$d/log/corpus.log"
+  "$mock" --brokers 1 --topic "logferry:$partitions" --bootstrap-file "$d/bs" \
+    > "$d/mock.out" 2> "$d/mock.err" &
+  local mock_pid=$!
+  pids="$pids $mock_pid"
+  wait_file "$d/bs" 30 "$mock_pid" || { echo "mock did not start"; cat "$d/mock.err"; exit 1; }
+  local bs
+  bs=$(cat "$d/bs")
+
+  # ---- produce
+  cat > "$d/agent.yml" << YML
+agent:
+  name: bench01
+  data_dir: $d/data
+  timezone: UTC
+grammars:
+  syslog:
+    expressions: ['%{SYSLOGLINE}']
+inputs:
+  metrics:
+    enabled: false
+  files:
+    - paths: [$d/log/corpus.log]
+      start_at: beginning
+output:
+  type: kafka
+  kafka:
+    brokers: [$bs]
+    topic: logferry
+    key: id
+YML
+  local start agent
+  start=$(date +%s.%N)
+  "$bin" agent -c "$d/agent.yml" 2> "$d/agent.log" &
+  agent=$!
+  pids="$pids $agent"
+  until [ "$(acked "$d/data/registry.json")" = "$size" ]; do
+    kill -0 "$agent" 2> /dev/null || { echo "agent died:"; tail "$d/agent.log"; exit 1; }
+    sleep 0.05
+  done
+  local p_wall p_cpu p_rss
+  p_wall=$(echo "$(date +%s.%N) - $start" | bc)
+  p_cpu=$(cpu_of "$agent")
+  p_rss=$(hwm_of "$agent")
+  kill -TERM "$agent"
+  wait "$agent" || true
+
+  # ---- ship
+  "$sink" --port-file "$d/port" --check-ids --expect-docs "$lines" --done-file "$d/done.json" \
+    > "$d/sink.json" 2> "$d/sink.log" &
+  local sink_pid=$!
+  pids="$pids $sink_pid"
+  wait_file "$d/port" 10 "$sink_pid" || { echo "sink did not start"; cat "$d/sink.log"; exit 1; }
+  cat > "$d/shipper.yml" << YML
+shipper:
+  data_dir: $d/shipper
+  timezone: UTC
+  stats_interval: 0
+grammars:
+  syslog:
+    expressions: ['%{SYSLOGLINE}']
+inputs:
+  kafka:
+    brokers: [$bs]
+    topics: [logferry]
+    group: bench
+    properties:
+      session.timeout.ms: "6000"
+      heartbeat.interval.ms: "500"
+output:
+  elasticsearch:
+    hosts: [http://127.0.0.1:$(cat "$d/port")]
+YML
+  local shipper
+  "$bin" shipper -c "$d/shipper.yml" 2> "$d/shipper.log" &
+  shipper=$!
+  pids="$pids $shipper"
+  # Time from the group's first assignment (the mock makes a first join
+  # wait 3 s on purpose), not from the start.
+  until grep -q 'assigned' "$d/shipper.log" 2> /dev/null; do
+    kill -0 "$shipper" 2> /dev/null || { echo "shipper died:"; tail "$d/shipper.log"; exit 1; }
+    sleep 0.01
+  done
+  local cpu0
+  cpu0=$(cpu_of "$shipper")
+  start=$(date +%s.%N)
+  wait_file "$d/done.json" 900 "$shipper" || { echo "the sink never got everything:"; tail "$d/shipper.log"; exit 1; }
+  local s_wall s_cpu s_rss
+  s_wall=$(echo "$(date +%s.%N) - $start" | bc)
+  s_cpu=$(echo "$(cpu_of "$shipper") - $cpu0" | bc)
+  s_rss=$(hwm_of "$shipper")
+  kill -TERM "$shipper"
+  wait "$shipper" || true
+  kill -TERM "$sink_pid"
+  wait "$sink_pid" || true
+  kill -TERM "$mock_pid"
+  wait "$mock_pid" || true
+  pids=""
+
+  local problems=""
+  python3 -c 'import json,sys; d=json.load(open(sys.argv[1])); n=int(sys.argv[2]); sys.exit(not (d["docs"] == n and d["duplicates"] == 0 and d["item_errors"] == 0))' \
+    "$d/sink.json" "$lines" || problems="$problems sink-counts"
+  grep -q 'were not delivered' "$d/shipper.log" && problems="$problems offsets-lost-to-retention"
+  grep -q 'spooled 0' "$d/agent.log" || problems="$problems agent-spooled"
+  printf '%s\n' "$p_wall $p_cpu $p_rss $s_wall $s_cpu $s_rss" >> "$work/results"
+  awk -v n="$lines" -v r="$r" -v p="$problems" '{
+    printf "round %d: produce %7.0f lines/s, agent %.2f CPU-s/M lines, peak RSS %.1f MB | ship %7.0f lines/s, shipper %.2f CPU-s/M lines, peak RSS %.1f MB%s\n",
+      r, n / $1, $2 * 1e6 / n, $3, n / $4, $5 * 1e6 / n, $6, p == "" ? "" : "\n  CHECK FAILED:" p
+  }' <<< "$p_wall $p_cpu $p_rss $s_wall $s_cpu $s_rss"
+  [ -z "$problems" ]
+}
+
+for r in $(seq 1 "$rounds"); do round "$r"; done
+echo "== median of $rounds rounds"
+sort -n -k2 "$work/results" | awk -v n="$lines" '{a[NR]=$0} END {
+  split(a[int((NR + 1) / 2)], m, " ")
+  printf "agent -> Kafka:        %7.0f lines/s, %.2f CPU-s per million lines, peak RSS %.1f MB\n", n / m[1], m[2] * 1e6 / n, m[3]
+}'
+sort -n -k5 "$work/results" | awk -v n="$lines" '{a[NR]=$0} END {
+  split(a[int((NR + 1) / 2)], m, " ")
+  printf "Kafka -> shipper -> sink: %7.0f lines/s, %.2f CPU-s per million lines, peak RSS %.1f MB\n", n / m[4], m[5] * 1e6 / n, m[6]
+}'
