@@ -295,35 +295,41 @@ static void skip_ws(struct json_scan *j)
 }
 
 /* A string, from its opening quote; valid escapes, no raw control bytes,
- * well-formed UTF-8. */
+ * well-formed UTF-8. Runs of plain bytes are skipped 16 at a time. */
 static int scan_string(struct json_scan *j)
 {
-    const char *p = ++j->s, *ascii_from = p;
-    while (p < j->end) {
-        unsigned char c = (unsigned char)*p;
+    const unsigned char *s = (const unsigned char *)j->s + 1, *start = s;
+    size_t n = (size_t)((const unsigned char *)j->end - s), i = 0;
+    bool high = false;
+    for (;;) {
+        i = plain_run(s, i, n);
+        if (i == n)
+            return LF_ESYNTAX;
+        unsigned char c = s[i];
         if (c == '"') {
-            if (!lf_utf8_valid(ascii_from, (size_t)(p - ascii_from)))
+            if (high && !lf_utf8_valid((const char *)start, i))
                 return LF_ESYNTAX;
-            j->s = p + 1;
+            j->s = (const char *)s + i + 1;
             return 0;
         }
-        if (c < 0x20)
+        if (c >= 0x80) {
+            high = true;
+        } else if (c < 0x20) {
             return LF_ESYNTAX;
-        if (c == '\\') {
-            if (++p == j->end)
+        } else { /* a backslash */
+            if (++i == n)
                 return LF_ESYNTAX;
-            if (*p == 'u') {
+            if (s[i] == 'u') {
                 for (int k = 1; k <= 4; k++)
-                    if (p + k >= j->end || !isxdigit((unsigned char)p[k]))
+                    if (i + (size_t)k >= n || !isxdigit(s[i + (size_t)k]))
                         return LF_ESYNTAX;
-                p += 4;
-            } else if (!strchr("\"\\/bfnrt", *p) || !*p) {
+                i += 4;
+            } else if (!s[i] || !strchr("\"\\/bfnrt", s[i])) {
                 return LF_ESYNTAX;
             }
         }
-        p++;
+        i++;
     }
-    return LF_ESYNTAX;
 }
 
 static int scan_value(struct json_scan *j);

@@ -3,19 +3,22 @@
 # over the corpus (default 1M lines), ROUNDS times:
 #
 #   produce   logferry agent: tail -> SYSLOGLINE grammar -> Kafka output
-#             (idempotent, acks=all, lz4) into the librdkafka mock cluster
-#             (tests/kafka_mock). Done when the registry says the whole file
-#             is acknowledged, i.e. every message has its delivery report.
-#   ship      logferry shipper: that topic -> the Elasticsearch output ->
-#             bench/sink/es_sink.c (answers one item per action, checks ids
-#             and documents). Done when the sink has every document.
+#             (idempotent, acks=all, lz4, the default key: the host, so one
+#             partition, as one server's agent writes) into the librdkafka
+#             mock cluster (tests/kafka_mock). Done when the registry says
+#             the whole file is acknowledged, i.e. every message has its
+#             delivery report.
+#   ship      logferry shipper: a topic holding the corpus -> the
+#             Elasticsearch output -> bench/sink/es_sink.c (answers one item
+#             per action, checks ids and documents). Done when the sink has
+#             every document. The mock keeps only about 5 MiB per partition,
+#             so this topic is filled beforehand (not measured) by an agent
+#             keying by id over many partitions.
 #
 # Per run: lines/s, CPU seconds per million lines (user + sys from
 # /proc/PID/stat at the moment it is done), peak RSS (VmHWM). Checked every
 # run: the sink counted one document per line, no _id twice, no item
-# failed, and no offset was lost to the mock's retention (it keeps only
-# about 5 MiB per partition, so the topic has many partitions and the agent
-# keys messages by id to spread them).
+# failed, and no offset was lost to the mock's retention.
 #
 # Builds nothing: it uses a release build directory (LF_BENCH_BUILD or the
 # third argument; default build-bench), made with
@@ -71,23 +74,14 @@ acked() {
   grep -o '"offset": *[0-9]*' "$1" 2> /dev/null | grep -o '[0-9]*$' | head -1 || echo 0
 }
 
-round() {
-  local r=$1 d=$work/round-$1
-  mkdir -p "$d/log"
-  ln "$corpus" "$d/log/corpus.log" 2> /dev/null || cp "$corpus" "$d/log/corpus.log"
-  "$mock" --brokers 1 --topic "logferry:$partitions" --bootstrap-file "$d/bs" \
-    > "$d/mock.out" 2> "$d/mock.err" &
-  local mock_pid=$!
-  pids="$pids $mock_pid"
-  wait_file "$d/bs" 30 "$mock_pid" || { echo "mock did not start"; cat "$d/mock.err"; exit 1; }
-  local bs
-  bs=$(cat "$d/bs")
-
-  # ---- produce
-  cat > "$d/agent.yml" << YML
+# produce DIR BOOTSTRAP TOPIC KEY: an agent tails the corpus into TOPIC;
+# sets pw (wall s), pc (CPU s), pr (peak RSS MB) when all is acknowledged.
+produce() {
+  local d=$1 bs=$2 topic=$3 key=$4 data=$1/data-$3
+  cat > "$d/agent-$topic.yml" << YML
 agent:
   name: bench01
-  data_dir: $d/data
+  data_dir: $data
   timezone: UTC
 grammars:
   syslog:
@@ -102,24 +96,44 @@ output:
   type: kafka
   kafka:
     brokers: [$bs]
-    topic: logferry
-    key: id
+    topic: $topic
+    key: $key
 YML
   local start agent
   start=$(date +%s.%N)
-  "$bin" agent -c "$d/agent.yml" 2> "$d/agent.log" &
+  "$bin" agent -c "$d/agent-$topic.yml" 2> "$d/agent-$topic.log" &
   agent=$!
   pids="$pids $agent"
-  until [ "$(acked "$d/data/registry.json")" = "$size" ]; do
-    kill -0 "$agent" 2> /dev/null || { echo "agent died:"; tail "$d/agent.log"; exit 1; }
+  until [ "$(acked "$data/registry.json")" = "$size" ]; do
+    kill -0 "$agent" 2> /dev/null || { echo "agent died:"; tail "$d/agent-$topic.log"; exit 1; }
     sleep 0.05
   done
-  local p_wall p_cpu p_rss
-  p_wall=$(echo "$(date +%s.%N) - $start" | bc)
-  p_cpu=$(cpu_of "$agent")
-  p_rss=$(hwm_of "$agent")
+  pw=$(echo "$(date +%s.%N) - $start" | bc)
+  pc=$(cpu_of "$agent")
+  pr=$(hwm_of "$agent")
   kill -TERM "$agent"
   wait "$agent" || true
+  grep -q 'spooled 0' "$d/agent-$topic.log" || problems="$problems agent-spooled($topic)"
+}
+
+round() {
+  local r=$1 d=$work/round-$1
+  problems=""
+  mkdir -p "$d/log"
+  ln "$corpus" "$d/log/corpus.log" 2> /dev/null || cp "$corpus" "$d/log/corpus.log"
+  "$mock" --brokers 1 --topic "logferry:$partitions" --topic measured:1 --bootstrap-file "$d/bs" \
+    > "$d/mock.out" 2> "$d/mock.err" &
+  local mock_pid=$!
+  pids="$pids $mock_pid"
+  wait_file "$d/bs" 30 "$mock_pid" || { echo "mock did not start"; cat "$d/mock.err"; exit 1; }
+  local bs
+  bs=$(cat "$d/bs")
+
+  # ---- produce (measured: one partition, key host), then fill the topic
+  # the shipper reads (key id over many partitions)
+  produce "$d" "$bs" measured host
+  local p_wall=$pw p_cpu=$pc p_rss=$pr
+  produce "$d" "$bs" logferry id
 
   # ---- ship
   "$sink" --port-file "$d/port" --check-ids --expect-docs "$lines" --done-file "$d/done.json" \
@@ -173,11 +187,9 @@ YML
   wait "$mock_pid" || true
   pids=""
 
-  local problems=""
   python3 -c 'import json,sys; d=json.load(open(sys.argv[1])); n=int(sys.argv[2]); sys.exit(not (d["docs"] == n and d["duplicates"] == 0 and d["item_errors"] == 0))' \
     "$d/sink.json" "$lines" || problems="$problems sink-counts"
   grep -q 'were not delivered' "$d/shipper.log" && problems="$problems offsets-lost-to-retention"
-  grep -q 'spooled 0' "$d/agent.log" || problems="$problems agent-spooled"
   printf '%s\n' "$p_wall $p_cpu $p_rss $s_wall $s_cpu $s_rss" >> "$work/results"
   awk -v n="$lines" -v r="$r" -v p="$problems" '{
     printf "round %d: produce %7.0f lines/s, agent %.2f CPU-s/M lines, peak RSS %.1f MB | ship %7.0f lines/s, shipper %.2f CPU-s/M lines, peak RSS %.1f MB%s\n",

@@ -90,8 +90,8 @@ int LLVMFuzzerTestOneInput(const uint8_t *data, size_t size)
             abort();
         json_error_t e;
         json_t *v = json_loadb(doc, d->len, JSON_ALLOW_NUL, &e);
-        /* jansson refuses numbers that overflow a double; the grammar allows them. */
-        if (!v && !strstr(e.text, "overflow"))
+        /* jansson refuses numbers too big for its int or double; JSON allows them. */
+        if (!v && !strstr(e.text, "overflow") && !strstr(e.text, "too big"))
             abort();
         if (v && (!json_is_object(v) || !json_object_get(v, "@timestamp")))
             abort();

@@ -220,7 +220,7 @@ static void test_check_object_agrees_with_jansson(void **state)
         int want = v && json_is_object(v);
         json_decref(v);
         /* JSON's grammar has no range; jansson refuses what overflows a double. */
-        if (!v && strstr(e.text, "overflow"))
+        if (!v && (strstr(e.text, "overflow") || strstr(e.text, "too big")))
             continue;
         int got = lf_json_check_object(buf, n, NULL) == 0;
         if (want != got)
