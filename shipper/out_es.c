@@ -53,7 +53,7 @@ struct es_doc {
 struct es_job {
     struct es_job *next;
     struct es_doc *docs;
-    size_t n;
+    size_t n, cap;
     struct lf_buf data;
     unsigned attempts;
     int64_t not_before_ms;
@@ -193,14 +193,24 @@ static void job_free(struct es_out *o, struct es_job *j)
 }
 
 /* Copies a document into a job; returns 0 or LF_ENOMEM. */
+/* Room for `docs` documents and `bytes` more JSON, so that filling a job
+ * from a batch copies each document once; 0 or LF_ENOMEM. */
+static int job_reserve(struct es_job *j, size_t docs, size_t bytes)
+{
+    if (docs > j->cap) {
+        struct es_doc *d = realloc(j->docs, docs * sizeof(*d));
+        if (!d)
+            return LF_ENOMEM;
+        j->docs = d;
+        j->cap = docs;
+    }
+    return bytes && lf_buf_grow(&j->data, bytes) ? LF_ENOMEM : 0;
+}
+
 static int job_add(struct es_out *o, struct es_job *j, const struct es_doc *d, const char *json)
 {
-    if (j->n % 64 == 0) {
-        struct es_doc *docs = realloc(j->docs, (j->n + 64) * sizeof(*docs));
-        if (!docs)
-            return LF_ENOMEM;
-        j->docs = docs;
-    }
+    if (j->n == j->cap && job_reserve(j, j->cap ? j->cap * 2 : 64, 0))
+        return LF_ENOMEM;
     size_t off = j->data.len;
     int rc = lf_buf_append(&j->data, json, d->len);
     if (rc)
@@ -437,6 +447,9 @@ static void on_bulk_done(struct lf_http_req *req, void *ctx);
 static int build_body(struct es_out *o, struct es_job *j)
 {
     lf_buf_reset(&j->body);
+    /* The documents plus an action line each (index and id are short). */
+    if (lf_buf_grow(&j->body, j->data.len + j->n * (100 + LF_DOC_ID_LEN)))
+        return LF_ENOMEM;
     char index[LF_ES_INDEX_MAX + 1];
     size_t kept = 0;
     for (size_t i = 0; i < j->n; i++) {
@@ -953,8 +966,10 @@ static int job_from_batch(struct es_out *o, const struct lf_batch *b, bool only_
         const struct lf_doc *d = &b->docs[i];
         if (only_big && spoolable(o, d))
             continue;
-        if (!j && !(j = job_new(o)))
+        if (!j && (!(j = job_new(o)) || job_reserve(j, b->ndocs - i, b->buf.len - d->off))) {
+            job_free(o, j);
             return LF_ENOMEM;
+        }
         int p = prefix_index(o, d->index, strlen(d->index));
         struct es_doc doc = {.len = (uint32_t)d->len,
                              .prefix = (uint16_t)(p < 0 ? 0 : p),
