@@ -33,7 +33,7 @@
 #include <sys/stat.h>
 #include <time.h>
 #include <unistd.h>
-#include <zlib.h>
+#include <libdeflate.h>
 
 #define MAX_PREFIXES 64
 #define SPOOL_ACKQ_CAP 65536
@@ -79,6 +79,7 @@ struct es_out {
     struct lf_http *http;
     struct lf_es_index_pattern *pattern;
     struct lf_es_template *tmpl; /* owned */
+    struct libdeflate_compressor *deflater; /* gzip bodies; made on first use */
     struct es_host *hosts;
     size_t nhosts, next_host;
     char *prefixes[MAX_PREFIXES];
@@ -414,27 +415,21 @@ static void host_ok(struct es_out *o, size_t h)
     o->hosts[h].down_until_ms = 0;
 }
 
-static int gzip_body(struct lf_buf *body)
+/* gzip with libdeflate at level 1: about half of zlib's CPU for a smaller
+ * body (measured on bulk bodies, bench/es); the compressor is made once. */
+static int gzip_body(struct es_out *o, struct lf_buf *body)
 {
-    z_stream z = {0};
-    if (deflateInit2(&z, 1, Z_DEFLATED, 15 + 16, 8, Z_DEFAULT_STRATEGY) != Z_OK)
+    if (!o->deflater && !(o->deflater = libdeflate_alloc_compressor(1)))
         return LF_ENOMEM;
     struct lf_buf out;
     lf_buf_init(&out, SIZE_MAX / 2);
-    size_t bound = deflateBound(&z, body->len) + 32;
-    int rc = lf_buf_grow(&out, bound);
-    if (!rc) {
-        z.next_in = (Bytef *)body->data;
-        z.avail_in = (uInt)body->len;
-        z.next_out = (Bytef *)out.data;
-        z.avail_out = (uInt)bound;
-        rc = deflate(&z, Z_FINISH) == Z_STREAM_END ? 0 : LF_ENOMEM;
-        out.len = bound - z.avail_out;
-    }
-    deflateEnd(&z);
-    if (rc) {
+    size_t bound = libdeflate_gzip_compress_bound(o->deflater, body->len);
+    if (lf_buf_grow(&out, bound))
+        return LF_ENOMEM;
+    out.len = libdeflate_gzip_compress(o->deflater, body->data, body->len, out.data, bound);
+    if (out.len == 0) { /* cannot happen within the bound */
         lf_buf_free(&out);
-        return rc;
+        return LF_ENOMEM;
     }
     lf_buf_free(body);
     *body = out;
@@ -485,7 +480,7 @@ static void send_job(struct es_out *o, struct es_job *j)
         return;
     }
     if (!rc && o->opt.gzip)
-        rc = gzip_body(&j->body);
+        rc = gzip_body(o, &j->body);
     int64_t now = mono_ms();
     j->host = pick_host(o, now);
     char url[4096];
@@ -1262,6 +1257,7 @@ static void es_destroy(struct lf_output *base)
     lf_buf_free(&o->ctl_body);
     lf_buf_free(&o->rec);
     lf_buf_free(&o->dead);
+    libdeflate_free_compressor(o->deflater);
     lf_es_results_free(&o->results);
     lf_spool_close(o->spool);
     if (o->spool_q_live)
