@@ -591,34 +591,29 @@ void lf_agent_conf_free(struct lf_agent_conf *conf)
     free(conf);
 }
 
+/* Computed defaults and checks across keys, once the tables are bound. */
+static void finish(void *obj, const struct lf_conf_doc *doc, struct lf_conf_errors *errs)
+{
+    fill_computed(obj, errs);
+    cross_check(obj, doc, errs);
+}
+
 struct lf_agent_conf *lf_agent_conf_load(const char *path, char *errbuf, size_t errlen,
                                          unsigned *nerrors)
 {
-    struct lf_conf_errors errs;
-    struct lf_conf_doc *doc = NULL;
-    lf_conf_errors_init(&errs);
     struct lf_agent_conf *conf = calloc(1, sizeof(*conf));
-    if (!conf || (path && !(conf->path = strdup(path)))) {
-        lf_conf_errorf(&errs, path ? path : ORIGIN_DEFAULTS, 0, 0, "out of memory");
-        goto done;
-    }
-    if (path && !(doc = lf_conf_parse_file(path, &errs)))
-        goto done;
-    lf_conf_bind(top_keys, doc ? doc->root : NULL, doc ? doc->origin : ORIGIN_DEFAULTS, conf,
-                 &errs);
-    fill_computed(conf, &errs);
-    cross_check(conf, doc, &errs);
-done:
+    unsigned n = 1;
+    if (!conf || (path && !(conf->path = strdup(path))))
+        snprintf(errbuf, errlen, "%s: out of memory\n", path ? path : ORIGIN_DEFAULTS);
+    else
+        n = lf_conf_load(top_keys, path, conf, finish, errbuf, errlen);
     if (nerrors)
-        *nerrors = errs.count;
-    if (errs.count) {
-        lf_conf_errors_write(&errs, errbuf, errlen);
-        lf_agent_conf_free(conf);
-        conf = NULL;
-    } else if (errlen) {
-        errbuf[0] = '\0';
+        *nerrors = n;
+    if (n) {
+        if (conf)
+            free(conf->path);
+        free(conf);
+        return NULL;
     }
-    lf_conf_doc_free(doc);
-    lf_conf_errors_free(&errs);
     return conf;
 }

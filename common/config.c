@@ -1734,3 +1734,29 @@ int lf_conf_write_keys(struct lf_buf *out, const struct lf_conf_key *table)
                               "|-----|------|---------|-------------|\n");
     return rc ? rc : write_rows(out, table, "");
 }
+
+unsigned lf_conf_load(const struct lf_conf_key *table, const char *path, void *obj,
+                      void (*finish)(void *obj, const struct lf_conf_doc *doc,
+                                     struct lf_conf_errors *errs),
+                      char *errbuf, size_t errlen)
+{
+    static const char defaults[] = "(defaults)";
+    struct lf_conf_errors errs;
+    struct lf_conf_doc *doc = NULL;
+    lf_conf_errors_init(&errs);
+    if (!path || (doc = lf_conf_parse_file(path, &errs))) {
+        lf_conf_bind(table, doc ? doc->root : NULL, doc ? doc->origin : defaults, obj, &errs);
+        if (finish)
+            finish(obj, doc, &errs);
+    }
+    unsigned n = errs.count;
+    if (n) {
+        lf_conf_errors_write(&errs, errbuf, errlen);
+        lf_conf_release(table, obj); /* computed defaults live in table fields too */
+    } else if (errlen) {
+        errbuf[0] = '\0';
+    }
+    lf_conf_doc_free(doc);
+    lf_conf_errors_free(&errs);
+    return n;
+}

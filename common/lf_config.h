@@ -199,6 +199,18 @@ void lf_conf_bind(const struct lf_conf_key *table, const struct lf_conf_node *no
 void lf_conf_release(const struct lf_conf_key *table, void *obj);
 
 /*
+ * The whole job for a daemon's file: reads `path` (NULL: the defaults
+ * alone), binds `table` into obj (zeroed by the caller), then lets `finish`
+ * (may be NULL) work out computed defaults and check across keys. Returns 0,
+ * or the number of problems after writing them into errbuf, one per line as
+ * "file:line:col: message" (obj's fields are then released already).
+ */
+unsigned lf_conf_load(const struct lf_conf_key *table, const char *path, void *obj,
+                      void (*finish)(void *obj, const struct lf_conf_doc *doc,
+                                     struct lf_conf_errors *errs),
+                      char *errbuf, size_t errlen);
+
+/*
  * Appends the reference of every key (dotted path, type with its range,
  * default, doc) as one Markdown table. Returns 0, LF_ENOMEM or LF_ELIMIT.
  */
