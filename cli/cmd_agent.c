@@ -40,18 +40,11 @@ int lf_cmd_agent(int argc, char **argv)
         case 'c':
             opt.config_path = optarg;
             break;
-        case 'l': {
-            enum lf_log_level level;
-            if (lf_log_parse_level(optarg, &level)) {
-                fprintf(stderr,
-                        "logferry agent: --log-level: expected error, warn, info or "
-                        "debug, not '%s'\n",
-                        optarg);
+        case 'l':
+            if (!lf_cli_log_level("agent", optarg))
                 return LF_EXIT_USAGE;
-            }
             opt.log_level = optarg;
             break;
-        }
         case 'o':
             opt.omprog = 1;
             break;

@@ -19,6 +19,16 @@ static const struct command commands[] = {
     {"check", lf_cmd_check, "check a configuration file and every grammar in it"},
 };
 
+int lf_cli_log_level(const char *command, const char *level)
+{
+    enum lf_log_level l;
+    if (lf_log_parse_level(level, &l) == 0)
+        return 1;
+    fprintf(stderr, "logferry %s: --log-level: expected error, warn, info or debug, not '%s'\n",
+            command, level);
+    return 0;
+}
+
 static void usage(FILE *out)
 {
     fprintf(out, "usage: logferry <command> [options]\n\ncommands:\n");
