@@ -66,7 +66,8 @@ count() { es "/$1/_count" | "$PY" -c 'import json,sys; print(json.load(sys.stdin
 count_is() { [ "$(count "$1")" = "$2" ]; }
 
 corpus=$tmp/corpus.log
-"$PY" "$LF_SOURCE_DIR/../shared/bench/gen_corpus.py" -n 100000 -o "$corpus" 2> /dev/null ||
+# From 21:00 UTC, so that the 100k lines (about 7 hours) span two days.
+"$PY" "$LF_SOURCE_DIR/../shared/bench/gen_corpus.py" -n 100000 --start 1795208400 -o "$corpus" 2> /dev/null ||
   "$PY" - "$corpus" << 'PY'
 import sys
 # Without the shared generator: syslog lines over three days.
