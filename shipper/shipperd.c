@@ -248,7 +248,10 @@ static void resume_part(struct shipper *s, struct part *p)
         if (!list)
             return;
         rd_kafka_topic_partition_list_add(list, p->topic, p->partition)->offset = p->resume_at;
-        rd_kafka_error_t *e = rd_kafka_seek_partitions(s->rk, list, 5000);
+        /* Asynchronous (no wait): the loop never blocks on a broker; the
+         * seek is ordered before the resume below on the partition's
+         * queue, and a failure comes back as a consumer error. */
+        rd_kafka_error_t *e = rd_kafka_seek_partitions(s->rk, list, 0);
         if (!e && list->elems[0].err)
             lf_log(LF_LOG_WARN, "shipper", "seeking %s/%d to %" PRId64 ": %s", p->topic,
                    p->partition, p->resume_at, rd_kafka_err2str(list->elems[0].err));
