@@ -878,50 +878,32 @@ static void next_template(struct es_out *o)
 
 /* ---- the spool ---------------------------------------------------------- */
 
-/* Record: u8 version, u8 prefix length, prefix, i64 ts (LE), 32-byte id, JSON. */
+_Static_assert(LF_SPOOL_DOC_ID_LEN == LF_DOC_ID_LEN, "spool record ids are document ids");
+
+/* Records are lf_spool_doc's (spool.h), the Kafka output's too. */
 static int spool_encode(struct es_out *o, const char *prefix, int64_t ts, const char *id,
                         const char *json, size_t len)
 {
-    size_t plen = strlen(prefix);
-    if (plen > 255)
-        return LF_EINVAL;
-    lf_buf_reset(&o->rec);
-    unsigned char head[2 + 255 + 8 + LF_DOC_ID_LEN];
-    size_t n = 0;
-    head[n++] = 1;
-    head[n++] = (unsigned char)plen;
-    memcpy(head + n, prefix, plen);
-    n += plen;
-    for (int i = 0; i < 8; i++)
-        head[n++] = (unsigned char)((uint64_t)ts >> (8 * i));
-    memcpy(head + n, id, LF_DOC_ID_LEN);
-    n += LF_DOC_ID_LEN;
-    int rc = lf_buf_append(&o->rec, head, n);
-    return rc ? rc : lf_buf_append(&o->rec, json, len);
+    return lf_spool_doc_encode(&o->rec, prefix, ts, id, json, len);
 }
 
 static int spool_decode(struct es_out *o, const unsigned char *r, size_t len, struct es_doc *d,
                         const char **json)
 {
-    if (len < 2 || r[0] != 1 || len < 2 + (size_t)r[1] + 8 + LF_DOC_ID_LEN + 1)
+    struct lf_spool_doc sd;
+    if (lf_spool_doc_decode(r, len, &sd))
         return LF_ESYNTAX;
-    size_t plen = r[1], at = 2 + plen;
-    int p = prefix_index(o, (const char *)r + 2, plen);
+    int p = prefix_index(o, sd.prefix, sd.prefix_len);
     if (p < 0)
         return LF_ELIMIT;
-    uint64_t ts = 0;
-    for (int i = 0; i < 8; i++)
-        ts |= (uint64_t)r[at + i] << (8 * i);
-    at += 8;
     memset(d, 0, sizeof(*d));
     d->prefix = (uint16_t)p;
-    d->ts_ms = (int64_t)ts;
-    memcpy(d->id, r + at, LF_DOC_ID_LEN);
+    d->ts_ms = sd.ts_ms;
+    memcpy(d->id, sd.id, LF_DOC_ID_LEN);
     d->id[LF_DOC_ID_LEN] = '\0';
-    at += LF_DOC_ID_LEN;
-    d->len = (uint32_t)(len - at);
+    d->len = (uint32_t)sd.len;
     d->from_spool = true;
-    *json = (const char *)r + at;
+    *json = sd.json;
     return 0;
 }
 

@@ -729,54 +729,11 @@ static void flush_dead(struct kafka_out *o)
 
 /* ---- the spool ------------------------------------------------------------ */
 
-/* Record: u8 version, u8 prefix length, prefix, i64 ts (LE), 32-byte id, JSON
- * (the Elasticsearch output's layout, so both read the same records). */
+/* Records are lf_spool_doc's (spool.h), the Elasticsearch output's too. */
 static int spool_encode(struct kafka_out *o, const char *prefix, int64_t ts, const char *id,
                         const char *json, size_t len)
 {
-    size_t plen = strlen(prefix);
-    if (plen > 255 || len == 0)
-        return LF_EINVAL;
-    lf_buf_reset(&o->rec);
-    unsigned char head[2 + 255 + 8 + LF_DOC_ID_LEN];
-    size_t n = 0;
-    head[n++] = 1;
-    head[n++] = (unsigned char)plen;
-    memcpy(head + n, prefix, plen);
-    n += plen;
-    for (int i = 0; i < 8; i++)
-        head[n++] = (unsigned char)((uint64_t)ts >> (8 * i));
-    memcpy(head + n, id, LF_DOC_ID_LEN);
-    n += LF_DOC_ID_LEN;
-    int rc = lf_buf_append(&o->rec, head, n);
-    return rc ? rc : lf_buf_append(&o->rec, json, len);
-}
-
-struct spool_doc {
-    const char *prefix;
-    size_t prefix_len;
-    int64_t ts_ms;
-    const char *id;
-    const char *json;
-    size_t len;
-};
-
-static int spool_decode(const unsigned char *r, size_t len, struct spool_doc *d)
-{
-    if (len < 2 || r[0] != 1 || len < 2 + (size_t)r[1] + 8 + LF_DOC_ID_LEN + 1)
-        return LF_ESYNTAX;
-    size_t at = 2 + r[1];
-    uint64_t ts = 0;
-    for (int i = 0; i < 8; i++)
-        ts |= (uint64_t)r[at + i] << (8 * i);
-    d->prefix = (const char *)r + 2;
-    d->prefix_len = r[1];
-    d->ts_ms = (int64_t)ts;
-    d->id = (const char *)r + at + 8;
-    at += 8 + LF_DOC_ID_LEN;
-    d->json = (const char *)r + at;
-    d->len = len - at;
-    return 0;
+    return lf_spool_doc_encode(&o->rec, prefix, ts, id, json, len);
 }
 
 static void spooling_starts(struct kafka_out *o, const char *why)
@@ -916,10 +873,10 @@ static void replay(struct kafka_out *o)
             break;
         }
         lf_ackq_push(&o->spool_q, id + 1, &seq); /* room checked by can_replay */
-        struct spool_doc d;
+        struct lf_spool_doc d;
         uint32_t topic;
         struct kmsg *m = NULL;
-        if (spool_decode(rec, len, &d)) {
+        if (lf_spool_doc_decode(rec, len, &d)) {
             lf_log(LF_LOG_ERROR, COMPONENT, "spool record %" PRIu64 " is not a document: skipped",
                    id);
             lf_ackq_ack(&o->spool_q, seq);

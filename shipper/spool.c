@@ -1142,3 +1142,44 @@ uint64_t lf_spool_next_id(const struct lf_spool *s)
 {
     return s->next_id;
 }
+
+/* ---- documents in records ----------------------------------------------- */
+
+int lf_spool_doc_encode(struct lf_buf *rec, const char *prefix, int64_t ts_ms, const char *id,
+                        const char *json, size_t len)
+{
+    size_t plen = strlen(prefix);
+    if (plen > 255 || len == 0)
+        return LF_EINVAL;
+    lf_buf_reset(rec);
+    unsigned char head[2 + 255 + 8 + LF_SPOOL_DOC_ID_LEN];
+    size_t n = 0;
+    head[n++] = 1;
+    head[n++] = (unsigned char)plen;
+    memcpy(head + n, prefix, plen);
+    n += plen;
+    for (int i = 0; i < 8; i++)
+        head[n++] = (unsigned char)((uint64_t)ts_ms >> (8 * i));
+    memcpy(head + n, id, LF_SPOOL_DOC_ID_LEN);
+    n += LF_SPOOL_DOC_ID_LEN;
+    int rc = lf_buf_append(rec, head, n);
+    return rc ? rc : lf_buf_append(rec, json, len);
+}
+
+int lf_spool_doc_decode(const unsigned char *r, size_t len, struct lf_spool_doc *d)
+{
+    if (len < 2 || r[0] != 1 || len < 2 + (size_t)r[1] + 8 + LF_SPOOL_DOC_ID_LEN + 1)
+        return LF_ESYNTAX;
+    size_t at = 2 + (size_t)r[1];
+    uint64_t ts = 0;
+    for (int i = 0; i < 8; i++)
+        ts |= (uint64_t)r[at + i] << (8 * i);
+    d->prefix = (const char *)r + 2;
+    d->prefix_len = r[1];
+    d->ts_ms = (int64_t)ts;
+    d->id = (const char *)r + at + 8;
+    at += 8 + LF_SPOOL_DOC_ID_LEN;
+    d->json = (const char *)r + at;
+    d->len = len - at;
+    return 0;
+}

@@ -161,4 +161,29 @@ const struct lf_spool_counters *lf_spool_counters(const struct lf_spool *s);
 /* The id the next append will get. */
 uint64_t lf_spool_next_id(const struct lf_spool *s);
 
+/* ---- documents in records ----------------------------------------------- */
+
+/*
+ * The outputs (Elasticsearch, Kafka) store one document per record, so that
+ * either can read what the other wrote: u8 version (1), u8 prefix length,
+ * the index prefix, i64 event time (ms, little-endian), the 32-character id,
+ * the JSON.
+ */
+struct lf_spool_doc {
+    const char *prefix; /* not NUL-terminated: prefix_len bytes */
+    size_t prefix_len;
+    int64_t ts_ms;
+    const char *id; /* LF_SPOOL_DOC_ID_LEN characters, not NUL-terminated */
+    const char *json;
+    size_t len;
+};
+#define LF_SPOOL_DOC_ID_LEN 32
+
+/* Writes the record into rec (reset first). 0, LF_EINVAL (a prefix over
+ * 255 bytes or an empty document), LF_ENOMEM or LF_ELIMIT. */
+int lf_spool_doc_encode(struct lf_buf *rec, const char *prefix, int64_t ts_ms, const char *id,
+                        const char *json, size_t len);
+/* Reads a record (pointers into it); 0 or LF_ESYNTAX. */
+int lf_spool_doc_decode(const unsigned char *rec, size_t len, struct lf_spool_doc *d);
+
 #endif
