@@ -439,14 +439,8 @@ int lf_agent_run(const struct lf_agent_options *opt)
     }
     apply_log_level(opt->log_level ? opt->log_level : a.conf->log_level);
 
-    sigset_t mask;
-    sigemptyset(&mask);
-    sigaddset(&mask, SIGTERM);
-    sigaddset(&mask, SIGINT);
-    sigaddset(&mask, SIGHUP);
-    sigprocmask(SIG_BLOCK, &mask, NULL);
-    signal(SIGPIPE, SIG_IGN);
-    a.sigfd = signalfd(-1, &mask, SFD_NONBLOCK | SFD_CLOEXEC);
+    /* Before any thread (librdkafka's) starts: they inherit the mask. */
+    a.sigfd = lf_signalfd_open();
     a.epfd = epoll_create1(EPOLL_CLOEXEC);
     struct epoll_event sev = {.events = EPOLLIN, .data.fd = a.sigfd};
     int rc = 1;

@@ -1,14 +1,17 @@
 /*
- * io.c - writing a whole buffer to a descriptor, whatever write() does:
- * short writes, EINTR, and EAGAIN on a non-blocking descriptor.
+ * io.c - the operating system's side: writing a whole buffer to a
+ * descriptor whatever write() does (short writes, EINTR, EAGAIN), mkdir -p,
+ * and the signal descriptor of a daemon's loop.
  */
 #define _POSIX_C_SOURCE 200809L
 #include "lf.h"
 
 #include <errno.h>
 #include <poll.h>
+#include <signal.h>
 #include <stdio.h>
 #include <string.h>
+#include <sys/signalfd.h>
 #include <sys/stat.h>
 #include <unistd.h>
 
@@ -59,4 +62,17 @@ int lf_mkdir_p(const char *dir, unsigned mode, char *failed, size_t failed_len)
         errno = ENOTDIR;
     snprintf(failed, failed_len, "%s", dir);
     return LF_EIO;
+}
+
+int lf_signalfd_open(void)
+{
+    sigset_t mask;
+    sigemptyset(&mask);
+    sigaddset(&mask, SIGTERM);
+    sigaddset(&mask, SIGINT);
+    sigaddset(&mask, SIGHUP);
+    if (sigprocmask(SIG_BLOCK, &mask, NULL) != 0)
+        return -1;
+    signal(SIGPIPE, SIG_IGN);
+    return signalfd(-1, &mask, SFD_NONBLOCK | SFD_CLOEXEC);
 }

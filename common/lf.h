@@ -144,6 +144,12 @@ int lf_json_compact(struct lf_buf *b, const char *s, size_t n);
  * Returns 0, or LF_EIO with errno set and the path that failed in `failed`. */
 int lf_mkdir_p(const char *dir, unsigned mode, char *failed, size_t failed_len);
 
+/* For a daemon's loop: blocks SIGTERM, SIGINT and SIGHUP (call it before
+ * any thread starts, so threads inherit the mask and the signals reach only
+ * the descriptor), ignores SIGPIPE, and returns a non-blocking signalfd for
+ * the three, or -1 with errno set. */
+int lf_signalfd_open(void);
+
 /* Writes all len bytes to fd, through short writes, EINTR and (waiting in
  * poll) EAGAIN. Returns 0 or LF_EIO with errno set (EPIPE: the reader left). */
 int lf_write_all(int fd, const void *buf, size_t len);

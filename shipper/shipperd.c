@@ -768,17 +768,9 @@ int lf_shipper_run(const struct lf_shipper_options *opt)
     lf_log_parse_level(opt->log_level ? opt->log_level : s.conf->log_level, &level);
     lf_log_set_level(level);
 
-    /* Blocked before librdkafka starts its threads, which inherit the mask:
-     * the signals then only reach the signalfd. */
-    sigset_t mask;
-    sigemptyset(&mask);
-    sigaddset(&mask, SIGTERM);
-    sigaddset(&mask, SIGINT);
-    sigaddset(&mask, SIGHUP);
-    sigprocmask(SIG_BLOCK, &mask, NULL);
-    signal(SIGPIPE, SIG_IGN);
+    /* Before librdkafka starts its threads, which inherit the mask. */
     int rc = 1;
-    s.sigfd = signalfd(-1, &mask, SFD_NONBLOCK | SFD_CLOEXEC);
+    s.sigfd = lf_signalfd_open();
     s.epfd = epoll_create1(EPOLL_CLOEXEC);
     if (s.sigfd < 0 || s.epfd < 0 || pipe2(s.wake, O_NONBLOCK | O_CLOEXEC) != 0) {
         lf_log(LF_LOG_ERROR, "shipper", "signalfd/epoll/pipe: %s", strerror(errno));
