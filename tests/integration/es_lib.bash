@@ -13,10 +13,10 @@
 # Every server is started on 127.0.0.1 and stopped by its PID in the EXIT
 # trap; waits have deadlines, never bare sleeps.
 : "${LOGFERRY:?path to the logferry binary}" "${LF_SOURCE_DIR:?source tree}"
+source "$LF_SOURCE_DIR/tests/integration/lib.bash"
 PY=/usr/bin/python3 # Debian's: another python3 may come first in PATH
 FAKE=$LF_SOURCE_DIR/tests/fake_es/fake_es.py
 tmp=$(mktemp -d)
-failures=0
 agent_pid=
 declare -A fake_pid fake_port fake_url fake_curl
 cleanup() {
@@ -29,28 +29,11 @@ cleanup() {
 }
 trap cleanup EXIT
 
-check() {
-  local what=$1
-  shift
-  if "$@"; then echo "ok   $what"; else
-    echo "FAIL $what"
-    failures=$((failures + 1))
-  fi
-}
-wait_until() { # seconds, command...
-  local deadline=$((SECONDS + $1))
-  shift
-  until "$@"; do
-    [ $SECONDS -lt $deadline ] || return 1
-    sleep 0.1
-  done
-}
 finish() {
   echo "$failures failed"
   test "$failures" = 0
 }
 
-free_port() { "$PY" -c 'import socket; s=socket.socket(); s.bind(("127.0.0.1",0)); print(s.getsockname()[1])'; }
 
 # start_fake NAME [fake_es.py options]; FAKE_PORT=N start_fake NAME listens
 # on port N instead of a free one (a host coming back where it was).

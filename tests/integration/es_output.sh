@@ -20,12 +20,12 @@
 #               _count equals the lines written, no more, no less.
 set -euo pipefail
 : "${LOGFERRY:?path to the logferry binary}" "${LF_SOURCE_DIR:?source tree}"
+source "$LF_SOURCE_DIR/tests/integration/lib.bash"
 PY=/usr/bin/python3
 FAKE=$LF_SOURCE_DIR/tests/fake_es/fake_es.py
 tmp=$(mktemp -d)
 agent_pid=
 es_pid=
-failures=0
 cleanup() {
   if [ -n "$agent_pid" ]; then kill -9 "$agent_pid" 2> /dev/null || true; fi
   if [ -n "$es_pid" ]; then kill -9 "$es_pid" 2> /dev/null || true; fi
@@ -33,24 +33,7 @@ cleanup() {
 }
 trap cleanup EXIT
 
-check() {
-  local what=$1
-  shift
-  if "$@"; then echo "ok   $what"; else
-    echo "FAIL $what"
-    failures=$((failures + 1))
-  fi
-}
-wait_until() { # seconds, command...
-  local deadline=$((SECONDS + $1))
-  shift
-  until "$@"; do
-    [ $SECONDS -lt $deadline ] || return 1
-    sleep 0.1
-  done
-}
 
-free_port() { "$PY" -c 'import socket; s=socket.socket(); s.bind(("127.0.0.1",0)); print(s.getsockname()[1])'; }
 
 start_es() { # [faults JSON]
   rm -f "$tmp/port"

@@ -12,6 +12,7 @@
 # Every process is started here and stopped by its PID.
 set -euo pipefail
 : "${LOGFERRY:?path to the logferry binary}" "${LF_SOURCE_DIR:?source tree}"
+source "$LF_SOURCE_DIR/tests/integration/lib.bash"
 MOCK=${LF_KAFKA_MOCK:-}
 if [ -z "$MOCK" ] || [ ! -x "$MOCK" ]; then
   echo "SKIP: needs the lf_kafka_mock helper"
@@ -21,7 +22,6 @@ PY=/usr/bin/python3
 FAKE=$LF_SOURCE_DIR/tests/fake_es/fake_es.py
 tmp=$(mktemp -d)
 mock_pid='' es_pid='' agent_pid='' ship_pid=''
-failures=0
 cleanup() {
   for p in $agent_pid $ship_pid $es_pid $mock_pid; do
     kill -9 "$p" 2> /dev/null || true
@@ -30,22 +30,6 @@ cleanup() {
   if [ -z "${LF_KEEP_TMP:-}" ]; then rm -rf "$tmp"; else echo "kept $tmp"; fi
 }
 trap cleanup EXIT
-check() {
-  local what=$1
-  shift
-  if "$@"; then echo "ok   $what"; else
-    echo "FAIL $what"
-    failures=$((failures + 1))
-  fi
-}
-wait_until() { # seconds, command...
-  local deadline=$((SECONDS + $1))
-  shift
-  until "$@"; do
-    [ $SECONDS -lt $deadline ] || return 1
-    sleep 0.2
-  done
-}
 stop() { # name pid: SIGTERM, exit 0 expected
   local rc=0
   kill -TERM "$2" 2> /dev/null || true

@@ -21,6 +21,7 @@
 # Every process is started here and stopped by its PID.
 set -euo pipefail
 : "${LOGFERRY:?path to the logferry binary}" "${LF_SOURCE_DIR:?source tree}"
+source "$LF_SOURCE_DIR/tests/integration/lib.bash"
 MOCK=${LF_KAFKA_MOCK:-}
 KCAT=$(command -v kcat || command -v kafkacat || true)
 if [ -z "$KCAT" ] || [ -z "$MOCK" ] || [ ! -x "$MOCK" ]; then
@@ -31,7 +32,6 @@ PY=/usr/bin/python3
 FAKE=$LF_SOURCE_DIR/tests/fake_es/fake_es.py
 tmp=$(mktemp -d)
 mock_pid='' es_pid='' ship_pids=''
-failures=0
 cleanup() {
   for p in $ship_pids $es_pid $mock_pid; do
     kill -9 "$p" 2> /dev/null || true
@@ -40,23 +40,6 @@ cleanup() {
   if [ -z "${LF_KEEP_TMP:-}" ]; then rm -rf "$tmp"; else echo "kept $tmp"; fi
 }
 trap cleanup EXIT
-check() {
-  local what=$1
-  shift
-  if "$@"; then echo "ok   $what"; else
-    echo "FAIL $what"
-    failures=$((failures + 1))
-  fi
-}
-wait_until() { # seconds, command...
-  local deadline=$((SECONDS + $1))
-  shift
-  until "$@"; do
-    [ $SECONDS -lt $deadline ] || return 1
-    sleep 0.2
-  done
-}
-free_port() { "$PY" -c 'import socket; s=socket.socket(); s.bind(("127.0.0.1",0)); print(s.getsockname()[1])'; }
 
 # ---- servers -----------------------------------------------------------------
 "$MOCK" --brokers 3 --topic raw:4 --topic agent:3 --topic kill:6 --topic pair:6 --topic down:4 \
