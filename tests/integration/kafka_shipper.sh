@@ -42,7 +42,7 @@ cleanup() {
 trap cleanup EXIT
 
 # ---- servers -----------------------------------------------------------------
-"$MOCK" --brokers 3 --topic raw:4 --topic agent:3 --topic kill:6 --topic pair:6 --topic down:4 \
+"$MOCK" --brokers 3 --topic raw:4 --topic agent:3 --topic kill:6 --topic pair:6 --topic pair2:6 --topic down:4 \
   --bootstrap-file "$tmp/bs" > "$tmp/mock.out" 2> "$tmp/mock.err" &
 mock_pid=$!
 wait_until 30 test -s "$tmp/bs" || { echo "the mock cluster did not start"; cat "$tmp/mock.err"; exit 1; }
@@ -216,7 +216,6 @@ check "sigkill: each of its lines once" query_count_is "syslog-*" message:kill $
 stop_shipper "$ship_pid"
 
 # ---- pair ----------------------------------------------------------------------
-# (indices of its own: prefix "pair", via the raw-line default index)
 n=20000
 lines $n pair > "$tmp/pair.txt"
 produce_keyed pair < "$tmp/pair.txt"
@@ -237,6 +236,31 @@ stop_shipper "$pb"
 consumed() { sed -n 's/.*at exit: consumed \([0-9]*\).*/\1/p' "$tmp/$1.log" | tail -1; }
 check "pair: A consumed some before it stopped" test "$(consumed pairA)" -gt 0
 check "pair: B took over the rest" test "$(consumed pairB)" -gt 0
+
+# ---- pair_kill: one of two members SIGKILLed mid-stream --------------------------
+# No LeaveGroup: the coordinator notices after session.timeout.ms and gives
+# its partitions to the other, which reads again from the committed offsets;
+# what the dead one indexed but never committed comes back as 409s.
+n=10000
+lines $n pairkill > "$tmp/pairkill.txt"
+produce_keyed pair2 < "$tmp/pairkill.txt"
+es "/_fake/faults" -XPUT -H 'Content-Type: application/json' -d '{"slow_ms": 20}' > /dev/null
+start_shipper pkA pair2
+pka=$ship_pid
+start_shipper pkB pair2
+pkb=$ship_pid
+check "pair_kill: both members got partitions" \
+  wait_until 40 sh -c "grep -q assigned '$tmp/pkA.log' && grep -q assigned '$tmp/pkB.log'"
+sleep 1
+kill -9 "$pka"
+wait "$pka" 2> /dev/null || true
+echo "     pair_kill: A killed with $(count 'syslog-*') indexed in all"
+es "/_fake/faults" -XPUT -H 'Content-Type: application/json' -d '{}' > /dev/null
+total=$((total + n))
+check "pair_kill: B takes over; everything indexed exactly once" \
+  wait_until 120 count_is 'syslog-*' "$total"
+check "pair_kill: each of its lines once" query_count_is 'syslog-*' message:pairkill $n
+stop_shipper "$pkb"
 
 # ---- es_down -------------------------------------------------------------------
 stop_es
