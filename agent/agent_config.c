@@ -525,7 +525,7 @@ static void check_kafka(const struct lf_agent_conf *conf, const char *origin,
     const struct lf_conf_node *props = lf_conf_get(section, "properties");
     for (size_t i = 0; i < k->nprops; i++) {
         rd_kafka_conf_t *c =
-            lf_kafka_conf_new("output.kafka", "config", brokers, k->nbrokers, NULL, NULL, 0,
+            lf_kafka_conf_new("output.kafka", brokers, k->nbrokers, NULL, NULL, 0,
                               (const char *const *)&k->prop_names[i],
                               (const char *const *)&k->prop_values[i], 1, err, sizeof(err));
         if (c) {
@@ -537,7 +537,7 @@ static void check_kafka(const struct lf_agent_conf *conf, const char *origin,
     }
     static const char *const names[] = {"compression.codec"};
     const char *values[] = {k->compression ? k->compression : "lz4"};
-    rd_kafka_conf_t *c = lf_kafka_conf_new("output.kafka", "config", brokers, k->nbrokers, names,
+    rd_kafka_conf_t *c = lf_kafka_conf_new("output.kafka", brokers, k->nbrokers, names,
                                            values, 1, NULL, NULL, 0, err, sizeof(err));
     if (c) {
         rd_kafka_conf_destroy(c);

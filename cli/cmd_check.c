@@ -196,93 +196,73 @@ static bool agent_uses(const void *conf, const char *name, bool omprog)
     return grammar_in_use(conf, name, omprog);
 }
 
-static int print_template(const char *path, const char *prefix, bool omprog, bool shipper)
+/* Either daemon's configuration, and what the checks need of it. */
+struct loaded {
+    struct lf_agent_conf *agent;
+    struct lf_shipper_conf *shipper;
+    struct template_source src;
+};
+
+/* Loads path as the agent's or the shipper's; prints the problems and
+ * returns -1 when it cannot. */
+static int load(const char *path, bool shipper, struct loaded *l)
 {
-    const char *shown = path ? path : "(defaults)";
     char *errbuf = malloc(ERRBUF_SIZE);
+    unsigned nerrors = 0;
+    memset(l, 0, sizeof(*l));
     if (!errbuf) {
         fputs("logferry check: out of memory\n", stderr);
-        return LF_EXIT_FAILURE;
+        return -1;
     }
-    unsigned nerrors = 0;
-    int rc;
-    if (shipper) {
-        struct lf_shipper_conf *conf = lf_shipper_conf_load(path, errbuf, ERRBUF_SIZE, &nerrors);
-        if (!conf) {
-            fputs(errbuf, stderr);
-            free(errbuf);
-            return LF_EXIT_FAILURE;
-        }
-        /* The shipper compiles every grammar it declares. */
-        struct template_source src = {conf->grammars, conf->ngrammars, conf->timezone,
-                                      conf->es.index};
-        rc = write_template(&src, prefix, NULL, conf, false, errbuf);
-        lf_shipper_conf_free(conf);
-    } else {
-        struct lf_agent_conf *conf = lf_agent_conf_load(path, errbuf, ERRBUF_SIZE, &nerrors);
-        if (!conf) {
-            fputs(errbuf, stderr);
-            free(errbuf);
-            return LF_EXIT_FAILURE;
-        }
-        struct template_source src = {conf->grammars, conf->ngrammars, conf->timezone,
-                                      conf->es.index};
-        rc = write_template(&src, prefix, agent_uses, conf, omprog, errbuf);
-        lf_agent_conf_free(conf);
+    if (shipper && (l->shipper = lf_shipper_conf_load(path, errbuf, ERRBUF_SIZE, &nerrors)))
+        l->src = (struct template_source){l->shipper->grammars, l->shipper->ngrammars,
+                                          l->shipper->timezone, l->shipper->es.index};
+    if (!shipper && (l->agent = lf_agent_conf_load(path, errbuf, ERRBUF_SIZE, &nerrors)))
+        l->src = (struct template_source){l->agent->grammars, l->agent->ngrammars,
+                                          l->agent->timezone, l->agent->es.index};
+    if (!l->agent && !l->shipper) {
+        fputs(errbuf, stderr);
+        if (!shipper && path && strstr(errbuf, "unknown key 'shipper'"))
+            fprintf(stderr, "%s: a `logferry shipper` configuration? check it with --shipper\n",
+                    path);
     }
-    if (rc)
-        fprintf(stderr, "%s: %s\n", shown, errbuf);
     free(errbuf);
+    return l->agent || l->shipper ? 0 : -1;
+}
+
+static void unload(struct loaded *l)
+{
+    lf_agent_conf_free(l->agent);
+    lf_shipper_conf_free(l->shipper);
+}
+
+static int print_template(const char *path, const char *prefix, bool omprog, bool shipper)
+{
+    struct loaded l;
+    if (load(path, shipper, &l))
+        return LF_EXIT_FAILURE;
+    char *errbuf = malloc(ERRBUF_SIZE);
+    int rc = LF_ENOMEM;
+    /* The agent compiles the grammars its inputs use; the shipper all. */
+    if (errbuf)
+        rc = write_template(&l.src, prefix, l.agent ? agent_uses : NULL, l.agent, omprog, errbuf);
+    if (rc)
+        fprintf(stderr, "%s: %s\n", path ? path : "(defaults)",
+                errbuf ? errbuf : "out of memory");
+    free(errbuf);
+    unload(&l);
     return rc ? LF_EXIT_FAILURE : LF_EXIT_OK;
 }
 
-static int check_shipper_file(const char *path)
+static int check_file(const char *path, bool shipper)
 {
-    char *errbuf = malloc(ERRBUF_SIZE);
-    unsigned nerrors = 0;
-    if (!errbuf) {
-        fprintf(stderr, "logferry check: out of memory\n");
+    struct loaded l;
+    if (load(path, shipper, &l))
         return LF_EXIT_FAILURE;
-    }
-    struct lf_shipper_conf *conf = lf_shipper_conf_load(path, errbuf, ERRBUF_SIZE, &nerrors);
-    if (!conf) {
-        fputs(errbuf, stderr);
-        free(errbuf);
-        return LF_EXIT_FAILURE;
-    }
-    free(errbuf);
     unsigned problems = 0;
-    for (size_t i = 0; i < conf->ngrammars; i++)
-        problems += check_grammar(path, &conf->grammars[i]);
-    lf_shipper_conf_free(conf);
-    if (problems)
-        return LF_EXIT_FAILURE;
-    printf("%s: OK\n", path);
-    return LF_EXIT_OK;
-}
-
-static int check_file(const char *path)
-{
-    char *errbuf = malloc(ERRBUF_SIZE);
-    unsigned nerrors = 0;
-    if (!errbuf) {
-        fprintf(stderr, "logferry check: out of memory\n");
-        return LF_EXIT_FAILURE;
-    }
-    struct lf_agent_conf *conf = lf_agent_conf_load(path, errbuf, ERRBUF_SIZE, &nerrors);
-    if (!conf) {
-        fputs(errbuf, stderr);
-        if (strstr(errbuf, "unknown key 'shipper'"))
-            fprintf(stderr, "%s: a `logferry shipper` configuration? check it with --shipper\n",
-                    path);
-        free(errbuf);
-        return LF_EXIT_FAILURE;
-    }
-    free(errbuf);
-    unsigned problems = 0;
-    for (size_t i = 0; i < conf->ngrammars; i++)
-        problems += check_grammar(path, &conf->grammars[i]);
-    lf_agent_conf_free(conf);
+    for (size_t i = 0; i < l.src.ngrammars; i++)
+        problems += check_grammar(path, &l.src.grammars[i]);
+    unload(&l);
     if (problems)
         return LF_EXIT_FAILURE;
     printf("%s: OK\n", path);
@@ -353,6 +333,6 @@ int lf_cmd_check(int argc, char **argv)
     }
     int rc = keys ? print_keys(shipper) : LF_EXIT_OK;
     if (rc == LF_EXIT_OK && path)
-        rc = shipper ? check_shipper_file(path) : check_file(path);
+        rc = check_file(path, shipper);
     return rc;
 }

@@ -45,7 +45,7 @@ static int set(rd_kafka_conf_t *conf, const char *section, const char *name, con
     return -1;
 }
 
-rd_kafka_conf_t *lf_kafka_conf_new(const char *section, const char *component,
+rd_kafka_conf_t *lf_kafka_conf_new(const char *section,
                                    const char *const *brokers, size_t nbrokers,
                                    const char *const *def_names, const char *const *def_values,
                                    size_t ndefs, const char *const *names,
@@ -66,7 +66,6 @@ rd_kafka_conf_t *lf_kafka_conf_new(const char *section, const char *component,
     if (set(conf, section, "bootstrap.servers", list.data, err, errlen))
         goto fail;
     rd_kafka_conf_set_log_cb(conf, log_cb);
-    (void)component; /* reserved: librdkafka's log callback has no place for it */
     for (size_t i = 0; i < ndefs; i++)
         if (set(conf, section, def_names[i], def_values[i], err, errlen))
             goto fail;

@@ -27,13 +27,13 @@
 
 /*
  * A configuration with bootstrap.servers from brokers (joined with ','),
- * librdkafka's logs going to lf_log under `component`, and, in this order,
+ * librdkafka's logs going to lf_log (component "kafka"), and, in this order,
  * the defaults and then the user's properties (so the user wins). `section`
  * names the config section in messages ("output.kafka"). Returns NULL with
  * the reason in err: the property's name and librdkafka's complaint, never
  * the value (it may be a password).
  */
-rd_kafka_conf_t *lf_kafka_conf_new(const char *section, const char *component,
+rd_kafka_conf_t *lf_kafka_conf_new(const char *section,
                                    const char *const *brokers, size_t nbrokers,
                                    const char *const *def_names, const char *const *def_values,
                                    size_t ndefs, const char *const *names,

@@ -1133,7 +1133,7 @@ static rd_kafka_conf_t *build_conf(struct kafka_out *o, char *err, size_t errlen
     const char *values[] = {"logferry", "true", "all",     o->opt.compression,
                             timeout,    kbytes, "10000000"};
     rd_kafka_conf_t *conf =
-        lf_kafka_conf_new("output.kafka", COMPONENT, o->opt.brokers, o->opt.nbrokers, names, values,
+        lf_kafka_conf_new("output.kafka", o->opt.brokers, o->opt.nbrokers, names, values,
                           sizeof(names) / sizeof(names[0]), o->opt.prop_names, o->opt.prop_values,
                           o->opt.nprops, err, errlen);
     if (!conf)

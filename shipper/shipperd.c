@@ -688,7 +688,7 @@ static int create_consumer(struct shipper *s, char *err, size_t errlen)
                            "queued.max.messages.kbytes"};
     const char *values[] = {c->group, c->name, "false", "false", "earliest", "false", "16384"};
     rd_kafka_conf_t *kc = lf_kafka_conf_new(
-        "inputs.kafka", "shipper", (const char *const *)c->brokers, c->nbrokers, names, values,
+        "inputs.kafka", (const char *const *)c->brokers, c->nbrokers, names, values,
         sizeof(names) / sizeof(names[0]), (const char *const *)c->prop_names,
         (const char *const *)c->prop_values, c->nprops, err, errlen);
     if (!kc)
