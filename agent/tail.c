@@ -709,6 +709,10 @@ static void setup(struct files_input *fi, const struct lf_agent_conf *conf, size
     fi->max_open = fc->max_open ? fc->max_open : DEFAULT_MAX_OPEN;
     fi->rescan_ms = fc->rescan_ms ? (int64_t)fc->rescan_ms : DEFAULT_RESCAN_MS;
     fi->first_scan = true;
+    t->ackq_cap = LF_TAIL_ACKQ_CAP;
+    const char *cap_env = getenv("LOGFERRY_TAIL_ACKQ_CAP");
+    if (cap_env && strtoul(cap_env, NULL, 10) > 0)
+        t->ackq_cap = (size_t)strtoul(cap_env, NULL, 10);
     lf_event_init(&t->ev);
     /* Paths come from literals and from the grammar, which outlives t. */
     lf_event_cache_layouts(&t->ev);

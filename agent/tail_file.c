@@ -107,7 +107,7 @@ static int ackq_ensure(struct lf_tail_file *f)
 {
     if (f->ackq_live)
         return 0;
-    int rc = lf_ackq_init(&f->ackq, LF_TAIL_ACKQ_CAP, f->pos);
+    int rc = lf_ackq_init(&f->ackq, f->tail->ackq_cap, f->pos);
     f->ackq_live = rc == 0;
     return rc;
 }
@@ -755,7 +755,7 @@ bool lf_tail_file_sweep(struct lf_tail_file *f, int64_t now)
     if (f->ready || (f->state != LF_TAIL_DONE && now - f->grew_ms < REST_MS))
         return false;
     /* At rest: give back the buffer and the queue (a long line's megabyte,
-     * the queue's 144 KiB), so that many idle files cost little. */
+     * the ring of the last burst), so that many idle files cost little. */
     if (f->buf && f->start == f->end && !f->cutting) {
         free(f->buf);
         f->buf = NULL;

@@ -13,8 +13,13 @@
 #include <stdint.h>
 #include <sys/stat.h>
 
-/* Events a file may have in flight; a full queue pauses that file. */
-#define LF_TAIL_ACKQ_CAP 16384
+/* Events a file may have in flight; a full queue pauses that file. The
+ * output, not this, is what bounds memory (it holds at most its memory
+ * queue unacknowledged and acknowledges spooled events at once), so the cap
+ * is far above anything it lets through: the queue's memory is used only as
+ * entries are pending (9 bytes each). LOGFERRY_TAIL_ACKQ_CAP overrides it,
+ * for tests. */
+#define LF_TAIL_ACKQ_CAP (4u << 20)
 /* Bytes asked of one read(); the line buffer holds max_line plus this. */
 #define LF_TAIL_READ_CHUNK (64u << 10)
 /* A rotated or deleted file is closed once it has not grown for this long
@@ -34,6 +39,7 @@ struct lf_tail {
     int64_t partial_wait_ms;
     int64_t rotated_idle_ms;
     size_t nopen;          /* descriptors of followed files open now */
+    size_t ackq_cap;       /* LF_TAIL_ACKQ_CAP unless overridden */
     bool wake;             /* an acknowledgement unblocked a file */
     int64_t cut_log_ms;    /* when a cut line was last reported */
     uint64_t cut_unlogged; /* cut lines since, not reported */

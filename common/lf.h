@@ -206,28 +206,50 @@ size_t lf_ts_format(struct lf_ts_cache *c, int64_t ms, char out[LF_TS_TEXT_LEN])
  * numbers) waiting for the output to say their events are safe. Outputs may
  * acknowledge out of order (a retried bulk item); the source may only
  * advance to the end of the longest acknowledged prefix, which is what
- * lf_ackq_committed() returns. Capacity is fixed at init: when it is full the
- * source stops reading, which is the back-pressure.
+ * lf_ackq_committed() returns.
+ *
+ * The ring costs memory only while entries are pending: it is allocated at
+ * the first push (LF_ACKQ_MIN_SLOTS), doubles as needed up to the cap given
+ * at init, and halves again as it drains (down to LF_ACKQ_KEEP_SLOTS, kept so
+ * that a steadily busy source does not allocate on every burst; the owner
+ * frees it all with lf_ackq_trim() once nothing is pending). The cap is the
+ * back-pressure: a push at the cap fails, and the source stops reading.
  */
+#define LF_ACKQ_MIN_SLOTS 64
+#define LF_ACKQ_KEEP_SLOTS 4096
 struct lf_ackq {
-    uint64_t *pos; /* position reached once entry i's event is safe */
-    uint8_t *done;
-    size_t cap, head, count;
+    uint64_t *pos;  /* position reached once entry i's event is safe */
+    uint8_t *done;  /* in the same allocation as pos */
+    size_t cap;     /* most entries pending at once */
+    size_t size;    /* slots allocated (0: none) */
+    size_t head, count;
     uint64_t first_seq; /* sequence number of the entry at head */
     uint64_t committed; /* position of the last entry of the acked prefix */
 };
 
-/* Returns 0 or LF_ENOMEM; `start` is the position already safe. */
+/* Sets up an empty queue that holds at most `cap` pending entries (0 means
+ * 1); `start` is the position already safe. Allocates nothing: returns 0
+ * (LF_ENOMEM is kept for callers written when it preallocated). */
 int lf_ackq_init(struct lf_ackq *q, size_t cap, uint64_t start);
+/* Frees the ring; the queue must be initialised again before use. */
 void lf_ackq_free(struct lf_ackq *q);
-/* Records a pending event that, once safe, makes `pos` safe. Returns its
- * sequence number in *seq, or LF_ELIMIT when the queue is full. */
+/* Frees the ring if nothing is pending; the queue stays usable (the next
+ * push allocates again) and keeps its committed position and sequence. */
+void lf_ackq_trim(struct lf_ackq *q);
+/* Records a pending event that, once safe, makes `pos` safe. Returns 0 with
+ * its sequence number in *seq; LF_ELIMIT when `cap` entries are pending;
+ * LF_ENOMEM when the ring could not grow (nothing changed either way). */
 int lf_ackq_push(struct lf_ackq *q, uint64_t pos, uint64_t *seq);
 /* Takes back the last push, for an event that was not sent after all (the
  * pipeline refused it); does nothing when the queue is empty. */
 void lf_ackq_unpush(struct lf_ackq *q);
 /* Marks one event safe. Unknown or repeated sequence numbers are ignored. */
 void lf_ackq_ack(struct lf_ackq *q, uint64_t seq);
+/* Bytes the ring holds now. */
+static inline size_t lf_ackq_bytes(const struct lf_ackq *q)
+{
+    return q->size * (sizeof(*q->pos) + sizeof(*q->done));
+}
 static inline uint64_t lf_ackq_committed(const struct lf_ackq *q)
 {
     return q->committed;

@@ -59,8 +59,8 @@ struct test_out {
     struct held *held;
     size_t nheld, cap;
     unsigned refused;
-    const char *verify_data; /* data_dir: check content ids are on disk */
-    size_t verified;         /* documents checked so */
+    const char *verify_data;   /* data_dir: check content ids are on disk */
+    size_t verified;           /* documents checked so */
     void (*on_submit)(void *); /* run once, at the next submit */
     void *on_submit_arg;
 };
@@ -1001,7 +1001,7 @@ static void test_truncated_and_refilled_while_reading(void **state)
     env_start(e);
     pump_until(e, 1100 + 1);
     assert_null(e->tout->on_submit); /* it ran */
-    pump_for(e, 1200);                /* a tick included */
+    pump_for(e, 1200);               /* a tick included */
     uint64_t cid = registry_cid(e, "a.log");
     assert_true(cid != 0);
 
@@ -1471,6 +1471,8 @@ static void test_pipeline_full_loses_nothing(void **state)
     env_free(e);
 }
 
+/* A file with as many events in flight as its cap pauses until some are
+ * acknowledged (the cap is in the millions; the test lowers it). */
 static void test_ack_queue_full_pauses_file(void **state)
 {
     (void)state;
@@ -1479,7 +1481,9 @@ static void test_ack_queue_full_pauses_file(void **state)
     int w = open_log(e, "a.log");
     lines(w, "q", 1, 20000);
     close(w);
+    setenv("LOGFERRY_TAIL_ACKQ_CAP", "16384", 1);
     env_start(e);
+    unsetenv("LOGFERRY_TAIL_ACKQ_CAP");
     assert_int_equal(pump_until(e, 16384), 16384);
     assert_int_equal(pump_for(e, 200), 16384); /* paused: nothing acknowledged */
     assert_int_equal(e->in->ops->in_flight(e->in), 16384);
@@ -1495,6 +1499,31 @@ static void test_ack_queue_full_pauses_file(void **state)
     recs_free(&r);
     env_stop(e);
     assert_int_equal(registry_offset(e, "a.log"), file_size(e, "a.log"));
+    env_free(e);
+}
+
+/* An output that holds many events unacknowledged (a slow cluster, a
+ * memory queue) does not stop the file: far more than the old fixed queue
+ * of 16,384 go out, and the position follows the acknowledgements. */
+static void test_many_in_flight_keep_reading(void **state)
+{
+    (void)state;
+    struct env *e = env_new(LF_START_BEGINNING, true);
+    e->tout->hold = true;
+    int w = open_log(e, "a.log");
+    lines(w, "h", 1, 40000);
+    close(w);
+    env_start(e);
+    assert_int_equal(pump_until(e, 40000), 40000);
+    assert_int_equal(e->in->ops->in_flight(e->in), 40000);
+    tout_release(e->tout);
+    assert_int_equal(e->in->ops->in_flight(e->in), 0);
+    pump_for(e, 50);
+    env_stop(e);
+    assert_int_equal(registry_offset(e, "a.log"), file_size(e, "a.log"));
+    struct recs r = load(e);
+    expect_each(&r, "h", 1, 40000, 1);
+    recs_free(&r);
     env_free(e);
 }
 
@@ -1649,6 +1678,7 @@ int main(void)
         cmocka_unit_test(test_crash_then_rename_same_ids),
         cmocka_unit_test(test_pipeline_full_loses_nothing),
         cmocka_unit_test(test_ack_queue_full_pauses_file),
+        cmocka_unit_test(test_many_in_flight_keep_reading),
         cmocka_unit_test(test_more_files_than_max_open),
         cmocka_unit_test(test_two_inputs_share_registry),
         cmocka_unit_test(test_polling_fallback),
