@@ -222,6 +222,8 @@ spool_bytes() {
 #   outage_reg_frozen_s     seconds from its last move to the end
 #   outage_spool_peak       the most bytes the spool held
 #   outage_cpu_s            the agent's CPU-s over the outage
+#   outage_late_core        the share of a core it used in the last third
+#   outage_spool_late       bytes the spool grew by in the last third
 watch_outage() {
   local secs=$1 hook=${2:-} start=$SECONDS el=0 last=-1
   : > "$tmp/outage.tsv"
@@ -236,18 +238,23 @@ watch_outage() {
     [ "$el" -lt "$secs" ] || break
     sleep 0.2
   done
-  read -r outage_reg_moved_late outage_reg_frozen_s outage_spool_peak outage_cpu_ticks < <(
+  read -r outage_reg_moved_late outage_reg_frozen_s outage_spool_peak outage_cpu_ticks \
+    outage_late_ticks outage_late_s outage_spool_late < <(
     awk -F'\t' -v secs="$secs" '
       NR == 1 { first_cpu = $5 }
       { if (NR > 1 && $2 != prev) lastmove = $1
-        if ($1 <= secs * 2 / 3) at23 = $2
-        prev = $2; cpu = $5; if ($3 > peak) peak = $3 }
-      END { print (prev > at23 ? "yes" : "no"), secs - lastmove, peak + 0, cpu - first_cpu }' \
-      "$tmp/outage.tsv")
+        if ($1 <= secs * 2 / 3) { at23 = $2; cpu23 = $5; t23 = $1; sp23 = $3 }
+        prev = $2; cpu = $5; t = $1; sp = $3; if ($3 > peak) peak = $3 }
+      END { print (prev > at23 ? "yes" : "no"), t - lastmove, peak + 0, cpu - first_cpu,
+                  cpu - cpu23, t - t23, sp - sp23 }' "$tmp/outage.tsv")
   outage_cpu_s=$(ticks_to_s "$outage_cpu_ticks")
+  # the share of a core the agent used over the last third of the outage
+  outage_late_core=$(awk -v t="$outage_late_ticks" -v s="$outage_late_s" -v hz="$CLK_TCK" \
+    'BEGIN {printf "%.2f", (s > 0 ? t / hz / s : 0)}')
   say "outage of ${secs}s: registry moved in its last third: $outage_reg_moved_late" \
-    "(frozen for the last ${outage_reg_frozen_s}s), spool peak $outage_spool_peak bytes," \
-    "agent CPU ${outage_cpu_s}s"
+    "(frozen for the last ${outage_reg_frozen_s}s), spool peak $outage_spool_peak bytes" \
+    "(+$outage_spool_late in the last third), agent CPU ${outage_cpu_s}s" \
+    "($outage_late_core of a core in the last third)"
 }
 
 # ---- downstream -----------------------------------------------------------------
@@ -268,6 +275,7 @@ downstream_docs() {
   fi
 }
 # wait_delivered [STALL_S] [CAP_S]: until every written line is downstream,
+# (less EXPECT_LOST, which a trial's update_expect_lost may keep current),
 # or nothing new arrived for STALL_S seconds (default 30; long: 60), or CAP_S
 # passed (default 600).
 wait_delivered() {
@@ -276,12 +284,13 @@ wait_delivered() {
   while :; do
     n=$(downstream_docs)
     n=${n:-0}
+    if declare -F update_expect_lost > /dev/null; then update_expect_lost; fi
     if [ "$n" != "$prev" ]; then
       changed=$SECONDS
       prev=$n
-      if [ "$n" -ge "$written" ] &&
+      if [ "$n" -ge $((written - ${EXPECT_LOST:-0})) ] &&
         "$PY" "$TORTURE/check.py" --run "$RUN" --written "$written" $(downstream_args) \
-          --quiet > /dev/null; then
+          --expect-lost "${EXPECT_LOST:-0}" --quiet > /dev/null; then
         say "all $written lines downstream $((SECONDS - start))s after the workload stopped"
         return 0
       fi

@@ -6,7 +6,7 @@
 # must come back under the same _id, which `create` turns into a 409).
 set -euo pipefail
 TRIAL=sigkill
-source "$LF_SOURCE_DIR/tests/torture/lib.bash"
+source "${LF_SOURCE_DIR:?the source tree}/tests/torture/lib.bash"
 kills=$(pick 3 30)
 RANDOM=${TORTURE_SEED:-42}
 start_es
