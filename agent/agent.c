@@ -67,8 +67,8 @@ static struct lf_output *create_es_output(struct agent *a, char *err, size_t err
     }
     return lf_es_conf_create_output(
         &c->es, "output.elasticsearch", prefixes,
-        index_prefixes(a, prefixes, sizeof(prefixes) / sizeof(prefixes[0])), groks, names,
-        ngroks, c->batch_max_docs, c->batch_max_bytes, err, errlen);
+        index_prefixes(a, prefixes, sizeof(prefixes) / sizeof(prefixes[0])), groks, names, ngroks,
+        c->batch_max_docs, c->batch_max_bytes, err, errlen);
 }
 
 /* `host` is the agent's name (host.name of its events): the message key
@@ -254,12 +254,21 @@ fail:
     return LF_EINVAL;
 }
 
-static size_t in_flight(const struct agent *a)
+/* Events read from a source that tracks them (files, omprog) and not yet
+ * safe: each is counted once, by its input, wherever it is (batch, output). */
+static size_t unacknowledged(const struct agent *a)
 {
-    size_t n = lf_pipeline_queued(a->pipeline) + lf_output_pending(a->out);
+    size_t n = 0;
     for (size_t i = 0; i < a->ninputs; i++)
         n += a->inputs[i]->ops->in_flight(a->inputs[i]);
     return n;
+}
+
+/* Whether anything is left to deliver, metrics included (they have no
+ * source to be read again from). */
+static bool delivering(const struct agent *a)
+{
+    return unacknowledged(a) || lf_pipeline_queued(a->pipeline) || lf_output_pending(a->out);
 }
 
 static void checkpoint(struct agent *a)
@@ -279,12 +288,14 @@ static void drain(struct agent *a)
         lf_pipeline_flush(a->pipeline);
         lf_output_poll(a->out, 50);
         checkpoint(a);
-        size_t left = in_flight(a);
-        if (left == 0)
+        if (!delivering(a))
             break;
         if (lf_now_mono_ms() >= deadline) {
+            size_t left = unacknowledged(a), out = lf_output_pending(a->out);
             lf_log(LF_LOG_WARN, "agent",
-                   "shutdown timeout: %zu events not acknowledged; they will be read again", left);
+                   "shutdown timeout: %zu events read and not acknowledged, they will be read "
+                   "again at the next start; %zu documents left in the output",
+                   left, out > left ? out : left);
             break;
         }
         struct timespec nap = {0, 20 * 1000000};
@@ -307,10 +318,12 @@ static void log_counters(const struct agent *a)
     }
     const struct lf_output_counters *o = &a->out->counters;
     lf_log(LF_LOG_INFO, "agent",
-           "output %s: submitted %llu acked %llu failed %llu retried %llu spooled %llu bytes %llu",
+           "output %s: submitted %llu acked %llu failed %llu retried %llu spooled %llu dropped "
+           "%llu bytes %llu",
            a->out->ops->name, (unsigned long long)o->submitted, (unsigned long long)o->acked,
            (unsigned long long)o->failed, (unsigned long long)o->retried,
-           (unsigned long long)o->spooled, (unsigned long long)o->bytes);
+           (unsigned long long)o->spooled, (unsigned long long)o->dropped,
+           (unsigned long long)o->bytes);
 }
 
 static void apply_log_level(const char *level)

@@ -20,7 +20,10 @@
  * take 6 MiB once escaped. */
 #define BATCH_SLACK (8u << 20)
 #define RETRY_MIN_MS 100
-#define RETRY_MAX_MS 30000
+/* A refused batch is offered again at least every second: the output
+ * refuses while its memory and spool are full, and takes it as soon as
+ * either has room, so a longer wait would only delay delivery. */
+#define RETRY_MAX_MS 1000
 
 struct lf_pipeline {
     struct lf_output *out;

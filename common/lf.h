@@ -47,6 +47,15 @@ int lf_log_parse_level(const char *name, enum lf_log_level *level);
 void lf_log(enum lf_log_level level, const char *component, const char *fmt, ...)
     __attribute__((format(printf, 3, 4)));
 
+/*
+ * Writes text that came from outside (a server's answer, a reason it gave)
+ * into out so that it is safe in one log line: printable ASCII as it is,
+ * backslash, newline, tab and carriage return as \\, \n, \t, \r, every other
+ * byte as \xNN; cut to fit outlen (always NUL-terminated), with "..." and
+ * the full length when cut. Returns out.
+ */
+const char *lf_log_quote(const char *text, size_t len, char *out, size_t outlen);
+
 /* ---- growable buffer --------------------------------------------------- */
 
 /*

@@ -61,3 +61,50 @@ void lf_log(enum lf_log_level level, const char *component, const char *fmt, ...
     ssize_t w = write(STDERR_FILENO, line, len);
     (void)w; /* nowhere left to report a failing stderr */
 }
+
+/* Writes the escaped form of c into esc; returns its length (1, 2 or 4). */
+static size_t quote_byte(unsigned char c, char esc[4])
+{
+    static const char hex[] = "0123456789abcdef";
+    if (c == '\\' || c == '\n' || c == '\t' || c == '\r') {
+        esc[0] = '\\';
+        esc[1] = c == '\\' ? '\\' : c == '\n' ? 'n' : c == '\t' ? 't' : 'r';
+        return 2;
+    }
+    if (c >= 0x20 && c < 0x7f) {
+        esc[0] = (char)c;
+        return 1;
+    }
+    esc[0] = '\\';
+    esc[1] = 'x';
+    esc[2] = hex[c >> 4];
+    esc[3] = hex[c & 15];
+    return 4;
+}
+
+const char *lf_log_quote(const char *text, size_t len, char *out, size_t outlen)
+{
+    if (outlen == 0)
+        return out;
+    char esc[4];
+    size_t whole = 0;
+    for (size_t i = 0; i < len; i++)
+        whole += quote_byte((unsigned char)text[i], esc);
+    char cut[48] = "";
+    size_t cut_len = 0;
+    if (whole + 1 > outlen) {
+        int t = snprintf(cut, sizeof(cut), "... (%zu bytes)", len);
+        cut_len = t > 0 && (size_t)t + 1 <= outlen ? (size_t)t : 0;
+    }
+    size_t o = 0;
+    for (size_t i = 0; i < len; i++) {
+        size_t n = quote_byte((unsigned char)text[i], esc);
+        if (o + n + cut_len + 1 > outlen)
+            break;
+        memcpy(out + o, esc, n);
+        o += n;
+    }
+    memcpy(out + o, cut, cut_len);
+    out[o + cut_len] = '\0';
+    return out;
+}

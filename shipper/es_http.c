@@ -345,8 +345,14 @@ size_t lf_http_running(const struct lf_http *h)
     return (size_t)h->running;
 }
 
-const char *lf_http_hint(int transport_rc, const char *error)
+const char *lf_http_hint(int transport_rc, const char *error, bool plain_http)
 {
+    /* A TLS port hangs up on a plain request: curl sees a reset, an empty
+     * answer or bytes that are not HTTP. */
+    if (plain_http && (transport_rc == CURLE_RECV_ERROR || transport_rc == CURLE_GOT_NOTHING ||
+                       transport_rc == CURLE_WEIRD_SERVER_REPLY))
+        return "the connection was cut without an HTTP answer: if that port serves HTTPS, "
+               "write https:// in the host's URL";
     /* TLS 1.3 reports a refused client certificate only when the answer is
      * read, as an alert inside a receive error. */
     bool tls = error && (strstr(error, "SSL") || strstr(error, "TLS") || strstr(error, "alert"));

@@ -78,9 +78,11 @@ size_t lf_http_running(const struct lf_http *h);
  * A short explanation of a failed transfer for an operator, naming the
  * setting to look at (TLS trust, client certificate, refused connection...),
  * from the CURLcode and error text left in a finished lf_http_req; "" when
- * curl's own message says it all. Static text, never a secret.
+ * curl's own message says it all. `plain_http`: the URL was http://, so a
+ * connection cut without an answer may be a TLS port. Static text, never a
+ * secret.
  */
-const char *lf_http_hint(int transport_rc, const char *error);
+const char *lf_http_hint(int transport_rc, const char *error, bool plain_http);
 
 /* Writes url without any user:password@ part, for logs. */
 void lf_http_redact(const char *url, char *out, size_t outlen);

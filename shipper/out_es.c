@@ -39,6 +39,20 @@
 #define SPOOL_ACKQ_CAP 65536
 #define FILTER_PATH "filter_path=errors,items.*.status,items.*.error.type,items.*.error.reason"
 #define DISCOVERY_MAX_MS 60000
+/* A host that failed is tried again after at most this (times the jitter),
+ * whatever backoff_max says: the request that tries it is the probe that
+ * ends an outage, so delivery resumes within seconds of the cluster's
+ * return. */
+#define HOST_PROBE_MAX_MS 2000
+/* Documents an item-level retry (429, 5xx items) keeps in memory before it
+ * goes to the spool, in rounds: a short storm costs no disk, a long one does
+ * not hold the inputs' positions back. */
+#define RETRY_ROUNDS_IN_MEMORY 2
+/* Refused documents logged in full per interval; the rest are counted. */
+#define DEAD_LOGGED_PER_INTERVAL 5
+#define LOG_INTERVAL_MS 10000
+/* The most of a server's answer quoted in a log line. */
+#define ANSWER_QUOTE_MAX 200
 
 struct es_doc {
     uint32_t off, len; /* the JSON, in the job's data */
@@ -78,7 +92,7 @@ struct es_out {
     struct lf_es_options opt;
     struct lf_http *http;
     struct lf_es_index_pattern *pattern;
-    struct lf_es_template *tmpl; /* owned */
+    struct lf_es_template *tmpl;            /* owned */
     struct libdeflate_compressor *deflater; /* gzip bodies; made on first use */
     struct es_host *hosts;
     size_t nhosts, next_host;
@@ -94,6 +108,7 @@ struct es_out {
     struct lf_buf ctl_body;
     int64_t ctl_retry_ms;
     unsigned ctl_fails;
+    bool refused; /* GET / named a server we cannot serve */
     char version[32];
 
     /* jobs */
@@ -107,7 +122,11 @@ struct es_out {
 
     /* the spool */
     struct lf_spool *spool;
-    bool spooling;           /* new batches go to the spool until it drains */
+    bool spooling;           /* the spool holds documents (for the log lines) */
+    bool spool_unread;       /* committed records may wait to be read */
+    bool spool_turn;         /* the next job comes from the spool, if it has one */
+    uint64_t dropped_logged; /* spool drops reported so far */
+    int64_t drop_log_ms;
     bool warned_spool_small; /* a batch larger than the whole spool was seen */
     struct lf_ackq spool_q;  /* records read and not yet delivered */
     bool spool_q_live;
@@ -117,6 +136,10 @@ struct es_out {
     int dead_fd;
     bool dead_dirty;
     struct lf_buf dead;
+    int64_t dead_window_ms; /* start of the current log interval */
+    unsigned dead_logged;   /* refusals logged in full in it */
+    uint64_t dead_unlogged; /* refusals counted, not logged, in it */
+    char dead_last[160];    /* the last one not logged: its verdict */
 
     struct lf_es_results results;
     uint64_t seed; /* jitter */
@@ -140,15 +163,28 @@ static uint64_t next_random(struct es_out *o)
     return o->seed * 0x2545F4914F6CDD1Dull;
 }
 
-/* min(max, min * 2^attempts), times a random factor in [0.5, 1.5). */
-static int64_t backoff_ms(struct es_out *o, unsigned attempts)
+/* min(cap, min * 2^attempts), times a random factor in [0.5, 1.5). */
+static int64_t backoff_capped_ms(struct es_out *o, unsigned attempts, int64_t cap)
 {
     int64_t d = o->opt.backoff_min_ms;
-    for (unsigned i = 0; i < attempts && d < o->opt.backoff_max_ms; i++)
+    for (unsigned i = 0; i < attempts && d < cap; i++)
         d *= 2;
-    if (d > o->opt.backoff_max_ms)
-        d = o->opt.backoff_max_ms;
+    if (d > cap)
+        d = cap;
     return d / 2 + (int64_t)(next_random(o) % (uint64_t)(d > 0 ? d : 1));
+}
+
+static int64_t backoff_ms(struct es_out *o, unsigned attempts)
+{
+    return backoff_capped_ms(o, attempts, o->opt.backoff_max_ms);
+}
+
+/* A host's set-aside: the backoff, but never longer than the probe interval. */
+static int64_t host_backoff_ms(struct es_out *o, unsigned fails)
+{
+    int64_t cap =
+        o->opt.backoff_max_ms < HOST_PROBE_MAX_MS ? o->opt.backoff_max_ms : HOST_PROBE_MAX_MS;
+    return backoff_capped_ms(o, fails, cap);
 }
 
 static int prefix_index(struct es_out *o, const char *prefix, size_t len)
@@ -235,6 +271,15 @@ static void push_ready(struct es_out *o, struct es_job *j)
     o->ready_tail = j;
 }
 
+/* A job that should go again as soon as a host is up (it is the oldest). */
+static void push_ready_front(struct es_out *o, struct es_job *j)
+{
+    j->next = o->ready;
+    o->ready = j;
+    if (!o->ready_tail)
+        o->ready_tail = j;
+}
+
 static void push_waiting(struct es_out *o, struct es_job *j)
 {
     j->not_before_ms = mono_ms() + backoff_ms(o, j->attempts);
@@ -270,6 +315,43 @@ static void doc_failed(struct es_out *o, const struct es_doc *d)
 
 /* ---- the dead-letter file ---------------------------------------------- */
 
+/* Says how many refusals were not logged one by one in the interval that
+ * ends now. */
+static void dead_log_summary(struct es_out *o)
+{
+    if (o->dead_unlogged)
+        lf_log(LF_LOG_WARN, "out_es",
+               "%llu more documents refused by Elasticsearch in the last %lld s (the last: "
+               "%s)%s",
+               (unsigned long long)o->dead_unlogged,
+               (long long)((lf_now_mono_ms() - o->dead_window_ms) / 1000), o->dead_last,
+               o->opt.dead_letter_path ? "; kept in the dead-letter file" : "");
+    o->dead_unlogged = 0;
+    o->dead_logged = 0;
+    o->dead_window_ms = lf_now_mono_ms();
+}
+
+/* A refusal is logged in full for the first few of an interval, then
+ * counted: one mapping conflict can refuse every document of a stream. */
+static void dead_log(struct es_out *o, const char *id, int status, const char *type,
+                     const char *reason)
+{
+    if (lf_now_mono_ms() - o->dead_window_ms >= LOG_INTERVAL_MS)
+        dead_log_summary(o);
+    char why[400];
+    lf_log_quote(reason ? reason : "", reason ? strlen(reason) : 0, why, sizeof(why));
+    if (o->dead_logged < DEAD_LOGGED_PER_INTERVAL) {
+        o->dead_logged++;
+        lf_log(LF_LOG_WARN, "out_es", "document %s refused by Elasticsearch (%d %s): %s%s%s", id,
+               status, type ? type : "", why,
+               o->opt.dead_letter_path ? "; kept in the dead-letter file" : "",
+               o->dead_logged == DEAD_LOGGED_PER_INTERVAL ? " (further refusals are counted)" : "");
+        return;
+    }
+    o->dead_unlogged++;
+    snprintf(o->dead_last, sizeof(o->dead_last), "%d %s: %.120s", status, type ? type : "", why);
+}
+
 /* Appends one refused document with Elasticsearch's verdict; written and
  * synced by dead_flush() before the documents are let go of. */
 static int dead_add(struct es_out *o, const char *index, const struct es_doc *d, const char *json,
@@ -299,9 +381,7 @@ static int dead_add(struct es_out *o, const char *index, const struct es_doc *d,
     if (!rc)
         rc = lf_buf_puts(b, "}\n");
     o->dead_dirty = true;
-    lf_log(LF_LOG_WARN, "out_es", "document %s refused by Elasticsearch (%d %s): %s%s", d->id,
-           status, type ? type : "", reason ? reason : "",
-           o->opt.dead_letter_path ? "; kept in the dead-letter file" : "");
+    dead_log(o, d->id, status, type, reason);
     return rc;
 }
 
@@ -365,7 +445,7 @@ static void host_failed(struct es_out *o, size_t h, const char *why)
 {
     struct es_host *host = &o->hosts[h];
     host->fails++;
-    host->down_until_ms = mono_ms() + backoff_ms(o, host->fails - 1);
+    host->down_until_ms = mono_ms() + host_backoff_ms(o, host->fails - 1);
     if (host->fails == 1 || host->fails % 10 == 0)
         lf_log(LF_LOG_WARN, "out_es", "%s: %s (failure %u in a row; set aside for %lld ms)",
                host->shown, why, host->fails, (long long)(host->down_until_ms - mono_ms()));
@@ -375,12 +455,15 @@ static void host_failed(struct es_out *o, size_t h, const char *why)
  * Why a request failed, for the log: curl's error with a hint naming the
  * setting to check, or the status with Elasticsearch's own reason (a 401 or
  * 403 says which settings matter). Never a secret: the answer to a refused
- * login names the user, not the password.
+ * login names the user, not the password. What the server said is quoted
+ * escaped and cut short: it may not be Elasticsearch at all.
  */
-static void describe_failure(const struct lf_http_req *req, char *out, size_t outlen)
+static void describe_failure(const struct es_host *host, const struct lf_http_req *req, char *out,
+                             size_t outlen)
 {
     if (req->status == 0) {
-        const char *hint = lf_http_hint(req->transport_rc, req->error);
+        const char *hint =
+            lf_http_hint(req->transport_rc, req->error, strncmp(host->url, "http://", 7) == 0);
         snprintf(out, outlen, "%s%s%s", req->error, *hint ? "; " : "", hint);
         return;
     }
@@ -391,7 +474,7 @@ static void describe_failure(const struct lf_http_req *req, char *out, size_t ou
     else if (req->status == 403)
         what = " Forbidden: the user or API key lacks a privilege (create_doc on the indices, "
                "manage_index_templates for templates, monitor for GET /)";
-    char reason[320] = "";
+    char quoted[ANSWER_QUOTE_MAX * 4 + 64] = "";
     json_error_t err;
     json_t *body =
         req->response.len ? json_loadb(req->response.data, req->response.len, 0, &err) : NULL;
@@ -399,12 +482,16 @@ static void describe_failure(const struct lf_http_req *req, char *out, size_t ou
     const char *r =
         json_is_string(e) ? json_string_value(e) : json_string_value(json_object_get(e, "reason"));
     if (r)
-        snprintf(reason, sizeof(reason), ": %.300s", r);
+        lf_log_quote(r, strlen(r), quoted, sizeof(quoted));
     else if (!body && req->response.len)
-        snprintf(reason, sizeof(reason), ": %.*s",
-                 (int)(req->response.len < 200 ? req->response.len : 200), req->response.data);
+        lf_log_quote(req->response.data,
+                     req->response.len < ANSWER_QUOTE_MAX ? req->response.len : ANSWER_QUOTE_MAX,
+                     quoted, sizeof(quoted));
     json_decref(body);
-    snprintf(out, outlen, "answered %ld%s%s", req->status, what, reason);
+    snprintf(out, outlen, "answered %ld%s%s%s%s", req->status, what, *quoted ? ": \"" : "", quoted,
+             *quoted ? "\"" : "");
+    if (!r && !body && req->response.len > ANSWER_QUOTE_MAX && strlen(out) + 32 < outlen)
+        snprintf(out + strlen(out), outlen - strlen(out), " (%zu bytes in all)", req->response.len);
 }
 
 static void host_ok(struct es_out *o, size_t h)
@@ -437,6 +524,8 @@ static int gzip_body(struct es_out *o, struct lf_buf *body)
 }
 
 static void on_bulk_done(struct lf_http_req *req, void *ctx);
+static bool spill(struct es_out *o, struct es_job *j);
+static void cluster_back(struct es_out *o);
 
 /* Documents whose index name is impossible never leave: dead letters. */
 static int build_body(struct es_out *o, struct es_job *j)
@@ -537,6 +626,13 @@ static void refuse_whole(struct es_out *o, struct es_job *j, int status, const c
     job_free(o, j);
 }
 
+/*
+ * The request failed as a whole: the host's trouble, not the documents'.
+ * The host is set aside for its backoff and the job goes again at once to
+ * another host that is up, else to this one when its set-aside ends (that
+ * request is the probe). With no host left, what the inputs wait for goes
+ * to the spool, so that their positions move on during the outage.
+ */
 static void retry_whole(struct es_out *o, struct es_job *j, const char *why)
 {
     lf_http_req_release(&j->req);
@@ -546,7 +642,9 @@ static void retry_whole(struct es_out *o, struct es_job *j, const char *why)
     o->down = !any_host_up(o, mono_ms());
     o->base.counters.retried += j->n;
     j->attempts++;
-    push_waiting(o, j);
+    if (o->down && spill(o, j))
+        return;
+    push_ready_front(o, j);
 }
 
 /* Sorts the items of a 200 answer into done, retry and dead. */
@@ -601,7 +699,8 @@ static void judge_items(struct es_out *o, struct es_job *j)
             lf_log(LF_LOG_WARN, "out_es", "%zu of %zu documents to retry (first: %d %s)", retry->n,
                    j->n, r->items[first].status, r->items[first].error_type);
         }
-        push_waiting(o, retry);
+        if (retry->attempts < RETRY_ROUNDS_IN_MEMORY || !spill(o, retry))
+            push_waiting(o, retry);
     }
     job_free(o, j);
 }
@@ -616,7 +715,7 @@ static void on_bulk_done(struct lf_http_req *req, void *ctx)
     lf_buf_init(&j->body, SIZE_MAX / 2);
     if (req->status == 0) {
         char detail[480];
-        describe_failure(req, detail, sizeof(detail));
+        describe_failure(&o->hosts[j->host], req, detail, sizeof(detail));
         snprintf(why, sizeof(why), "bulk request failed: %s", detail);
         retry_whole(o, j, why);
     } else if (req->status == 200) {
@@ -626,8 +725,7 @@ static void on_bulk_done(struct lf_http_req *req, void *ctx)
         } else {
             host_ok(o, j->host);
             if (o->down)
-                lf_log(LF_LOG_INFO, "out_es", "Elasticsearch accepts bulk requests again");
-            o->down = false;
+                cluster_back(o);
             judge_items(o, j);
         }
     } else if (req->status == 413 || req->status == 400) {
@@ -648,7 +746,7 @@ static void on_bulk_done(struct lf_http_req *req, void *ctx)
     } else {
         /* 401/403 and the like: an operator must act; nothing is dropped. */
         char detail[480];
-        describe_failure(req, detail, sizeof(detail));
+        describe_failure(&o->hosts[j->host], req, detail, sizeof(detail));
         snprintf(why, sizeof(why), "bulk request %s", detail);
         retry_whole(o, j, why);
     }
@@ -679,9 +777,10 @@ static void ctl_start(struct es_out *o, const char *method, const char *path, co
 static void ctl_failed(struct es_out *o, const char *why)
 {
     o->ctl_fails++;
-    int64_t wait = backoff_ms(o, o->ctl_fails);
-    if (wait > DISCOVERY_MAX_MS)
-        wait = DISCOVERY_MAX_MS;
+    /* A server we cannot serve is asked again slowly; one that did not
+     * answer is probed like a host, so that we start soon after it does. */
+    int64_t wait =
+        o->refused ? backoff_capped_ms(o, 30, DISCOVERY_MAX_MS) : host_backoff_ms(o, o->ctl_fails);
     o->ctl_retry_ms = mono_ms() + wait;
     o->down = true;
     if (why && (o->ctl_fails == 1 || o->ctl_fails % 10 == 0))
@@ -793,7 +892,7 @@ static void on_ctl_done(struct lf_http_req *req, void *ctx)
     if (req->status == 0) {
         /* That node is set aside (logged there); another one that is up
          * gets the request at once, else all wait for the backoff. */
-        describe_failure(req, detail, sizeof(detail));
+        describe_failure(&o->hosts[o->tmpl_host], req, detail, sizeof(detail));
         host_failed(o, o->tmpl_host, detail);
         if (any_host_up(o, mono_ms()))
             o->ctl_retry_ms = 0;
@@ -804,18 +903,19 @@ static void on_ctl_done(struct lf_http_req *req, void *ctx)
         json_t *info =
             req->status == 200 ? json_loadb(req->response.data, req->response.len, 0, &err) : NULL;
         if (!info) {
-            describe_failure(req, detail, sizeof(detail));
+            describe_failure(&o->hosts[o->tmpl_host], req, detail, sizeof(detail));
             snprintf(why, sizeof(why), "%s: GET / %s%s", shown, detail,
                      req->status == 200 ? " (not a cluster description)" : "");
             ctl_failed(o, why);
         } else if (!supported(info, o->version, sizeof(o->version), why, sizeof(why))) {
             /* Refused loudly, retried slowly: the data waits in the spool. */
-            o->ctl_fails = 30;
+            o->refused = true;
             ctl_failed(o, why);
             lf_log(LF_LOG_ERROR, "out_es", "%s: %s", shown, why);
         } else {
             lf_log(LF_LOG_INFO, "out_es", "%s: %s", shown, o->version);
             o->ctl_fails = 0;
+            o->refused = false;
             o->tmpl_at = 0;
             o->state = o->opt.templates ? ES_TEMPLATE_GET : ES_READY;
             if (o->state == ES_TEMPLATE_GET)
@@ -830,7 +930,7 @@ static void on_ctl_done(struct lf_http_req *req, void *ctx)
             o->state = ES_TEMPLATE_PUT;
             next_template(o);
         } else {
-            describe_failure(req, detail, sizeof(detail));
+            describe_failure(&o->hosts[o->tmpl_host], req, detail, sizeof(detail));
             snprintf(why, sizeof(why), "%s: GET _index_template/logferry-%s %s", shown,
                      o->prefixes[o->tmpl_at], detail);
             template_failed(o, req->status, why);
@@ -843,7 +943,7 @@ static void on_ctl_done(struct lf_http_req *req, void *ctx)
             o->state = ES_TEMPLATE_GET;
             next_template(o);
         } else {
-            describe_failure(req, detail, sizeof(detail));
+            describe_failure(&o->hosts[o->tmpl_host], req, detail, sizeof(detail));
             snprintf(why, sizeof(why), "%s: PUT _index_template/logferry-%s %s", shown,
                      o->prefixes[o->tmpl_at], detail);
             template_failed(o, req->status, why);
@@ -914,18 +1014,167 @@ static uint64_t spool_max(const struct es_out *o)
 }
 
 /* Bytes a document takes in the spool, its record header included. */
-static uint64_t spool_need(const struct lf_doc *d)
+static uint64_t spool_need_of(size_t prefix_len, size_t json_len)
 {
-    return LF_SPOOL_RECORD_OVERHEAD + 2 + strlen(d->index) + 8 + LF_DOC_ID_LEN + d->len;
+    return LF_SPOOL_RECORD_OVERHEAD + 2 + prefix_len + 8 + LF_DOC_ID_LEN + json_len;
 }
 
-/* Whether the spool could ever take this document: it refuses for good a
+static uint64_t spool_need(const struct lf_doc *d)
+{
+    return spool_need_of(strlen(d->index), d->len);
+}
+
+/* Whether the spool could ever take a document: it refuses for good a
  * record over LF_SPOOL_MAX_RECORD or larger than the whole spool. */
+static bool spoolable_of(const struct es_out *o, size_t prefix_len, size_t json_len)
+{
+    uint64_t need = spool_need_of(prefix_len, json_len);
+    return prefix_len <= 255 && need - LF_SPOOL_RECORD_OVERHEAD <= LF_SPOOL_MAX_RECORD &&
+           need <= spool_max(o);
+}
+
 static bool spoolable(const struct es_out *o, const struct lf_doc *d)
 {
-    uint64_t need = spool_need(d);
-    return strlen(d->index) <= 255 && need - LF_SPOOL_RECORD_OVERHEAD <= LF_SPOOL_MAX_RECORD &&
-           need <= spool_max(o);
+    return spoolable_of(o, strlen(d->index), d->len);
+}
+
+/*
+ * What a full spool does now. `when_full: drop_oldest` drops only while no
+ * host answers: once Elasticsearch is back, the inputs' files still hold
+ * what they have not read, so waiting loses nothing and dropping would.
+ */
+static bool spool_dropping(struct es_out *o)
+{
+    bool drop = o->opt.spool.full == LF_SPOOL_FULL_DROP_OLDEST && o->down;
+    lf_spool_set_full(o->spool, drop ? LF_SPOOL_FULL_DROP_OLDEST : LF_SPOOL_FULL_BLOCK);
+    return drop;
+}
+
+/* Whether `need` more bytes may go to the spool without dropping. */
+static bool spool_room(struct es_out *o, uint64_t need)
+{
+    return spool_dropping(o) || lf_spool_unacked_bytes(o->spool) + need <= spool_max(o);
+}
+
+static void spooling_starts(struct es_out *o)
+{
+    if (!o->spooling)
+        lf_log(LF_LOG_INFO, "out_es", "Elasticsearch %s: spooling to %s",
+               o->down ? "is unreachable" : "is behind", o->opt.spool.dir);
+    o->spooling = true;
+    o->spool_unread = true;
+}
+
+/*
+ * Moves the documents of j that the inputs wait for into the spool and
+ * acknowledges them there, so that the inputs' positions move on while the
+ * cluster is away. What stays in j: spool records being retried, documents
+ * the spool can never take, or everything when the spool is full (without
+ * dropping) or failed. Returns true when nothing stayed (j is freed).
+ */
+static bool spill(struct es_out *o, struct es_job *j)
+{
+    if (!o->spool)
+        return false;
+    uint64_t need = 0;
+    size_t moving = 0;
+    for (size_t i = 0; i < j->n; i++) {
+        const struct es_doc *d = &j->docs[i];
+        size_t plen = strlen(o->prefixes[d->prefix]);
+        if (!d->from_spool && spoolable_of(o, plen, d->len)) {
+            need += spool_need_of(plen, d->len);
+            moving++;
+        }
+    }
+    if (moving == 0 || !spool_room(o, need))
+        return false;
+    int rc = 0;
+    for (size_t i = 0; !rc && i < j->n; i++) {
+        const struct es_doc *d = &j->docs[i];
+        if (d->from_spool || !spoolable_of(o, strlen(o->prefixes[d->prefix]), d->len))
+            continue;
+        uint64_t id;
+        rc =
+            spool_encode(o, o->prefixes[d->prefix], d->ts_ms, d->id, j->data.data + d->off, d->len);
+        if (!rc)
+            rc = lf_spool_append(o->spool, o->rec.data, o->rec.len, &id);
+    }
+    if (!rc)
+        rc = lf_spool_commit(o->spool);
+    if (rc)
+        return false; /* what went in comes again later: its ids dedup */
+    spooling_starts(o);
+    size_t kept = 0;
+    for (size_t i = 0; i < j->n; i++) {
+        const struct es_doc *d = &j->docs[i];
+        if (d->from_spool || !spoolable_of(o, strlen(o->prefixes[d->prefix]), d->len)) {
+            j->docs[kept++] = *d;
+            continue;
+        }
+        o->pending_docs--;
+        o->mem_docs--;
+        if (d->ack)
+            d->ack->safe(d->ack, d->seq);
+    }
+    o->base.counters.spooled += moving;
+    j->n = kept;
+    if (kept == 0) {
+        job_free(o, j);
+        return true;
+    }
+    return false;
+}
+
+/* Spills every queued job (no host is up). */
+static void spill_queued(struct es_out *o)
+{
+    struct es_job *ready = o->ready, *waiting = o->waiting;
+    o->ready = o->ready_tail = NULL;
+    o->waiting = NULL;
+    while (ready) {
+        struct es_job *next = ready->next;
+        if (!spill(o, ready))
+            push_ready(o, ready);
+        ready = next;
+    }
+    while (waiting) {
+        struct es_job *next = waiting->next;
+        if (!spill(o, waiting)) {
+            waiting->next = o->waiting;
+            o->waiting = waiting;
+        }
+        waiting = next;
+    }
+}
+
+/* A host answered a bulk request after none did: jobs that were backing
+ * off go now, and a full spool stops dropping. */
+static void cluster_back(struct es_out *o)
+{
+    lf_log(LF_LOG_INFO, "out_es", "Elasticsearch accepts bulk requests again");
+    o->down = false;
+    int64_t now = mono_ms();
+    for (struct es_job *j = o->waiting; j; j = j->next)
+        j->not_before_ms = now;
+}
+
+/* The spool's drops as one line per interval, and at exit. */
+static void log_drops(struct es_out *o, bool final)
+{
+    if (!o->spool)
+        return;
+    uint64_t dropped = lf_spool_counters(o->spool)->dropped;
+    o->base.counters.dropped = dropped;
+    int64_t now = lf_now_mono_ms();
+    if (dropped == o->dropped_logged || (!final && now - o->drop_log_ms < LOG_INTERVAL_MS))
+        return;
+    lf_log(LF_LOG_WARN, "out_es",
+           "spool %s is full while Elasticsearch is away (when_full: drop_oldest): dropped %llu "
+           "oldest documents since the last report, %llu in all",
+           o->opt.spool.dir, (unsigned long long)(dropped - o->dropped_logged),
+           (unsigned long long)dropped);
+    o->dropped_logged = dropped;
+    o->drop_log_ms = now;
 }
 
 /*
@@ -1019,8 +1268,7 @@ static int spool_batch(struct es_out *o, struct lf_batch *b)
     }
     /* Unacknowledged bytes, not bytes on disk: acknowledged records in the
      * segment being written are reclaimed by the next append. */
-    if (o->opt.spool.full == LF_SPOOL_FULL_BLOCK && need &&
-        lf_spool_unacked_bytes(o->spool) + need > spool_max(o))
+    if (need && !spool_room(o, need))
         return LF_ELIMIT;
     struct es_job *big = NULL;
     if (big_bytes && !memory_room(o, big_bytes))
@@ -1045,10 +1293,8 @@ static int spool_batch(struct es_out *o, struct lf_batch *b)
         return rc;
     }
     size_t spooled = b->ndocs - (big ? big->n : 0);
-    if (!o->spooling && spooled)
-        lf_log(LF_LOG_INFO, "out_es", "Elasticsearch %s: spooling to %s",
-               o->down ? "is unreachable" : "is behind", o->opt.spool.dir);
-    o->spooling = o->spooling || spooled > 0;
+    if (spooled)
+        spooling_starts(o);
     o->base.counters.spooled += spooled;
     o->base.counters.submitted += b->ndocs;
     o->base.counters.bytes += b->buf.len;
@@ -1085,6 +1331,8 @@ static struct es_job *job_from_spool(struct es_out *o)
         size_t len;
         uint64_t id;
         int rc = lf_spool_read(o->spool, &rec, &len, &id);
+        if (rc == LF_ENOENT)
+            o->spool_unread = false;
         if (rc)
             break;
         struct es_doc d;
@@ -1104,6 +1352,7 @@ static struct es_job *job_from_spool(struct es_out *o)
              * (what is in flight comes again too: 409s, nothing lost). */
             lf_ackq_unpush(&o->spool_q);
             lf_spool_rewind(o->spool);
+            o->spool_unread = true;
             break;
         }
         bytes += len;
@@ -1122,7 +1371,9 @@ static int es_submit(struct lf_output *base, struct lf_batch *b)
     struct es_out *o = (struct es_out *)base;
     if (b->ndocs == 0)
         return 0;
-    if (o->spool && (o->spooling || o->down || !memory_room(o, b->buf.len)))
+    /* While Elasticsearch answers, new batches go through memory even when
+     * the spool still drains: dispatch() takes from both in turn. */
+    if (o->spool && (o->down || !memory_room(o, b->buf.len)))
         return spool_batch(o, b);
     return memory_batch(o, b);
 }
@@ -1131,6 +1382,8 @@ static int es_submit(struct lf_output *base, struct lf_batch *b)
 static void dispatch(struct es_out *o)
 {
     int64_t now = mono_ms();
+    if (o->down && o->spool && o->mem_docs)
+        spill_queued(o);
     if (o->state != ES_READY) {
         if (!o->ctl_busy && now >= o->ctl_retry_ms) {
             if (o->state == ES_DISCOVER)
@@ -1144,31 +1397,34 @@ static void dispatch(struct es_out *o)
         struct es_job *j = *pp;
         if (j->not_before_ms <= now) {
             *pp = j->next;
-            /* Retries go first: they are the oldest. */
-            j->next = o->ready;
-            o->ready = j;
-            if (!o->ready_tail)
-                o->ready_tail = j;
+            push_ready_front(o, j); /* retries go first: they are the oldest */
         } else {
             pp = &j->next;
         }
     }
     while (o->inflight < o->opt.max_in_flight && any_host_up(o, now)) {
-        struct es_job *j = o->ready;
-        if (j) {
+        struct es_job *j = NULL;
+        bool spool_next = o->spool && o->spool_unread;
+        if (spool_next && (o->spool_turn || !o->ready))
+            j = job_from_spool(o);
+        if (!j && (j = o->ready)) {
             o->ready = j->next;
             if (!o->ready)
                 o->ready_tail = NULL;
-        } else if (o->spool && !(j = job_from_spool(o))) {
-            if (o->spooling && lf_spool_empty(o->spool)) {
-                o->spooling = false;
-                lf_log(LF_LOG_INFO, "out_es", "spool drained");
-            }
-            break;
-        } else if (!j) {
-            break;
         }
+        if (!j)
+            break;
+        /* Memory and spool take turns, so that neither starves. */
+        o->spool_turn = !o->spool_turn;
         send_job(o, j);
+    }
+    if (o->spooling && lf_spool_empty(o->spool)) {
+        o->spooling = false;
+        const struct lf_spool_counters *c = lf_spool_counters(o->spool);
+        lf_log(LF_LOG_INFO, "out_es",
+               "spool drained: %llu documents spooled, %llu delivered from it, %llu dropped",
+               (unsigned long long)o->base.counters.spooled, (unsigned long long)c->acked,
+               (unsigned long long)c->dropped);
     }
 }
 
@@ -1178,6 +1434,9 @@ static int es_poll(struct lf_output *base, int timeout_ms)
     dispatch(o);
     int rc = lf_http_poll(o->http, timeout_ms);
     dispatch(o);
+    log_drops(o, false);
+    if (o->dead_unlogged && lf_now_mono_ms() - o->dead_window_ms >= LOG_INTERVAL_MS)
+        dead_log_summary(o);
     return rc;
 }
 
@@ -1201,8 +1460,11 @@ static int64_t es_deadline(const struct lf_output *base)
     for (const struct es_job *j = o->waiting; j; j = j->next)
         if (d < 0 || j->not_before_ms < d)
             d = j->not_before_ms;
+    /* Work that waits only for a host: spool records still unread count,
+     * those read and backing off in jobs have their own deadlines. */
     if (o->state == ES_READY && o->inflight < o->opt.max_in_flight &&
-        (o->ready || (o->spool && !lf_spool_empty(o->spool)))) {
+        (o->ready ||
+         (o->spool && o->spool_unread && lf_ackq_pending(&o->spool_q) < SPOOL_ACKQ_CAP))) {
         int64_t now = mono_ms();
         int64_t up = now;
         if (!any_host_up(o, now)) {
@@ -1233,6 +1495,8 @@ static void es_destroy(struct lf_output *base)
     lf_http_destroy(o->http);
     o->http = NULL;
     dead_flush(o);
+    dead_log_summary(o);
+    log_drops(o, true);
     free_jobs(o, o->ready);
     free_jobs(o, o->waiting);
     lf_http_req_release(&o->ctl);
@@ -1354,6 +1618,7 @@ struct lf_output *lf_out_es_create(const struct lf_es_options *opt, struct lf_es
         if (!lf_spool_empty(o->spool)) {
             /* From the last run: replayed first, in order. */
             o->spooling = true;
+            o->spool_unread = true;
             lf_log(LF_LOG_INFO, "out_es", "spool holds %llu bytes from before: sending them first",
                    (unsigned long long)lf_spool_unacked_bytes(o->spool));
         }

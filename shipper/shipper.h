@@ -129,6 +129,7 @@ struct lf_output_counters {
     uint64_t bytes;
     uint64_t retried; /* documents sent again (429, 5xx, failed requests) */
     uint64_t spooled; /* documents written to the spool */
+    uint64_t dropped; /* spooled documents dropped unread (spool.when_full: drop_oldest) */
 };
 
 struct lf_output {

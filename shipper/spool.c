@@ -667,14 +667,18 @@ static int roll(struct lf_spool *s)
 static int drop_front(struct lf_spool *s)
 {
     uint64_t first = s->segs[0].first, end = s->segs[1].first;
+    /* Records handed out already are in the sender's hands and will be
+     * delivered from there: only the unread ones are lost. */
     uint64_t from = s->ack_id > first ? s->ack_id : first;
+    if (s->rid > from)
+        from = s->rid;
     int rc = delete_front(s);
     if (rc || end <= from)
         return rc;
     s->c.dropped += end - from;
-    lf_log(LF_LOG_WARN, COMPONENT,
-           "%s is full: dropped %020" PRIu64 ".seg with %" PRIu64
-           " unacknowledged records (ids %" PRIu64 "..%" PRIu64 ")",
+    lf_log(LF_LOG_DEBUG, COMPONENT,
+           "%s is full: dropped %020" PRIu64 ".seg with %" PRIu64 " unread records (ids %" PRIu64
+           "..%" PRIu64 ")",
            s->dir, first, end - from, from, end - 1);
     return 0;
 }
@@ -1136,6 +1140,11 @@ uint64_t lf_spool_unacked_bytes(const struct lf_spool *s)
 const struct lf_spool_counters *lf_spool_counters(const struct lf_spool *s)
 {
     return &s->c;
+}
+
+void lf_spool_set_full(struct lf_spool *s, enum lf_spool_full full)
+{
+    s->opt.full = full;
 }
 
 uint64_t lf_spool_next_id(const struct lf_spool *s)

@@ -71,7 +71,7 @@ struct lf_spool_counters {
     uint64_t appended;        /* records appended by this process */
     uint64_t read;            /* records handed out by lf_spool_read (again after a rewind) */
     uint64_t acked;           /* records acknowledged by lf_spool_ack */
-    uint64_t dropped;         /* unacknowledged records deleted to make room */
+    uint64_t dropped;         /* records deleted to make room before they were ever read */
     uint64_t corrupt;         /* unacknowledged records lost to damage on disk */
     uint64_t bytes_on_disk;   /* size of all segment files */
     uint64_t records_on_disk; /* ids from the first segment's first on (read or not) */
@@ -157,6 +157,11 @@ uint64_t lf_spool_unacked_bytes(const struct lf_spool *s);
 
 /* The counters, owned by s and kept current. */
 const struct lf_spool_counters *lf_spool_counters(const struct lf_spool *s);
+
+/* Changes what a full spool does from now on: an output blocks while its
+ * server answers (the data is still in the inputs' files) and drops the
+ * oldest only while the server is away. */
+void lf_spool_set_full(struct lf_spool *s, enum lf_spool_full full);
 
 /* The id the next append will get. */
 uint64_t lf_spool_next_id(const struct lf_spool *s);

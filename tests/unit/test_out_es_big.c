@@ -6,8 +6,8 @@
  * and acknowledged; submit never answers an error that the pipeline would
  * retry forever.
  *
- * No server is needed: nothing is sent before lf_output_poll, and a spool
- * left non-empty by "the last run" makes the output spool from the start.
+ * No server is needed: the output is pointed at a closed port, so it
+ * spools once its first attempt has failed.
  */
 #define _POSIX_C_SOURCE 200809L
 #include <setjmp.h>
@@ -104,6 +104,18 @@ static int setup(void **state)
     f->big = malloc(SPOOL_MAX + SPOOL_MAX / 2);
     assert_non_null(f->big);
     memset(f->big, 'x', SPOOL_MAX + SPOOL_MAX / 2);
+    /* Nothing listens on port 9: once the output has found that out, its
+     * documents go to the spool. A probe document submitted first waits in
+     * memory until then, and is spooled (acknowledged) as the outage starts. */
+    add(f, "probe", 5, 0);
+    assert_int_equal(lf_output_submit(f->out, f->batch), 0);
+    lf_batch_clear(f->batch);
+    for (int i = 0; i < 600 && f->out->counters.spooled == 0; i++)
+        lf_output_poll(f->out, 100);
+    assert_int_equal(f->out->counters.spooled, 1);
+    assert_true(was_safe(&f->rec, 0));
+    f->out->counters = (struct lf_output_counters){0};
+    f->rec.nsafe = 0;
     *state = f;
     return 0;
 }

@@ -550,10 +550,33 @@ static void test_drop_oldest(void **state)
     assert_true(c->dropped > 0);
     assert_int_equal(got[n - 1], 199);
     assert_int_equal(got[0], 200 - n);
-    assert_int_equal(n + c->dropped, 200); /* 0..2 were read, not acknowledged */
+    /* 0..2 were handed out before the drop: the sender has them, so they
+     * are not counted as lost. */
+    assert_int_equal(n + c->dropped + 3, 200);
     assert_int_equal(c->corrupt, 0);
     assert_int_equal(lf_spool_ack(s, 200), 0);
     assert_true(lf_spool_empty(s));
+    lf_spool_close(s);
+}
+
+/* lf_spool_set_full: a DROP_OLDEST spool told to block refuses instead of
+ * dropping, and drops again once told so. */
+static void test_set_full(void **state)
+{
+    struct fixture *fx = *state;
+    struct lf_spool *s = open_spool(fx, 4096, 1024, LF_SPOOL_FULL_DROP_OLDEST);
+    lf_spool_set_full(s, LF_SPOOL_FULL_BLOCK);
+    uint64_t i = 0, id;
+    char rec[100];
+    memset(rec, 'x', sizeof(rec));
+    int rc = 0;
+    for (; i < 1000 && rc == 0; i++)
+        rc = lf_spool_append(s, rec, sizeof(rec), &id);
+    assert_int_equal(rc, LF_ELIMIT);
+    assert_int_equal(lf_spool_counters(s)->dropped, 0);
+    lf_spool_set_full(s, LF_SPOOL_FULL_DROP_OLDEST);
+    assert_int_equal(lf_spool_append(s, rec, sizeof(rec), &id), 0);
+    assert_true(lf_spool_counters(s)->dropped > 0);
     lf_spool_close(s);
 }
 
@@ -772,6 +795,7 @@ int main(void)
         cmocka_unit_test_setup_teardown(test_block_when_full, setup, teardown),
         cmocka_unit_test_setup_teardown(test_block_reclaims_acked_write_segment, setup, teardown),
         cmocka_unit_test_setup_teardown(test_drop_oldest, setup, teardown),
+        cmocka_unit_test_setup_teardown(test_set_full, setup, teardown),
         cmocka_unit_test_setup_teardown(test_lock, setup, teardown),
         cmocka_unit_test_setup_teardown(test_rewind, setup, teardown),
         cmocka_unit_test_setup_teardown(test_record_sizes, setup, teardown),
