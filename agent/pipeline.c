@@ -20,6 +20,7 @@
  * take 6 MiB once escaped. */
 #define BATCH_SLACK (8u << 20)
 #define RETRY_MIN_MS 100
+#define WARN_INTERVAL_MS 60000
 /* A refused batch is offered again at least every second: the output
  * refuses while its memory and spool are full, and takes it as soon as
  * either has room, so a longer wait would only delay delivery. */
@@ -34,6 +35,8 @@ struct lf_pipeline {
     bool failing;        /* the output refused the current batch */
     int64_t retry_at_ms; /* monotonic */
     int64_t retry_delay_ms;
+    int64_t warned_ms;           /* when a refusal was last logged at warn level */
+    bool warned;                 /* the current refusal was */
     struct lf_ts_cache ts_cache; /* @timestamp text of the last second */
     /* host.name, agent.type, agent.version: constant, added in one go */
     struct lf_field common[3];
@@ -107,9 +110,17 @@ int lf_pipeline_flush(struct lf_pipeline *p)
     int64_t now = lf_now_mono_ms();
     if (rc) {
         /* Keep the batch; try again later, backing off. */
-        if (!p->failing)
-            lf_log(LF_LOG_WARN, "pipeline", "output %s refused a batch of %zu (%s); retrying",
+        if (!p->failing) {
+            /* A full output refuses and takes batches in turn while it
+             * catches up: one warning per interval says so. */
+            p->warned = p->warned_ms == 0 || now - p->warned_ms >= WARN_INTERVAL_MS;
+            if (p->warned)
+                p->warned_ms = now;
+            lf_log(p->warned ? LF_LOG_WARN : LF_LOG_DEBUG, "pipeline",
+                   "output %s refused a batch of %zu (%s); the inputs wait and it is offered "
+                   "again",
                    p->out->ops->name, p->batch->ndocs, lf_strerror(rc));
+        }
         p->failing = true;
         p->retry_delay_ms = p->retry_delay_ms ? p->retry_delay_ms * 2 : RETRY_MIN_MS;
         if (p->retry_delay_ms > RETRY_MAX_MS)
@@ -118,7 +129,8 @@ int lf_pipeline_flush(struct lf_pipeline *p)
         return rc;
     }
     if (p->failing)
-        lf_log(LF_LOG_INFO, "pipeline", "output %s accepts batches again", p->out->ops->name);
+        lf_log(p->warned ? LF_LOG_INFO : LF_LOG_DEBUG, "pipeline",
+               "output %s accepts batches again", p->out->ops->name);
     p->failing = false;
     p->retry_delay_ms = 0;
     lf_batch_clear(p->batch);

@@ -125,8 +125,6 @@ struct es_out {
     bool spooling;           /* the spool holds documents (for the log lines) */
     bool spool_unread;       /* committed records may wait to be read */
     bool spool_turn;         /* the next job comes from the spool, if it has one */
-    uint64_t dropped_logged; /* spool drops reported so far */
-    int64_t drop_log_ms;
     bool warned_spool_small; /* a batch larger than the whole spool was seen */
     struct lf_ackq spool_q;  /* records read and not yet delivered */
     bool spool_q_live;
@@ -1161,20 +1159,9 @@ static void cluster_back(struct es_out *o)
 /* The spool's drops as one line per interval, and at exit. */
 static void log_drops(struct es_out *o, bool final)
 {
-    if (!o->spool)
-        return;
-    uint64_t dropped = lf_spool_counters(o->spool)->dropped;
-    o->base.counters.dropped = dropped;
-    int64_t now = lf_now_mono_ms();
-    if (dropped == o->dropped_logged || (!final && now - o->drop_log_ms < LOG_INTERVAL_MS))
-        return;
-    lf_log(LF_LOG_WARN, "out_es",
-           "spool %s is full while Elasticsearch is away (when_full: drop_oldest): dropped %llu "
-           "oldest documents since the last report, %llu in all",
-           o->opt.spool.dir, (unsigned long long)(dropped - o->dropped_logged),
-           (unsigned long long)dropped);
-    o->dropped_logged = dropped;
-    o->drop_log_ms = now;
+    if (o->spool)
+        o->base.counters.dropped =
+            lf_spool_report_drops(o->spool, "out_es", "Elasticsearch", final);
 }
 
 /*

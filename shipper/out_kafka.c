@@ -130,7 +130,7 @@ struct kafka_out {
     rd_kafka_resp_err_t last_fail;
 
     struct lf_spool *spool;
-    bool spooling;     /* new batches go to the spool until it is drained */
+    bool spooling;     /* the spool holds documents (for the log lines) */
     bool spool_unread; /* committed records may wait to be read */
     bool spool_rewind; /* read again from the first unacknowledged record */
     int64_t spool_retry_at_ms;
@@ -736,6 +736,18 @@ static int spool_encode(struct kafka_out *o, const char *prefix, int64_t ts, con
     return lf_spool_doc_encode(&o->rec, prefix, ts, id, json, len);
 }
 
+/*
+ * What a full spool does now: `when_full: drop_oldest` drops only while
+ * Kafka is away; once it takes messages again the inputs' files still hold
+ * what they have not read, so waiting loses nothing and dropping would.
+ */
+static bool spool_dropping(struct kafka_out *o)
+{
+    bool drop = o->opt.spool.full == LF_SPOOL_FULL_DROP_OLDEST && (o->down || !o->rk);
+    lf_spool_set_full(o->spool, drop ? LF_SPOOL_FULL_DROP_OLDEST : LF_SPOOL_FULL_BLOCK);
+    return drop;
+}
+
 static void spooling_starts(struct kafka_out *o, const char *why)
 {
     if (!o->spooling)
@@ -749,7 +761,7 @@ static int spool_batch(struct kafka_out *o, struct lf_batch *b)
 {
     /* Unacknowledged bytes: what a full spool under `block` refuses. */
     uint64_t need = b->buf.len + b->ndocs * (LF_SPOOL_RECORD_OVERHEAD + 300);
-    if (o->opt.spool.full == LF_SPOOL_FULL_BLOCK && o->opt.spool.max_bytes &&
+    if (!spool_dropping(o) && o->opt.spool.max_bytes &&
         lf_spool_unacked_bytes(o->spool) + need > o->opt.spool.max_bytes)
         return LF_ELIMIT;
     for (size_t i = 0; i < b->ndocs; i++) {
@@ -785,6 +797,7 @@ static void spool_failed(struct kafka_out *o)
         return;
     size_t appended = 0;
     int rc = 0;
+    spool_dropping(o);
     for (struct kmsg *m = o->tospool.head; m; m = m->next) {
         uint64_t id;
         rc = spool_encode(o, o->topics[m->topic]->prefix, m->ts_ms, m->id, m->json, m->len);
@@ -902,12 +915,16 @@ static void replay(struct kafka_out *o)
     }
 }
 
-/* Once every spooled record is delivered, batches go to Kafka directly again. */
+/* Says when every spooled record is delivered. */
 static void check_drained(struct kafka_out *o)
 {
     if (o->spooling && lf_spool_empty(o->spool)) {
         o->spooling = false;
-        lf_log(LF_LOG_INFO, COMPONENT, "spool drained: sending to Kafka directly again");
+        const struct lf_spool_counters *c = lf_spool_counters(o->spool);
+        lf_log(LF_LOG_INFO, COMPONENT,
+               "spool drained: %" PRIu64 " documents spooled, %" PRIu64
+               " delivered from it, %" PRIu64 " dropped",
+               o->base.counters.spooled, c->acked, c->dropped);
     }
 }
 
@@ -962,6 +979,8 @@ static void after_serve(struct kafka_out *o)
     replay(o);
     check_drained(o);
     log_failures(o, false);
+    if (o->spool)
+        o->base.counters.dropped = lf_spool_report_drops(o->spool, COMPONENT, "Kafka", false);
 }
 
 static int kafka_submit(struct lf_output *base, struct lf_batch *b)
@@ -970,7 +989,9 @@ static int kafka_submit(struct lf_output *base, struct lf_batch *b)
     if (b->ndocs == 0)
         return 0;
     bool room = o->mem_bytes + b->buf.len <= o->opt.queue_max_bytes || o->mem_bytes == 0;
-    if (o->spool && (o->spooling || o->down || !room || !o->rk))
+    /* While Kafka takes messages, new batches go to it even when the spool
+     * still drains: replay() produces from the spool beside them. */
+    if (o->spool && (o->down || !room || !o->rk))
         return spool_batch(o, b);
     if (!room || !o->rk)
         return LF_ELIMIT;
@@ -1078,6 +1099,8 @@ static void kafka_destroy(struct lf_output *base)
         spool_failed(o);
     }
     log_failures(o, true);
+    if (o->spool)
+        lf_spool_report_drops(o->spool, COMPONENT, "Kafka", true);
     destroy_producer(o);
     kq_free(o, &o->retry);
     kq_free(o, &o->tospool);

@@ -43,6 +43,8 @@
 #define ACK_NAME "ack"
 #define ACK_TMP_NAME "ack.tmp"
 #define LOCK_NAME "lock"
+/* Drops are logged as one summary per interval. */
+#define DROPS_REPORT_MS 10000
 #define ACK_SAVE_MS 200
 #define WINDOW 262144 /* bytes read at once */
 #define DEFAULT_MAX_BYTES (1ull << 30)
@@ -193,6 +195,8 @@ struct lf_spool {
     size_t win_len;
 
     struct lf_spool_counters c;
+    uint64_t drops_reported; /* c.dropped when last logged */
+    int64_t drops_report_ms;
 };
 
 static int64_t now_ms(void)
@@ -1140,6 +1144,23 @@ uint64_t lf_spool_unacked_bytes(const struct lf_spool *s)
 const struct lf_spool_counters *lf_spool_counters(const struct lf_spool *s)
 {
     return &s->c;
+}
+
+uint64_t lf_spool_report_drops(struct lf_spool *s, const char *component, const char *server,
+                               bool final)
+{
+    int64_t now = lf_now_mono_ms();
+    uint64_t dropped = s->c.dropped;
+    if (dropped == s->drops_reported ||
+        (!final && s->drops_report_ms && now - s->drops_report_ms < DROPS_REPORT_MS))
+        return dropped;
+    lf_log(LF_LOG_WARN, component,
+           "spool %s is full while %s is away (when_full: drop_oldest): dropped %" PRIu64
+           " of the oldest documents since the last report, %" PRIu64 " in all",
+           s->dir, server, dropped - s->drops_reported, dropped);
+    s->drops_reported = dropped;
+    s->drops_report_ms = now;
+    return dropped;
 }
 
 void lf_spool_set_full(struct lf_spool *s, enum lf_spool_full full)

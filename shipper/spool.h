@@ -158,6 +158,12 @@ uint64_t lf_spool_unacked_bytes(const struct lf_spool *s);
 /* The counters, owned by s and kept current. */
 const struct lf_spool_counters *lf_spool_counters(const struct lf_spool *s);
 
+/* Logs, at most once per 10 s (and when `final`), how many records were
+ * dropped since the last report, naming the spool and the server that is
+ * away; returns the total dropped. */
+uint64_t lf_spool_report_drops(struct lf_spool *s, const char *component, const char *server,
+                               bool final);
+
 /* Changes what a full spool does from now on: an output blocks while its
  * server answers (the data is still in the inputs' files) and drops the
  * oldest only while the server is away. */
