@@ -84,6 +84,7 @@ PATHS=${PATHS:-$tmp/log/app.log}
 SPOOL_MAX=${SPOOL_MAX:-1GiB}
 WHEN_FULL=${WHEN_FULL:-block}
 ES_EXTRA=${ES_EXTRA:-}
+LOG_LEVEL=${LOG_LEVEL:-info}
 write_es_config() {
   cat > "$tmp/agent.yml" << YML
 agent:
@@ -91,6 +92,7 @@ agent:
   data_dir: $tmp/data
   timezone: UTC
   shutdown_timeout: 5s
+  log_level: $LOG_LEVEL
 inputs:
   metrics:
     enabled: false

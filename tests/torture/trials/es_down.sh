@@ -1,5 +1,5 @@
 #!/usr/bin/env bash
-# es_down: Elasticsearch down for 15 s (long: 90 s) while the workload writes
+# es_down: Elasticsearch down for 12 s (long: 90 s) while the workload writes
 # at RATE lines/s (stopped by its PID with SIGKILL, started again with the
 # same journal on the same port); the workload goes on 3 s (long: 10 s) after
 # it is back. With ROTATE=copytruncate or ROTATE=rename (the trials
@@ -16,7 +16,7 @@ set -euo pipefail
 TRIAL=${TRIAL:-es_down}
 ROTATE=${ROTATE:-}
 source "${LF_SOURCE_DIR:?the source tree}/tests/torture/lib.bash"
-outage=$(pick 15 90)
+outage=$(pick 12 90)
 after=$(pick 3 10)
 start_es
 write_es_config

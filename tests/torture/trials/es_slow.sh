@@ -1,12 +1,12 @@
 #!/usr/bin/env bash
 # es_slow: every bulk request waits 2-5 s before the fake handles it (slow_ms,
 # set to a new random value every 3 s) while the workload writes at RATE
-# lines/s for 6 s (long: 120 s): the agent falls behind, its memory queue
+# lines/s for 4 s (long: 30 s): the agent falls behind, its memory queue
 # fills, the spool takes the rest. Checks: every line indexed once.
 set -euo pipefail
 TRIAL=es_slow
 source "${LF_SOURCE_DIR:?the source tree}/tests/torture/lib.bash"
-dur=$(pick 6 120)
+dur=$(pick 4 30)
 start_es '{"slow_ms":3000}'
 # the fault itself, not a synchronisation: slow_ms changes every 3 s
 (

@@ -1,6 +1,6 @@
 #!/usr/bin/env bash
 # kafka_down: the Kafka output (lf_kafka_mock, 3 brokers, topic torture with
-# 8 partitions, key: id) with every broker down for 15 s (long: 90 s) while
+# 8 partitions, key: id) with every broker down for 12 s (long: 90 s) while
 # the workload writes at RATE lines/s; delivery_timeout 5 s (long: 30 s), so
 # the output's spool takes over during the outage. The workload goes on 3 s
 # (long: 10 s) after the brokers are back. kcat (not ours) consumes the topic
@@ -22,7 +22,7 @@ if [ -z "${LF_KAFKA_MOCK:-}" ] || [ ! -x "$LF_KAFKA_MOCK" ]; then
 fi
 source "${LF_SOURCE_DIR:?the source tree}/tests/torture/lib.bash"
 SPOOL_DIR=$tmp/data/spool-kafka
-outage=$(pick 15 90)
+outage=$(pick 12 90)
 after=$(pick 3 10)
 "$LF_KAFKA_MOCK" --brokers 3 --topic torture:8 --bootstrap-file "$tmp/bootstrap" \
   --control "$tmp/control" > "$tmp/mock.out" 2> "$tmp/mock.err" &

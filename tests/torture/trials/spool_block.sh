@@ -1,6 +1,6 @@
 #!/usr/bin/env bash
 # spool_block: a 1 MiB spool with when_full: block, Elasticsearch down for
-# 15 s (long: 90 s) while the workload writes at RATE lines/s, so the spool
+# 12 s (long: 90 s) while the workload writes at RATE lines/s, so the spool
 # fills within a second or two and the input must wait; then Elasticsearch
 # comes back and the workload goes on 3 s (long: 10 s).
 # Checks: every line indexed once (block drops nothing: what the spool could
@@ -12,7 +12,7 @@ set -euo pipefail
 TRIAL=spool_block
 SPOOL_MAX=1MiB WHEN_FULL=block
 source "${LF_SOURCE_DIR:?the source tree}/tests/torture/lib.bash"
-outage=$(pick 15 90)
+outage=$(pick 12 90)
 after=$(pick 3 10)
 start_es
 write_es_config
