@@ -26,7 +26,7 @@ seg_drops() {
 }
 summary_drops() {
   tail -n +"${1:-1}" "$tmp/agent.log" |
-    sed -n 's/.*: dropped \([0-9]*\) oldest documents since the last report.*/\1/p' |
+    sed -n 's/.*: dropped \([0-9]*\) \(of the \)\{0,1\}oldest documents since the last report.*/\1/p' |
     awk '{s += $1} END {print s + 0}'
 }
 has_summaries() { grep -q 'oldest documents since the last report' "$tmp/agent.log"; }
