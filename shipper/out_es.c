@@ -1145,23 +1145,24 @@ static void spill_queued(struct es_out *o)
     }
 }
 
-/* A host answered a bulk request after none did: jobs that were backing
- * off go now, and a full spool stops dropping. */
-static void cluster_back(struct es_out *o)
-{
-    lf_log(LF_LOG_INFO, "out_es", "Elasticsearch accepts bulk requests again");
-    o->down = false;
-    int64_t now = mono_ms();
-    for (struct es_job *j = o->waiting; j; j = j->next)
-        j->not_before_ms = now;
-}
-
 /* The spool's drops as one line per interval, and at exit. */
 static void log_drops(struct es_out *o, bool final)
 {
     if (o->spool)
         o->base.counters.dropped =
             lf_spool_report_drops(o->spool, "out_es", "Elasticsearch", final);
+}
+
+/* A host answered a bulk request after none did: jobs that were backing
+ * off go now, and a full spool stops dropping. */
+static void cluster_back(struct es_out *o)
+{
+    log_drops(o, true); /* what the outage cost, before the line that ends it */
+    lf_log(LF_LOG_INFO, "out_es", "Elasticsearch accepts bulk requests again");
+    o->down = false;
+    int64_t now = mono_ms();
+    for (struct es_job *j = o->waiting; j; j = j->next)
+        j->not_before_ms = now;
 }
 
 /*

@@ -479,6 +479,8 @@ static void msg_delivered(struct kafka_out *o, struct kmsg *m)
     else if (m->ack)
         m->ack->safe(m->ack, m->seq);
     if (o->down) {
+        if (o->spool) /* what the outage cost, before the line that ends it */
+            o->base.counters.dropped = lf_spool_report_drops(o->spool, COMPONENT, "Kafka", true);
         lf_log(LF_LOG_INFO, COMPONENT,
                "Kafka takes messages again (%lld ms after the first failed delivery)",
                (long long)(mono_ms() - o->down_since_ms));
