@@ -259,6 +259,71 @@ watch_outage() {
     "($outage_late_core of a core in the last third)"
 }
 
+# ---- drops under when_full: drop_oldest ------------------------------------
+# The drops the agent reports, from line FROM of its log on (default 1): one
+# line per dropped segment ("is full: dropped S.seg with N unacknowledged
+# records", or "unread records" at debug level: run such trials with
+# LOG_LEVEL=debug), and, since the agent has a drop counter, one summary per
+# interval ("dropped N [of the] oldest documents since the last report").
+seg_drops() {
+  tail -n +"${1:-1}" "$tmp/agent.log" |
+    sed -n 's/.* is full: dropped .* with \([0-9]*\) un[a-z]* records.*/\1/p' |
+    awk '{s += $1} END {print s + 0}'
+}
+summary_drops() {
+  tail -n +"${1:-1}" "$tmp/agent.log" |
+    sed -n 's/.*: dropped \([0-9]*\) \(of the \)\{0,1\}oldest documents since the last report.*/\1/p' |
+    awk '{s += $1} END {print s + 0}'
+}
+has_summaries() { grep -q 'oldest documents since the last report' "$tmp/agent.log"; }
+logged_drops() { if has_summaries; then summary_drops "$@"; else seg_drops "$@"; fi; }
+counted_drops() { # the last counters line's "dropped N" (output OUTPUT_NAME), empty without one
+  grep -E "output ${OUTPUT_NAME:-elasticsearch}: .*dropped [0-9]+" "$tmp/agent.log" | tail -n 1 |
+    sed -n 's/.*dropped \([0-9]*\).*/\1/p' || true
+}
+current_drops() { # while running: per-segment lines come at once, summaries per interval
+  local a b
+  a=$(seg_drops) b=$(logged_drops)
+  echo $((a > b ? a : b))
+}
+# drop_figures LINE BACK_TEXT: after the agent stopped, sets drops_logged,
+# drops_counted, drops_after_back (drops logged after the first BACK_TEXT
+# line past log line LINE, the server's return; without one, after LINE),
+# drop_warnings, drop_warnings_after and EXPECT_LOST (the counter, else the
+# logged sum), and notes them.
+drop_figures() {
+  local from=$1 text=$2 back pattern
+  drops_logged=$(logged_drops)
+  drops_counted=$(counted_drops)
+  back=$( (tail -n +$((from + 1)) "$tmp/agent.log" | grep -n -- "$text" || true) | head -n 1 | cut -d: -f1)
+  back=$((from + ${back:-0}))
+  if grep -q 'is full: dropped .* records' "$tmp/agent.log"; then # exact moments
+    drops_after_back=$(seg_drops $((back + 1)))
+    pattern='is full: dropped .* records'
+  else
+    drops_after_back=$(summary_drops $((back + 1)))
+    pattern='oldest documents since the last report'
+  fi
+  drop_warnings=$(grep -c -- "$pattern" "$tmp/agent.log" || true)
+  drop_warnings_after=$( (tail -n +$((back + 1)) "$tmp/agent.log" | grep -c -- "$pattern") || true)
+  EXPECT_LOST=${drops_counted:-$drops_logged}
+  say "drops: $drops_logged logged in $drop_warnings lines ($drops_after_back in" \
+    "$drop_warnings_after after the server was back), counter: ${drops_counted:-none}"
+  note drops_logged "$drops_logged"
+  note drops_segments "$(seg_drops)"
+  note drops_counted "${drops_counted:-none}"
+  note drop_warnings "$drop_warnings"
+  note drops_after_back "$drops_after_back"
+}
+drop_checks() { # SERVER: the counter equals the logs, no drop once it is back
+  if [ -n "$drops_counted" ]; then
+    check "the counter ($drops_counted) equals the logged drops ($drops_logged)" \
+      test "$drops_counted" = "$drops_logged"
+  fi
+  check "no drop once $1 answers again ($drops_after_back records in $drop_warnings_after lines)" \
+    test "$drops_after_back" = 0
+}
+
 # ---- downstream -----------------------------------------------------------------
 # DOWNSTREAM=es (the fake's journal) or kafka (the consumer's file).
 DOWNSTREAM=${DOWNSTREAM:-es}

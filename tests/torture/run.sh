@@ -37,7 +37,8 @@ while [ $# -gt 0 ]; do
   shift
 done
 all=(sigkill es_down es_down_copytruncate es_down_rename killed_rotate spool_block
-  spool_drop_oldest faults es_slow copytruncate_glob kafka_down)
+  spool_drop_oldest faults es_slow copytruncate_glob kafka_down
+  kafka_drop_oldest)
 if [ ${#trials[@]} = 0 ]; then trials=("${all[@]}"); fi
 export LF_SOURCE_DIR=$src TORTURE_MODE=$mode
 export LOGFERRY=${LOGFERRY:-$build/logferry}

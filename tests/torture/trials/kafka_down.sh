@@ -9,8 +9,13 @@
 # Checks: every line once in the topic; the registry still moves in the last
 # third of the outage; the spool grew; at most a quarter of a core in the
 # last third of the outage.
+#
+# With WHEN_FULL=drop_oldest (the trial kafka_drop_oldest): a 1 MiB spool
+# that drops its oldest documents when full; the checks are then those of
+# spool_drop_oldest (lost = the counted drops, none after Kafka is back).
 set -euo pipefail
-TRIAL=kafka_down DOWNSTREAM=kafka
+TRIAL=${TRIAL:-kafka_down} DOWNSTREAM=kafka OUTPUT_NAME=kafka
+if [ "${WHEN_FULL:-}" = drop_oldest ]; then SPOOL_MAX=1MiB LOG_LEVEL=debug; fi
 KCAT=$(command -v kcat || command -v kafkacat || true)
 if [ -z "$KCAT" ]; then
   echo "SKIP: needs kcat"
@@ -46,6 +51,7 @@ agent:
   data_dir: $tmp/data
   timezone: UTC
   shutdown_timeout: 5s
+  log_level: $LOG_LEVEL
 inputs:
   metrics:
     enabled: false
@@ -65,6 +71,9 @@ output:
     properties:
       reconnect.backoff.ms: 100
       reconnect.backoff.max.ms: 500
+    spool:
+      max_size: $SPOOL_MAX
+      when_full: $WHEN_FULL
 YML
 "$LOGFERRY" check -c "$tmp/agent.yml" > "$tmp/check.out" 2>&1 || { cat "$tmp/check.out"; exit 1; }
 start_writer
@@ -77,17 +86,27 @@ command_mock "down all"
 watch_outage "$outage"
 command_mock "up all"
 back=$SECONDS
+back_line=$(wc -l < "$tmp/agent.log")
 say "the brokers are back; the workload goes on ${after}s"
 wait_written $(($(writer_seq) + RATE * after))
 stop_writer
+if [ "$WHEN_FULL" = drop_oldest ]; then
+  update_expect_lost() { EXPECT_LOST=$(current_drops); }
+fi
 wait_delivered || true
 note outage_s "$outage"
-note registry_moved_late "$outage_reg_moved_late"
-note registry_frozen_s "$outage_reg_frozen_s"
 note spool_peak_bytes "$outage_spool_peak"
 note outage_cpu_s "$outage_cpu_s"
-note outage_late_core "$outage_late_core"
 note back_to_complete_s $((SECONDS - back))
+if [ "$WHEN_FULL" = drop_oldest ]; then
+  stop_agent
+  drop_figures "$back_line" 'Kafka takes messages again'
+  drop_checks Kafka
+  finish
+fi
+note registry_moved_late "$outage_reg_moved_late"
+note registry_frozen_s "$outage_reg_frozen_s"
+note outage_late_core "$outage_late_core"
 check "the registry keeps moving in the last third of the outage (frozen ${outage_reg_frozen_s}s)" \
   test "$outage_reg_moved_late" = yes
 check "the spool grew during the outage (peak $outage_spool_peak bytes)" test "$outage_spool_peak" -gt 0
