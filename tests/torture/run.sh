@@ -21,7 +21,8 @@ while [ $# -gt 0 ]; do
   --long) mode=long ;;
   --short) mode=short ;;
   --build)
-    build=$2
+    build=$(cd "$2" && pwd) || exit 2
+    unset LOGFERRY LF_KAFKA_MOCK # the directory given wins over the environment
     shift
     ;;
   -h | --help)
