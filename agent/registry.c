@@ -5,8 +5,11 @@
  * read and diff it:
  *
  *   {"version":1,"entries":[
- *   {"dev":2049,"ino":1311,"offset":8812,"fp_len":64,"fp":"9d3f...","content_id":"5be0...","seen":1763744521000,"path":"/var/log/syslog"}
+ *   {"dev":2049,"ino":1311,"offset":8812,"fp_len":64,"fp":"9d3f...","content_id":"5be0...","size":9100,"seen":1763744521000,"path":"/var/log/syslog"}
  *   ]}
+ *
+ * "size" (the file's size at the last look) came later too, without a new
+ * version: an entry without it has an unknown size.
  *
  * "content_id" is the content id, 16 lowercase hex digits (see
  * registry.h). It came without a new "version": an older agent ignores it.
@@ -252,6 +255,7 @@ static struct lf_registry_entry *parse_entry(json_t *obj, bool *legacy)
         !parse_cid(obj, e, legacy) || !json_is_string(path))
         goto bad;
     e->seen_ms = (int64_t)seen;
+    e->size_known = get_u64(obj, "size", &e->size);
     e->path = strdup(json_string_value(path));
     if (e->path)
         return e;
@@ -400,6 +404,20 @@ struct lf_registry_entry *lf_registry_find(struct lf_registry *r, uint64_t dev, 
     return NULL;
 }
 
+struct lf_registry_entry *lf_registry_find_path(struct lf_registry *r, const char *path)
+{
+    for (size_t i = 0; i < r->n; i++) {
+        if (strcmp(r->v[i]->path, path) == 0)
+            return r->v[i];
+    }
+    return NULL;
+}
+
+struct lf_registry_entry *lf_registry_at(struct lf_registry *r, size_t i)
+{
+    return i < r->n ? r->v[i] : NULL;
+}
+
 struct lf_registry_entry *lf_registry_add(struct lf_registry *r, uint64_t dev, uint64_t ino,
                                           const char *path, int64_t now_wall_ms)
 {
@@ -464,6 +482,21 @@ int lf_registry_set_path(struct lf_registry *r, struct lf_registry_entry *e, con
     return 0;
 }
 
+void lf_registry_set_size(struct lf_registry_entry *e, uint64_t size)
+{
+    e->size = size;
+    e->size_known = true;
+}
+
+void lf_registry_set_content(struct lf_registry *r, struct lf_registry_entry *e, uint64_t id)
+{
+    if (e->content_id == id || id == 0)
+        return;
+    e->content_id = id;
+    e->content_saved = false;
+    r->dirty = true;
+}
+
 void lf_registry_new_content(struct lf_registry *r, struct lf_registry_entry *e)
 {
     uint64_t id;
@@ -526,9 +559,13 @@ static int format(struct lf_registry *r, struct lf_buf *b)
         rc = lf_buf_printf(b,
                            "%s{\"dev\":%" PRId64 ",\"ino\":%" PRId64 ",\"offset\":%" PRIu64
                            ",\"fp_len\":%" PRIu32 ",\"fp\":\"%016" PRIx64
-                           "\",\"content_id\":\"%016" PRIx64 "\",\"seen\":%" PRId64 ",\"path\":",
+                           "\",\"content_id\":\"%016" PRIx64 "\",",
                            i ? ",\n" : "", (int64_t)e->dev, (int64_t)e->ino, e->offset, e->fp_len,
-                           e->fp_hash, e->content_id, e->seen_ms);
+                           e->fp_hash, e->content_id);
+        if (!rc && e->size_known)
+            rc = lf_buf_printf(b, "\"size\":%" PRIu64 ",", e->size);
+        if (!rc)
+            rc = lf_buf_printf(b, "\"seen\":%" PRId64 ",\"path\":", e->seen_ms);
         if (!rc)
             rc = lf_json_write_string(b, e->path, strlen(e->path));
         if (!rc)

@@ -7,6 +7,10 @@
  * first bytes, up to LF_REGISTRY_FP_MAX) tells a reused inode or a file
  * rewritten from the start apart from the file the offset belongs to.
  *
+ * An entry also keeps the file's size when it was last looked at, so that
+ * content lost while the agent was away (a rotated file compressed or
+ * deleted before it was finished) can be reported with its byte count.
+ *
  * Every entry also holds a content id: a random 64-bit number naming the
  * content the offset counts bytes of. The tailer makes documents' _ids from
  * it and the offset (not from the path), so a line keeps its _id across
@@ -38,6 +42,8 @@ struct lf_registry_entry {
     uint64_t offset;  /* every byte before it was shipped and acknowledged */
     uint64_t fp_hash; /* lf_registry_fingerprint() of the first fp_len bytes */
     uint32_t fp_len;
+    uint64_t size;       /* the file's size at the last look, if size_known */
+    bool size_known;     /* false for entries saved before sizes were */
     int64_t seen_ms;     /* wall clock: when a live input last followed it */
     uint64_t content_id; /* random, never 0: names the content (see above) */
     bool content_saved;  /* content_id is in registry.json (kept in memory only) */
@@ -63,6 +69,11 @@ void lf_registry_close(struct lf_registry *r);
 const char *lf_registry_path(const struct lf_registry *r);
 
 struct lf_registry_entry *lf_registry_find(struct lf_registry *r, uint64_t dev, uint64_t ino);
+/* The entry whose path is `path` (the first, if several), or NULL. */
+struct lf_registry_entry *lf_registry_find_path(struct lf_registry *r, const char *path);
+/* The i-th entry (i < lf_registry_count()); the order changes when entries
+ * are removed. */
+struct lf_registry_entry *lf_registry_at(struct lf_registry *r, size_t i);
 /* Adds an entry at offset 0 with a new content id (or returns the existing
  * one). Returns NULL when out of memory. */
 struct lf_registry_entry *lf_registry_add(struct lf_registry *r, uint64_t dev, uint64_t ino,
@@ -76,9 +87,15 @@ void lf_registry_set_offset(struct lf_registry *r, struct lf_registry_entry *e, 
 void lf_registry_set_fingerprint(struct lf_registry *r, struct lf_registry_entry *e, uint32_t len,
                                  uint64_t hash);
 int lf_registry_set_path(struct lf_registry *r, struct lf_registry_entry *e, const char *path);
+/* Records the file's size; it is written with the next save (a size alone
+ * does not make the registry dirty: it only serves loss reports). */
+void lf_registry_set_size(struct lf_registry_entry *e, uint64_t size);
 /* Gives the entry a new content id (not saved yet): its file now holds
  * other content than the id named. */
 void lf_registry_new_content(struct lf_registry *r, struct lf_registry_entry *e);
+/* Gives the entry content id `id` (not 0), marked not saved: its file was
+ * found to hold content known under that id (a rotated copy). */
+void lf_registry_set_content(struct lf_registry *r, struct lf_registry_entry *e, uint64_t id);
 
 /*
  * Makes sure the entry's content id is on disk: returns 0 at once if it is,

@@ -10,22 +10,39 @@
  * its registry entry keeps the entry's content id (its lines keep their
  * _ids, whatever its path is now); any other gets a new one (tail_file.c).
  *
+ * Content is known by its first bytes too (the registry's fingerprint). At
+ * startup, content the registry knows that is not where it was is looked
+ * for in its directory (tail_find.c) and finished from its saved offset
+ * under its content id: a file truncated by copytruncate while the agent
+ * was down (its copy), a file renamed away (its inode, under any name).
+ * What cannot be found is reported with the bytes not read; files written
+ * at the path and rotated away before the agent came back are read whole
+ * (recover_lost). tail_file.c does the same for a truncation noticed while
+ * running.
+ *
  * inotify watches the parent directories (not the files: no descriptor per
  * file) and names the file that changed. Without inotify, or for a directory
  * it could not watch, every file is checked once a second. Either way a tick
  * each second retries reads of open files and checks their content, so a
  * missed event costs latency, never data.
  *
+ * A blocked input (the pipeline refuses events) sleeps: nothing is due
+ * before the retry BLOCKED_RETRY_MS later, or an acknowledgement, and the
+ * inotify descriptor leaves the epoll the agent waits on, so that writes to
+ * the files do not wake it; their events wait in the kernel, merged.
+ *
  * At most max_open descriptors are open for followed files: to open another,
  * the least recently active file that is at its end with nothing pending is
  * closed; it is reopened by path when it grows, after checking it is still
- * the same inode. Files being finished after a rotation are never closed
- * early, since their path no longer leads to them.
+ * the same inode (renamed while closed, it is looked for in its directory).
+ * Files being finished after a rotation are never closed early, since their
+ * path no longer leads to them.
  */
 #define _POSIX_C_SOURCE 200809L
 #define _FILE_OFFSET_BITS 64
 #include "tail_int.h"
 
+#include <dirent.h>
 #include <errno.h>
 #include <fcntl.h>
 #include <fnmatch.h>
@@ -34,6 +51,7 @@
 #include <stdio.h>
 #include <stdlib.h>
 #include <string.h>
+#include <sys/epoll.h>
 #include <sys/inotify.h>
 #include <unistd.h>
 
@@ -49,6 +67,9 @@
 #define DEFAULT_MAX_LINE (1u << 20)
 #define DEFAULT_RESCAN_MS 10000
 #define DEFAULT_MAX_OPEN 256
+/* A file modified this long before the registry's last save may still have
+ * been written after the agent last looked at its directory. */
+#define SUCCESSOR_SLACK_MS 5000
 #define WATCH_MASK                                                                                 \
     (IN_MODIFY | IN_CREATE | IN_MOVED_TO | IN_MOVED_FROM | IN_DELETE | IN_DELETE_SELF |            \
      IN_MOVE_SELF)
@@ -61,16 +82,17 @@ struct watched_dir {
 struct files_input {
     struct lf_tail t; /* first: the lf_input is its first member */
     int ifd;          /* inotify, or -1: polling */
+    int epfd;         /* what the agent waits on: an epoll holding ifd */
+    bool paused;      /* ifd is out of epfd: blocked, its events wait */
     struct watched_dir *dirs;
     size_t ndirs, dcap;
-    struct lf_tail_file **files;
-    size_t nfiles, fcap;
     size_t max_open;
     int64_t rescan_ms;
     unsigned gen;
     bool first_scan;
     bool stopped;
-    bool blocked; /* the pipeline refused an event in the last run */
+    bool blocked;          /* the pipeline refused an event in the last run */
+    int64_t blocked_until; /* files are driven again then, or when woken */
     bool watch_limit_logged;
     size_t rr; /* where the next run starts, for fairness */
     int64_t now;
@@ -173,9 +195,9 @@ static void watch_pattern_dir(struct files_input *fi, const char *pattern)
 
 static void forget_watch(struct files_input *fi, int wd)
 {
-    for (size_t i = 0; i < fi->nfiles; i++) {
-        if (fi->files[i]->wd == wd)
-            fi->files[i]->wd = -1;
+    for (size_t i = 0; i < fi->t.nfiles; i++) {
+        if (fi->t.files[i]->wd == wd)
+            fi->t.files[i]->wd = -1;
     }
     for (size_t i = 0; i < fi->ndirs; i++) {
         if (fi->dirs[i].wd == wd) {
@@ -190,8 +212,8 @@ static void forget_watch(struct files_input *fi, int wd)
 
 static struct lf_tail_file *find_file(struct files_input *fi, uint64_t dev, uint64_t ino)
 {
-    for (size_t i = 0; i < fi->nfiles; i++) {
-        struct lf_tail_file *f = fi->files[i];
+    for (size_t i = 0; i < fi->t.nfiles; i++) {
+        struct lf_tail_file *f = fi->t.files[i];
         /* A finished file's inode may be reused by a new file. */
         if (f->ino == ino && f->dev == dev && f->state != LF_TAIL_DONE)
             return f;
@@ -255,43 +277,153 @@ static uint64_t end_offset(const char *path, const struct stat *st)
     return off;
 }
 
-/* Where to start reading; *resumed: the entry is for what the file holds. */
-static uint64_t start_offset(struct files_input *fi, const char *path, const struct stat *st,
-                             const struct lf_registry_entry *e, const char **why, bool *resumed)
+int lf_tail_add(struct lf_tail *t, struct lf_tail_file *f)
 {
-    *resumed = false;
-    if (e && (uint64_t)st->st_size >= e->offset && fingerprint_matches(path, st, e)) {
-        *why = "resumed from the registry";
-        *resumed = true;
-        return e->offset;
+    if (t->nfiles == t->fcap) {
+        size_t cap = t->fcap ? t->fcap * 2 : 16;
+        struct lf_tail_file **v = realloc(t->files, cap * sizeof(*v));
+        if (!v)
+            return LF_ENOMEM;
+        t->files = v;
+        t->fcap = cap;
     }
-    if (e) {
-        lf_log(LF_LOG_WARN, "tail",
-               "%s: registry offset %" PRIu64 " does not fit (size %" PRIu64
-               ", or its first bytes changed): truncated, or a new file on a reused inode",
-               path, e->offset, (uint64_t)st->st_size);
-        *why = "registry entry did not match";
-        return 0;
-    }
-    if (fi->first_scan && fi->t.conf->start_at == LF_START_END) {
-        *why = "start_at end";
-        return end_offset(path, st);
-    }
-    *why = fi->first_scan ? "start_at beginning" : "new file";
+    t->files[t->nfiles++] = f;
     return 0;
 }
 
 static int add_file(struct files_input *fi, struct lf_tail_file *f)
 {
-    if (fi->nfiles == fi->fcap) {
-        size_t cap = fi->fcap ? fi->fcap * 2 : 16;
-        struct lf_tail_file **v = realloc(fi->files, cap * sizeof(*v));
-        if (!v)
-            return LF_ENOMEM;
-        fi->files = v;
-        fi->fcap = cap;
+    return lf_tail_add(&fi->t, f);
+}
+
+/* ---- content lost while the agent was away ------------------------------ */
+
+/* lf_tail_want.taken for searches of the input itself. */
+static bool taken_by_any(void *arg, uint64_t dev, uint64_t ino)
+{
+    return lf_tail_inode_taken(arg, NULL, dev, ino);
+}
+
+/* How many bytes of entry e's content were not read, for messages. */
+static void unread_text(const struct lf_registry_entry *e, char *out, size_t len)
+{
+    if (!e->size_known)
+        snprintf(out, len, "the bytes after offset %" PRIu64 " (its size was not recorded)",
+                 e->offset);
+    else
+        snprintf(out, len, "%" PRIu64 " bytes (offset %" PRIu64 " of %" PRIu64 ")",
+                 e->size > e->offset ? e->size - e->offset : 0, e->offset, e->size);
+}
+
+enum relocated {
+    RELOC_FOLLOWED, /* found, followed from e's offset */
+    RELOC_READ,     /* nothing of it was left to read */
+    RELOC_LOST      /* not found, reported */
+};
+
+/*
+ * The content of registry entry e is no longer where e says (its inode
+ * holds other content, or its path leads elsewhere) and bytes of it may not
+ * have been read: looks for it in the directory of `path` (the inode first,
+ * then a copy: same first bytes, at least e->offset bytes; never
+ * `skip_ino`) and follows it there read-only from e's offset, under e's
+ * content id (on e itself when it is e's inode). Found fully read on e's
+ * inode, e takes the file's current name. `live`: e was its path's live
+ * file when the agent stopped (and may have grown after it looked).
+ */
+static enum relocated relocate(struct files_input *fi, struct lf_registry_entry *e,
+                               const char *path, uint64_t skip_ino, bool live, const char *when)
+{
+    struct lf_tail_want w = {.dev = e->dev,
+                             .ino = e->ino == skip_ino ? 0 : e->ino,
+                             .fp_len = e->fp_len,
+                             .fp_hash = e->fp_hash,
+                             .min_size = e->offset,
+                             .skip_ino = skip_ino,
+                             .taken = taken_by_any,
+                             .arg = &fi->t};
+    struct lf_tail_found found;
+    if ((e->fp_len || w.ino) && lf_tail_find_content(path, dir_len(path), &w, &found) == 0) {
+        uint64_t size = (uint64_t)found.st.st_size;
+        uint64_t off = e->offset;
+        const struct lf_registry_entry *own =
+            lf_registry_find(fi->t.reg, (uint64_t)found.st.st_dev, (uint64_t)found.st.st_ino);
+        if (own && own != e && own->content_id == e->content_id && own->offset > off &&
+            own->offset <= size)
+            off = own->offset; /* found and partly read before */
+        if (size == off) {
+            lf_log(LF_LOG_DEBUG, "tail", "%s: %s, now %s, read to its end before", e->path, when,
+                   found.path);
+            if ((uint64_t)found.st.st_ino == e->ino)
+                lf_registry_set_path(fi->t.reg, e, found.path);
+            close(found.fd);
+            free(found.path);
+            return RELOC_READ;
+        }
+        lf_log(LF_LOG_INFO, "tail",
+               "%s: %s, now %s, %" PRIu64 " bytes not read: finishing it from offset %" PRIu64
+               ", content %016" PRIx64,
+               e->path, when, found.path, size - off, off, e->content_id);
+        struct lf_tail_file *f =
+            lf_tail_file_recovered(&fi->t, found.path, found.fd, &found.st, e->content_id, off,
+                                   e->fp_len, e->fp_hash, watch_dir_of(fi, found.path));
+        free(found.path);
+        if (!f || add_file(fi, f)) {
+            lf_log(LF_LOG_ERROR, "tail", "%s: out of memory; not followed", e->path);
+            fi->t.base.counters.errors++;
+            lf_tail_file_destroy(f);
+            return RELOC_LOST;
+        }
+        f->seen_gen = fi->gen;
+        return RELOC_FOLLOWED;
     }
-    fi->files[fi->nfiles++] = f;
+    if (e->size_known && e->size <= e->offset && !live) {
+        lf_log(LF_LOG_DEBUG, "tail", "%s: %s, read to its end before", e->path, when);
+        return RELOC_READ;
+    }
+    /* The live file of a path may have been written to after the agent
+     * stopped: that much is unknown, and said. */
+    char unread[128];
+    unread_text(e, unread, sizeof(unread));
+    lf_log(LF_LOG_WARN, "tail",
+           "%s: %s and its content is not in its directory any more (compressed or deleted): %s "
+           "not read when it was last seen%s are lost",
+           e->path, when, unread,
+           live ? ", and whatever was written to it after the agent stopped," : "");
+    return e->size_known && e->size <= e->offset ? RELOC_READ : RELOC_LOST;
+}
+
+/* Where to start reading; *resumed: the entry is for what the file holds. */
+static uint64_t start_offset(struct files_input *fi, const char *path, const struct stat *st,
+                             struct lf_registry_entry *e, const char **why, bool *resumed)
+{
+    *resumed = false;
+    if (e && (uint64_t)st->st_size >= e->offset && fingerprint_matches(path, st, e)) {
+        /* An entry given new content when its old content left (tail_file.c)
+         * has no fingerprint and no position yet. */
+        *why = e->fp_len == 0 && e->offset == 0 ? "its new content" : "resumed from the registry";
+        *resumed = true;
+        return e->offset;
+    }
+    if (e) {
+        /* Truncated (copytruncate) or rewritten while the agent was away:
+         * what was not read may be in a copy next to it. */
+        relocate(fi, e, path, (uint64_t)st->st_ino, strcmp(e->path, path) == 0,
+                 "truncated, rewritten or replaced while the agent was not reading it");
+        *why = "new content on a file the registry knew";
+        return 0;
+    }
+    if (fi->first_scan && fi->t.conf->start_at == LF_START_END) {
+        /* A file followed at this path before, replaced while the agent was
+         * down: what was written to it since is read, like any new file. */
+        if (lf_registry_find_path(fi->t.reg, path)) {
+            *why = "a new file at a path followed before";
+            return 0;
+        }
+        *why = "start_at end";
+        return end_offset(path, st);
+    }
+    *why = fi->first_scan ? "start_at beginning" : "new file";
     return 0;
 }
 
@@ -360,6 +492,178 @@ static void consider(struct files_input *fi, const char *path)
            path, off, why, f->content_id);
 }
 
+/* Whether e's path leads to e's inode (it was renamed there). */
+static bool matched_inode(const struct lf_registry_entry *e)
+{
+    struct stat st;
+    return stat(e->path, &st) == 0 && (uint64_t)st.st_ino == e->ino &&
+           (uint64_t)st.st_dev == e->dev;
+}
+
+/* Whether one of the input's patterns matches path (as glob() would). */
+static bool matched(const struct files_input *fi, const char *path)
+{
+    const struct lf_files_conf *conf = fi->t.conf;
+    for (size_t i = 0; i < conf->npaths; i++) {
+        if (fnmatch(conf->paths[i], path, FNM_PATHNAME | FNM_PERIOD) == 0)
+            return !excluded(fi, path);
+    }
+    return false;
+}
+
+/* Compressed, by its name or its first bytes: not lines we can read. */
+static bool compressed(int dirfd_, const char *name)
+{
+    static const char *const suffixes[] = {".gz", ".bz2", ".xz", ".zst", ".lz4", ".Z", ".zip"};
+    size_t n = strlen(name);
+    for (size_t i = 0; i < sizeof(suffixes) / sizeof(*suffixes); i++) {
+        size_t k = strlen(suffixes[i]);
+        if (n > k && strcmp(name + n - k, suffixes[i]) == 0)
+            return true;
+    }
+    unsigned char m[4] = {0};
+    int fd = openat(dirfd_, name, O_RDONLY | O_CLOEXEC | O_NONBLOCK | O_NOFOLLOW);
+    ssize_t got = fd >= 0 ? pread(fd, m, sizeof(m), 0) : -1;
+    if (fd >= 0)
+        close(fd);
+    return got >= 2 && ((m[0] == 0x1f && m[1] == 0x8b) || (m[0] == 'B' && m[1] == 'Z') ||
+                        (got == 4 && m[0] == 0xfd && m[1] == '7' && m[2] == 'z' && m[3] == 'X') ||
+                        (got == 4 && m[0] == 0x28 && m[1] == 0xb5 && m[2] == 0x2f));
+}
+
+/* Rotation suffixes: app.log.1, app.log-20261206, app.log_old. */
+static bool rotated_name(const char *name, const char *base)
+{
+    size_t n = strlen(base);
+    return strncmp(name, base, n) == 0 && (name[n] == '.' || name[n] == '-' || name[n] == '_') &&
+           name[n + 1] != '\0';
+}
+
+/*
+ * Files written at `path` while the agent was down and rotated away before
+ * it came back (app.log -> app.log.1 -> app.log.2 with a new app.log each
+ * time: the middle one was never seen): regular, uncompressed files named
+ * like rotations of path, that nothing follows or knows, modified since the
+ * agent last saved its registry (`since`, wall ms). Read from their start.
+ */
+static void read_successors(struct files_input *fi, const char *path, int64_t since)
+{
+    size_t n = dir_len(path);
+    char dir[4096];
+    if (n >= sizeof(dir))
+        return;
+    if (n)
+        memcpy(dir, path, n);
+    else
+        dir[n++] = '.';
+    dir[n] = '\0';
+    const char *slash = strrchr(path, '/');
+    const char *base = slash ? slash + 1 : path;
+    DIR *d = opendir(dir);
+    if (!d)
+        return;
+    struct dirent *de;
+    while ((de = readdir(d))) {
+        struct stat st;
+        if (!rotated_name(de->d_name, base) ||
+            fstatat(dirfd(d), de->d_name, &st, AT_SYMLINK_NOFOLLOW) != 0 || !S_ISREG(st.st_mode) ||
+            st.st_size == 0 ||
+            (int64_t)st.st_mtim.tv_sec * 1000 + st.st_mtim.tv_nsec / 1000000 < since ||
+            lf_registry_find(fi->t.reg, (uint64_t)st.st_dev, (uint64_t)st.st_ino) ||
+            find_file(fi, (uint64_t)st.st_dev, (uint64_t)st.st_ino) ||
+            compressed(dirfd(d), de->d_name))
+            continue;
+        int fd = openat(dirfd(d), de->d_name, O_RDONLY | O_CLOEXEC | O_NONBLOCK | O_NOFOLLOW);
+        char full[4096 + 256];
+        snprintf(full, sizeof(full), "%s/%s", dir, de->d_name);
+        uint32_t len = 0;
+        uint64_t hash = 0;
+        if (fd < 0 || lf_tail_fingerprint(fd, LF_REGISTRY_FP_MAX, &len, &hash)) {
+            if (fd >= 0)
+                close(fd);
+            continue;
+        }
+        lf_log(LF_LOG_INFO, "tail",
+               "%s: written at %s while the agent was down, and rotated since: reading it from the "
+               "start",
+               full, path);
+        struct lf_tail_file *f = lf_tail_file_recovered(&fi->t, full, fd, &st, lf_registry_new_id(),
+                                                        0, len, hash, watch_dir_of(fi, full));
+        if (!f || add_file(fi, f)) {
+            lf_log(LF_LOG_ERROR, "tail", "%s: out of memory; not followed", full);
+            lf_tail_file_destroy(f);
+            continue;
+        }
+        f->seen_gen = fi->gen;
+    }
+    closedir(d);
+}
+
+/*
+ * At startup, after the first scan: registry entries of this input's paths
+ * that no file claimed were rotated away (or deleted) while the agent was
+ * down. Each is looked for in its directory and finished; what cannot be
+ * found is reported, and the entry goes. A path whose last followed file
+ * left it is also searched for files written there since (read_successors).
+ */
+static void recover_lost(struct files_input *fi)
+{
+    struct lf_registry *r = fi->t.reg;
+    size_t n = lf_registry_count(r), nlost = 0;
+    struct lf_registry_entry **lost = n ? calloc(n, sizeof(*lost)) : NULL;
+    bool *live = n ? calloc(n, sizeof(*live)) : NULL;
+    if (n && (!lost || !live)) {
+        free(lost);
+        free(live);
+        return;
+    }
+    for (size_t i = 0; i < n; i++) {
+        struct lf_registry_entry *e = lf_registry_at(r, i);
+        struct stat st;
+        if (e->owner || !matched(fi, e->path) ||
+            (stat(e->path, &st) == 0 && (uint64_t)st.st_ino == e->ino &&
+             (uint64_t)st.st_dev == e->dev))
+            continue;
+        /* Was it the path's live file when the agent stopped (of the
+         * entries of that path on disk, the one seen last)? Then files may
+         * have come and gone there. */
+        bool last = true;
+        for (size_t k = 0; k < n && last; k++) {
+            struct lf_registry_entry *x = lf_registry_at(r, k);
+            last = x == e || !x->content_saved || strcmp(x->path, e->path) != 0 ||
+                   x->seen_ms <= e->seen_ms;
+        }
+        live[nlost] = last;
+        lost[nlost++] = e;
+    }
+    struct moved {
+        char *path;
+        int64_t since;
+    } *moved = nlost ? calloc(nlost, sizeof(*moved)) : NULL;
+    size_t nmoved = 0;
+    for (size_t i = 0; i < nlost; i++) {
+        struct lf_registry_entry *e = lost[i];
+        if (live[i] && moved && (moved[nmoved].path = strdup(e->path)))
+            moved[nmoved++].since = e->seen_ms - SUCCESSOR_SLACK_MS;
+        struct stat st;
+        uint64_t now_there = stat(e->path, &st) == 0 ? (uint64_t)st.st_ino : 0;
+        enum relocated how = relocate(fi, e, e->path, now_there, live[i],
+                                      "rotated or deleted while the agent was down");
+        /* Followed on its own inode, or kept under its new name, e is still
+         * the file's entry; otherwise it names nothing now. */
+        if (how == RELOC_LOST || (how == RELOC_FOLLOWED && e->owner == NULL) ||
+            (how == RELOC_READ && !matched_inode(e)))
+            lf_registry_remove(r, e);
+    }
+    for (size_t i = 0; i < nmoved; i++) {
+        read_successors(fi, moved[i].path, moved[i].since);
+        free(moved[i].path);
+    }
+    free(moved);
+    free(lost);
+    free(live);
+}
+
 static void rescan(struct files_input *fi, int64_t now)
 {
     const struct lf_files_conf *conf = fi->t.conf;
@@ -377,9 +681,9 @@ static void rescan(struct files_input *fi, int64_t now)
             globfree(&g);
     }
     /* Files the globs no longer lead to: renamed away, replaced, deleted. */
-    for (size_t i = 0; i < fi->nfiles; i++) {
-        if (fi->files[i]->seen_gen != fi->gen)
-            lf_tail_file_check_path(fi->files[i]);
+    for (size_t i = 0; i < fi->t.nfiles; i++) {
+        if (fi->t.files[i]->seen_gen != fi->gen)
+            lf_tail_file_check_path(fi->t.files[i]);
     }
     fi->first_scan = false;
     fi->last_rescan = now;
@@ -402,8 +706,8 @@ static void handle_event(struct files_input *fi, const struct inotify_event *ev,
     if (ev->mask & IN_Q_OVERFLOW) {
         lf_log(LF_LOG_WARN, "tail", "%s: inotify queue overflowed; checking every file",
                fi->t.name);
-        for (size_t i = 0; i < fi->nfiles; i++)
-            fi->files[i]->ready = true;
+        for (size_t i = 0; i < fi->t.nfiles; i++)
+            fi->t.files[i]->ready = true;
         rescan_soon(fi, now);
         return;
     }
@@ -415,8 +719,8 @@ static void handle_event(struct files_input *fi, const struct inotify_event *ev,
     if (ev->mask &
         (IN_CREATE | IN_MOVED_TO | IN_MOVED_FROM | IN_DELETE | IN_DELETE_SELF | IN_MOVE_SELF))
         rescan_soon(fi, now);
-    for (size_t i = 0; i < fi->nfiles; i++) {
-        struct lf_tail_file *f = fi->files[i];
+    for (size_t i = 0; i < fi->t.nfiles; i++) {
+        struct lf_tail_file *f = fi->t.files[i];
         if (f->wd != ev->wd)
             continue;
         /* A rotated file has another name now: any change nearby may be it. */
@@ -449,17 +753,16 @@ static void read_events(struct files_input *fi, int64_t now)
 /* ---- the tick ------------------------------------------------------------ */
 
 /* Once a second: poll paths inotify does not cover, and drive every open
- * file (cheap at its end: a pread, an fstat, the fingerprint), which also
- * checks it for truncation. */
+ * file (at its end, one fstat), which also checks it for truncation. */
 static void tick(struct files_input *fi, int64_t now)
 {
-    for (size_t i = 0; i < fi->nfiles; i++) {
-        struct lf_tail_file *f = fi->files[i];
+    for (size_t i = 0; i < fi->t.nfiles; i++) {
+        struct lf_tail_file *f = fi->t.files[i];
         if (f->state == LF_TAIL_DONE)
             continue;
         if (f->wd < 0)
             lf_tail_file_check_path(f);
-        if (f->fd >= 0 && !f->trunc_wait && !f->wait_acks)
+        if (f->fd >= 0 && f->state != LF_TAIL_COPY && !f->wait_acks)
             f->ready = true;
     }
     fi->next_tick = now + POLL_MS;
@@ -471,8 +774,8 @@ static void tick(struct files_input *fi, int64_t now)
 static bool evict_one(struct files_input *fi)
 {
     struct lf_tail_file *victim = NULL;
-    for (size_t i = 0; i < fi->nfiles; i++) {
-        struct lf_tail_file *f = fi->files[i];
+    for (size_t i = 0; i < fi->t.nfiles; i++) {
+        struct lf_tail_file *f = fi->t.files[i];
         if (lf_tail_file_idle(f) && (!victim || f->active_ms < victim->active_ms))
             victim = f;
     }
@@ -525,23 +828,25 @@ static bool drive(struct files_input *fi, struct lf_tail_file *f, int64_t now, b
 
 static void drive_all(struct files_input *fi, int64_t now)
 {
-    size_t n = fi->nfiles;
+    size_t n = fi->t.nfiles;
     fi->blocked = false;
+    fi->blocked_until = 0;
     for (size_t i = 0; i < n; i++) {
-        int64_t d = lf_tail_file_deadline(fi->files[i]);
+        int64_t d = lf_tail_file_deadline(fi->t.files[i]);
         if (d >= 0 && d <= now)
-            fi->files[i]->ready = true;
+            fi->t.files[i]->ready = true;
     }
     /* A second pass gives files that found no descriptor another chance
      * once the first pass has brought others to their end. */
     for (int pass = 0; pass < 2 && n; pass++) {
         bool starved = false;
         for (size_t k = 0; k < n; k++) {
-            struct lf_tail_file *f = fi->files[(fi->rr + k) % n];
+            struct lf_tail_file *f = fi->t.files[(fi->rr + k) % n];
             if (!f->ready || f->state == LF_TAIL_DONE)
                 continue;
             if (!drive(fi, f, now, &starved)) {
                 fi->blocked = true;
+                fi->blocked_until = now + BLOCKED_RETRY_MS;
                 fi->rr = (fi->rr + k) % n; /* this one goes first next time */
                 return;
             }
@@ -555,35 +860,52 @@ static void drive_all(struct files_input *fi, int64_t now)
 
 static void sweep_all(struct files_input *fi, int64_t now)
 {
-    for (size_t i = 0; i < fi->nfiles;) {
-        struct lf_tail_file *f = fi->files[i];
+    for (size_t i = 0; i < fi->t.nfiles;) {
+        struct lf_tail_file *f = fi->t.files[i];
         if (!lf_tail_file_sweep(f, now)) {
             i++;
             continue;
         }
         lf_log(LF_LOG_DEBUG, "tail", "%s: forgotten", f->path);
         lf_tail_file_destroy(f);
-        fi->files[i] = fi->files[--fi->nfiles];
+        fi->t.files[i] = fi->t.files[--fi->t.nfiles];
     }
 }
 
+/* When the files need a run. While the pipeline refuses events nothing is
+ * due before the retry (an acknowledgement wakes the input sooner): a
+ * blocked input sleeps, it does not poll. */
 static int64_t files_due(struct files_input *fi, int64_t now)
 {
     int64_t d = -1;
-    for (size_t i = 0; i < fi->nfiles; i++) {
-        struct lf_tail_file *f = fi->files[i];
-        if (f->ready && f->fd >= 0)
-            d = fi->blocked ? now + BLOCKED_RETRY_MS : now;
+    for (size_t i = 0; i < fi->t.nfiles; i++) {
+        struct lf_tail_file *f = fi->t.files[i];
+        if (f->ready && f->fd >= 0 && f->state != LF_TAIL_DONE && f->state != LF_TAIL_COPY)
+            d = now;
         d = earliest(d, lf_tail_file_deadline(f));
     }
+    if (fi->blocked && d >= 0 && d < fi->blocked_until)
+        d = fi->blocked_until;
     return d;
+}
+
+/* While blocked, inotify's events wait in the kernel (one per file and
+ * kind, merged) instead of waking the agent at every write: the descriptor
+ * leaves the epoll the agent waits on, and comes back with the retry. */
+static void pause_watch(struct files_input *fi, bool pause)
+{
+    if (fi->epfd < 0 || fi->ifd < 0 || fi->paused == pause)
+        return;
+    struct epoll_event ev = {.events = EPOLLIN, .data.fd = fi->ifd};
+    if (epoll_ctl(fi->epfd, pause ? EPOLL_CTL_DEL : EPOLL_CTL_ADD, fi->ifd, &ev) == 0)
+        fi->paused = pause;
 }
 
 /* ---- the ops ------------------------------------------------------------- */
 
 static int files_fd(struct lf_input *in)
 {
-    return files_input(in)->ifd;
+    return files_input(in)->epfd;
 }
 
 static int64_t files_deadline(struct lf_input *in)
@@ -605,14 +927,26 @@ static int files_run(struct lf_input *in, int64_t now)
     if (fi->stopped)
         return 0;
     fi->now = now;
+    bool woken = fi->t.wake;
     fi->t.wake = false;
-    if (fi->ifd >= 0)
+    /* Blocked, nothing is driven before the retry or an acknowledgement:
+     * a run then costs no system call but what is due (a rescan, the tick,
+     * a registry save). */
+    bool drive_now = !fi->blocked || woken || now >= fi->blocked_until;
+    if (fi->ifd >= 0 && (!fi->paused || drive_now))
         read_events(fi, now);
     if (now >= fi->next_rescan)
         rescan(fi, now);
     if (now >= fi->next_tick)
         tick(fi, now);
-    drive_all(fi, now);
+    if (drive_now)
+        drive_all(fi, now);
+    pause_watch(fi, fi->blocked);
+    if (fi->t.rescan) {
+        /* A file's content moved (copytruncate): its path holds new content. */
+        fi->t.rescan = false;
+        rescan_soon(fi, now);
+    }
     sweep_all(fi, now);
     lf_registry_checkpoint(fi->t.reg, now, false);
     fi->files_due = files_due(fi, now);
@@ -625,8 +959,8 @@ static void files_stop(struct lf_input *in)
     if (fi->stopped)
         return;
     fi->stopped = true;
-    for (size_t i = 0; i < fi->nfiles; i++)
-        lf_tail_file_close(fi->files[i]);
+    for (size_t i = 0; i < fi->t.nfiles; i++)
+        lf_tail_file_close(fi->t.files[i]);
     if (fi->ifd >= 0)
         close(fi->ifd);
     fi->ifd = -1;
@@ -643,8 +977,8 @@ static size_t files_in_flight(const struct lf_input *in)
 {
     const struct files_input *fi = (const struct files_input *)(const void *)in;
     size_t n = 0;
-    for (size_t i = 0; i < fi->nfiles; i++)
-        n += lf_tail_file_pending(fi->files[i]);
+    for (size_t i = 0; i < fi->t.nfiles; i++)
+        n += lf_tail_file_pending(fi->t.files[i]);
     return n;
 }
 
@@ -655,14 +989,17 @@ static void files_destroy(struct lf_input *in)
         return;
     if (fi->t.reg)
         lf_registry_checkpoint(fi->t.reg, lf_now_mono_ms(), true);
-    for (size_t i = 0; i < fi->nfiles; i++)
-        lf_tail_file_destroy(fi->files[i]);
-    free(fi->files);
+    for (size_t i = 0; i < fi->t.nfiles; i++)
+        lf_tail_file_destroy(fi->t.files[i]);
+    free(fi->t.files);
+    free(fi->t.rbuf);
     for (size_t i = 0; i < fi->ndirs; i++)
         free(fi->dirs[i].path);
     free(fi->dirs);
     if (fi->ifd >= 0)
         close(fi->ifd);
+    if (fi->epfd >= 0)
+        close(fi->epfd);
     lf_event_free(&fi->t.ev);
     lf_registry_close(fi->t.reg);
     free(fi);
@@ -732,6 +1069,7 @@ struct lf_input *lf_input_files_create(const struct lf_agent_conf *conf, size_t 
         return NULL;
     }
     fi->ifd = -1;
+    fi->epfd = -1;
     setup(fi, conf, index);
     fi->t.parser = parser;
     fi->t.pipe = p;
@@ -748,11 +1086,21 @@ struct lf_input *lf_input_files_create(const struct lf_agent_conf *conf, size_t 
     else if ((fi->ifd = inotify_init1(IN_NONBLOCK | IN_CLOEXEC)) < 0)
         lf_log(LF_LOG_WARN, "tail", "%s: inotify unavailable (%s): polling every second",
                fi->t.name, strerror(errno));
+    if (fi->ifd >= 0) {
+        struct epoll_event ev = {.events = EPOLLIN, .data.fd = fi->ifd};
+        fi->epfd = epoll_create1(EPOLL_CLOEXEC);
+        if (fi->epfd < 0 || epoll_ctl(fi->epfd, EPOLL_CTL_ADD, fi->ifd, &ev) != 0) {
+            snprintf(errbuf, errlen, "%s: epoll: %s", fi->t.name, strerror(errno));
+            files_destroy(&fi->t.base);
+            return NULL;
+        }
+    }
     /* Startup is now: what start_at end means is fixed here, not at the
      * first run. */
     int64_t now = lf_now_mono_ms();
     fi->now = now;
     rescan(fi, now);
+    recover_lost(fi);
     fi->files_due = now;
     fi->next_tick = now + POLL_MS;
     return &fi->t.base;

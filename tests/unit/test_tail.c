@@ -911,7 +911,8 @@ static void test_copytruncate(void **state)
 }
 
 /* Truncated while the old content's events are unacknowledged: the new
- * content waits for them, so the position never mixes the two. */
+ * content is read at once, under its own position (0 until its own events
+ * are acknowledged); the old content's acknowledgements move nothing. */
 static void test_copytruncate_with_events_in_flight(void **state)
 {
     (void)state;
@@ -924,12 +925,13 @@ static void test_copytruncate_with_events_in_flight(void **state)
     assert_int_equal(pump_until(e, 5), 5);
     assert_int_equal(truncate(p, 0), 0);
     append(e, "a.log", "d", 1, 3);
-    assert_int_equal(pump_for(e, 300), 5);
-    assert_int_equal(e->in->ops->in_flight(e->in), 5);
+    assert_int_equal(pump_until(e, 8), 8);
+    assert_int_equal(e->in->ops->in_flight(e->in), 8);
+    e->in->ops->checkpoint(e->in);
+    assert_int_equal(registry_offset(e, "a.log"), 0);
 
     tout_release(e->tout);
     e->tout->hold = false;
-    assert_int_equal(pump_until(e, 8), 8);
     assert_int_equal(pump_for(e, 300), 8);
     struct recs r = load(e);
     expect_each(&r, "c", 1, 5, 1);
@@ -1444,6 +1446,305 @@ static void test_crash_then_rename_same_ids(void **state)
     env_free(e);
 }
 
+/* ---- content found again after a rotation ---------------------------------- */
+
+/* Follows only the live file a.log, as users often configure it: rotated
+ * names are not matched. */
+static void live_path_only(struct env *e)
+{
+    snprintf(e->glob, sizeof(e->glob), "%s/a.log", e->logs);
+}
+
+/* cp FROM TO (as copytruncate does), then truncate FROM. */
+static void copy_log(const struct env *e, const char *from, const char *to)
+{
+    char a[256], b[256];
+    log_path(e, from, a, sizeof(a));
+    log_path(e, to, b, sizeof(b));
+    int in = open(a, O_RDONLY | O_CLOEXEC), out = open(b, O_WRONLY | O_CREAT | O_TRUNC, 0644);
+    assert_true(in >= 0 && out >= 0);
+    char buf[1 << 16];
+    ssize_t n;
+    while ((n = read(in, buf, sizeof(buf))) > 0)
+        put(out, buf, (size_t)n);
+    close(in);
+    close(out);
+}
+
+static void copytruncate_log(const struct env *e, const char *from, const char *to)
+{
+    char a[256];
+    copy_log(e, from, to);
+    log_path(e, from, a, sizeof(a));
+    assert_int_equal(truncate(a, 0), 0);
+}
+
+/* What the agent logs (stderr) between start and stop, in a file. */
+struct captured {
+    int saved;
+    char path[200];
+};
+
+static void capture_start(const struct env *e, struct captured *c)
+{
+    snprintf(c->path, sizeof(c->path), "%s/stderr.log", e->root);
+    int fd = open(c->path, O_WRONLY | O_CREAT | O_TRUNC | O_CLOEXEC, 0644);
+    assert_true(fd >= 0);
+    fflush(stderr);
+    c->saved = dup(2);
+    assert_true(c->saved >= 0);
+    dup2(fd, 2);
+    close(fd);
+}
+
+/* Stops capturing; returns whether the log has a line with all of the
+ * given words (NULL-terminated), echoing it to the real stderr. */
+static bool capture_stop(struct captured *c, ...)
+{
+    fflush(stderr);
+    dup2(c->saved, 2);
+    close(c->saved);
+    FILE *f = fopen(c->path, "r");
+    assert_non_null(f);
+    char line[2048];
+    bool found = false;
+    while (fgets(line, sizeof(line), f)) {
+        fputs(line, stderr);
+        va_list ap;
+        va_start(ap, c);
+        bool all = true;
+        for (const char *w; (w = va_arg(ap, const char *));)
+            all = all && strstr(line, w) != NULL;
+        va_end(ap);
+        found = found || all;
+    }
+    fclose(f);
+    return found;
+}
+
+/* copytruncate while the agent is behind (the output refuses everything):
+ * what it had not read is finished from the copy, under the content id it
+ * had and from the offset it had reached, then the new content from 0. The
+ * copy's name matches no path. */
+static void test_copytruncate_while_behind(void **state)
+{
+    (void)state;
+    struct env *e = env_new(LF_START_BEGINNING, true);
+    e->tout->verify_data = e->data;
+    append(e, "a.log", "c", 1, 3);
+    env_start(e);
+    assert_int_equal(pump_until(e, 3), 3);
+    uint64_t cid = registry_cid(e, "a.log");
+    assert_true(cid != 0);
+    e->tout->refuse = INT_MAX;
+    append(e, "a.log", "c", 4, 3000);
+    pump_for(e, 300); /* reads some, then blocked */
+    assert_true(e->tout->refused > 0);
+    copytruncate_log(e, "a.log", "a.log.1");
+    append(e, "a.log", "n", 1, 3);
+    e->tout->refuse = 0;
+    assert_int_equal(pump_until(e, 3003), 3003);
+    assert_int_equal(pump_for(e, 300), 3003);
+    struct recs r = load(e);
+    expect_each(&r, "c", 1, 3000, 1);
+    expect_each(&r, "n", 1, 3, 1);
+    expect_ids(&r, "c", cid); /* one content, whichever file it came from */
+    uint64_t live = registry_cid(e, "a.log");
+    assert_true(live != 0 && live != cid);
+    expect_ids(&r, "n", live);
+    char p[256];
+    log_path(e, "a.log.1", p, sizeof(p));
+    assert_string_equal(find_msg(&r, "c 3000")->path, p);
+    assert_int_equal(find_msg(&r, "n 1")->off, 0);
+    recs_free(&r);
+    env_stop(e);
+    assert_int_equal(registry_offset(e, "a.log.1"), file_size(e, "a.log.1"));
+    assert_int_equal(registry_offset(e, "a.log"), file_size(e, "a.log"));
+    env_free(e);
+}
+
+/* copytruncate while the agent is stopped, with only the live path
+ * configured: the copy is found by its first bytes and finished from the
+ * saved offset, the live file read from 0. */
+static void test_copytruncate_while_stopped(void **state)
+{
+    (void)state;
+    struct env *e = env_new(LF_START_END, true);
+    live_path_only(e);
+    append(e, "a.log", "old", 1, 2); /* before start_at end */
+    env_start(e);
+    append(e, "a.log", "c", 1, 5);
+    assert_int_equal(pump_until(e, 5), 5);
+    uint64_t cid = registry_cid(e, "a.log");
+    env_stop(e);
+    append(e, "a.log", "c", 6, 9);
+    copytruncate_log(e, "a.log", "a.log.1");
+    append(e, "a.log", "n", 1, 2);
+    env_start(e);
+    assert_int_equal(pump_until(e, 11), 11);
+    assert_int_equal(pump_for(e, 300), 11);
+    struct recs r = load(e);
+    expect_each(&r, "c", 1, 9, 1);
+    expect_each(&r, "n", 1, 2, 1);
+    expect_each(&r, "old", 1, 2, 0);
+    expect_ids(&r, "c", cid);
+    recs_free(&r);
+    env_free(e);
+}
+
+/* The agent killed, the file rotated twice by rename (a.log -> a.log.1 ->
+ * a.log.2, a new a.log each time), only a.log configured: the file it was
+ * reading is found by its inode under its new name and finished with the
+ * same ids, the file that came and went in between (never seen) is read
+ * from its start, then the live one. */
+static void test_rename_rotation_twice_while_killed(void **state)
+{
+    (void)state;
+    struct env *e = ids_env();
+    live_path_only(e);
+    append(e, "a.log", "k", 1, 5);
+    pid_t child = fork();
+    assert_true(child >= 0);
+    if (child == 0) {
+        env_start(e);
+        int64_t end = lf_now_mono_ms() + WAIT_MS;
+        while (lf_now_mono_ms() < end) {
+            pump_once(e);
+            if (count_out(e) == 5 && registry_offset(e, "a.log") == 20)
+                raise(SIGKILL);
+        }
+        _exit(2);
+    }
+    int status;
+    assert_int_equal(waitpid(child, &status, 0), child);
+    assert_true(WIFSIGNALED(status) && WTERMSIG(status) == SIGKILL);
+    uint64_t cid = registry_cid(e, "a.log");
+    append(e, "a.log", "k", 6, 8);
+    rename_log(e, "a.log", "a.log.1");
+    append(e, "a.log", "m", 1, 3);
+    rename_log(e, "a.log.1", "a.log.2");
+    rename_log(e, "a.log", "a.log.1");
+    append(e, "a.log", "n", 1, 2);
+    append(e, "a.log.2.gz", "z", 1, 2); /* an old compressed one: not ours */
+    env_start(e);
+    assert_int_equal(pump_until(e, 13), 13);
+    assert_int_equal(pump_for(e, 300), 13);
+    struct recs r = load(e);
+    expect_each(&r, "k", 1, 8, 1);
+    expect_each(&r, "m", 1, 3, 1);
+    expect_each(&r, "n", 1, 2, 1);
+    expect_ids(&r, "k", cid);
+    assert_int_equal(find_msg(&r, "k 6")->off, 20);
+    char p[256];
+    log_path(e, "a.log.2", p, sizeof(p));
+    assert_string_equal(find_msg(&r, "k 8")->path, p);
+    recs_free(&r);
+    env_stop(e);
+    /* A restart reads nothing again. */
+    env_start(e);
+    assert_int_equal(pump_for(e, 300), 13);
+    env_free(e);
+}
+
+/* Rotated while the agent was down and compressed (or deleted) before it
+ * came back: the bytes it had not read are reported with their count. */
+static void test_lost_while_stopped_reported(void **state)
+{
+    (void)state;
+    struct env *e = env_new(LF_START_BEGINNING, false);
+    live_path_only(e);
+    append(e, "a.log", "k", 1, 5);
+    env_start(e);
+    assert_int_equal(pump_until(e, 5), 5);
+    env_stop(e);
+    append(e, "a.log", "k", 6, 8); /* 12 bytes never read */
+    char p[256];
+    log_path(e, "a.log", p, sizeof(p));
+    assert_int_equal(unlink(p), 0);
+    append(e, "a.log", "n", 1, 2);
+    struct captured c;
+    capture_start(e, &c);
+    lf_log_set_level(LF_LOG_WARN);
+    env_start(e);
+    pump_until(e, 7);
+    pump_for(e, 200);
+    env_stop(e);
+    lf_log_set_level(getenv("LF_TEST_VERBOSE") ? LF_LOG_DEBUG : LF_LOG_ERROR);
+    /* Offset 20 of a file of 20 bytes at the last look: its size then. */
+    assert_true(capture_stop(&c, " warn ", "a.log", "lost", NULL));
+    assert_int_equal(count_out(e), 7);
+    assert_int_equal(registry_entries(e), 1);
+    env_free(e);
+}
+
+/* A glob that matches the copies copytruncate makes: a copy of the file
+ * being read is not read again; truncated while the agent is behind, the
+ * copy is finished where it had stopped. Each line once. */
+static void test_glob_matching_copies_no_duplicates(void **state)
+{
+    (void)state;
+    struct env *e = env_new(LF_START_BEGINNING, true);
+    append(e, "a.log", "c", 1, 10);
+    env_start(e);
+    assert_int_equal(pump_until(e, 10), 10);
+    /* A copy while the original is live: nothing to read in it. */
+    copy_log(e, "a.log", "a-1.log");
+    append(e, "a.log", "c", 11, 12);
+    assert_int_equal(pump_until(e, 12), 12);
+    assert_int_equal(pump_for(e, 300), 12);
+    /* Behind, then copytruncate to a matched name. */
+    e->tout->refuse = INT_MAX;
+    append(e, "a.log", "c", 13, 2000);
+    pump_for(e, 300);
+    copytruncate_log(e, "a.log", "a-2.log");
+    append(e, "a.log", "n", 1, 3);
+    e->tout->refuse = 0;
+    assert_int_equal(pump_until(e, 2003), 2003);
+    assert_int_equal(pump_for(e, 1200), 2003); /* a rescan and a tick included */
+    struct recs r = load(e);
+    expect_each(&r, "c", 1, 2000, 1);
+    expect_each(&r, "n", 1, 3, 1);
+    recs_free(&r);
+    env_stop(e);
+    /* A restart with all of them there reads nothing again. */
+    env_start(e);
+    assert_int_equal(pump_for(e, 500), 2003);
+    env_free(e);
+}
+
+/* Blocked (the pipeline refuses), the input sleeps: nothing is due before
+ * the retry, a run before it drives nothing, and the retry reads on. */
+static void test_blocked_input_sleeps(void **state)
+{
+    (void)state;
+    struct env *e = env_new(LF_START_BEGINNING, true);
+    e->tout->refuse = INT_MAX;
+    append(e, "a.log", "b", 1, 5000);
+    env_start(e);
+    int64_t end = lf_now_mono_ms() + WAIT_MS;
+    while (e->tout->refused == 0 && lf_now_mono_ms() < end)
+        pump_once(e);
+    assert_true(e->tout->refused > 0);
+    struct lf_input *in = e->in;
+    int64_t now = lf_now_mono_ms();
+    assert_int_equal(in->ops->run(in, now), 0);
+    uint64_t emitted = in->counters.emitted;
+    int64_t d = in->ops->deadline(in);
+    /* The registry's once-a-second save may come first, never "now". */
+    assert_true(d >= now + 50);
+    /* Writes to the file do not wake it: its descriptor is quiet. */
+    append(e, "a.log", "b", 5001, 5010);
+    struct pollfd pfd = {.fd = in->ops->fd(in), .events = POLLIN};
+    assert_int_equal(poll(&pfd, 1, 30), 0);
+    e->tout->refuse = 0;
+    assert_int_equal(pump_until(e, 5010), 5010);
+    assert_true(in->counters.emitted > emitted);
+    struct recs r = load(e);
+    expect_each(&r, "b", 1, 5010, 1);
+    recs_free(&r);
+    env_free(e);
+}
+
 /* ---- back-pressure and many files ---------------------------------------- */
 
 static void test_pipeline_full_loses_nothing(void **state)
@@ -1653,6 +1954,9 @@ static void test_polling_fallback(void **state)
 int main(void)
 {
     lf_log_set_level(getenv("LF_TEST_VERBOSE") ? LF_LOG_DEBUG : LF_LOG_ERROR);
+    /* LF_TEST_FILTER=test_copytruncate*: some tests only. */
+    if (getenv("LF_TEST_FILTER"))
+        cmocka_set_test_filter(getenv("LF_TEST_FILTER"));
     const struct CMUnitTest tests[] = {
         cmocka_unit_test(test_start_end_and_new_files),
         cmocka_unit_test(test_start_beginning),
@@ -1676,6 +1980,12 @@ int main(void)
         cmocka_unit_test(test_content_id_new_after_rename_and_create),
         cmocka_unit_test(test_crash_between_save_and_first_emit),
         cmocka_unit_test(test_crash_then_rename_same_ids),
+        cmocka_unit_test(test_copytruncate_while_behind),
+        cmocka_unit_test(test_copytruncate_while_stopped),
+        cmocka_unit_test(test_rename_rotation_twice_while_killed),
+        cmocka_unit_test(test_lost_while_stopped_reported),
+        cmocka_unit_test(test_glob_matching_copies_no_duplicates),
+        cmocka_unit_test(test_blocked_input_sleeps),
         cmocka_unit_test(test_pipeline_full_loses_nothing),
         cmocka_unit_test(test_ack_queue_full_pauses_file),
         cmocka_unit_test(test_many_in_flight_keep_reading),
