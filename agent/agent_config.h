@@ -49,7 +49,7 @@
  *       local_dates: false      # daily files by local date   [false]
  *     stdout:
  *       bulk: false             # _bulk action lines too   [false]
- *     elasticsearch: ...        # shipper/es_conf.c
+ *     elasticsearch: ...        # shipper/es/es_conf.c
  *     kafka:
  *       brokers: [localhost:9092]   # bootstrap brokers   [localhost:9092]
  *       topic: logferry         # %{prefix}: the index prefix   [logferry]

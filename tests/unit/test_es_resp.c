@@ -16,6 +16,7 @@
 #include <stdlib.h>
 #include <string.h>
 
+#include "bulk.h"
 #include "es_int.h"
 
 static char *load(const char *name, size_t *len)
@@ -513,7 +514,7 @@ static void test_bulk_append(void **state)
     struct lf_buf body;
     lf_buf_init(&body, 1 << 20);
     const char *doc = "{\"message\":\"hello\"}";
-    assert_int_equal(lf_es_bulk_append(&body, "syslog-2026.11.21", 17,
+    assert_int_equal(lf_bulk_append(&body, "syslog-2026.11.21", 17,
                                        "5f2c1a7e9b0d4c3e8a6f1b2d3c4e5f60", doc, strlen(doc)),
                      0);
     assert_string_equal(body.data, "{\"create\":{\"_index\":\"syslog-2026.11.21\",\"_id\":"
@@ -521,7 +522,7 @@ static void test_bulk_append(void **state)
                                    "{\"message\":\"hello\"}\n");
     /* Hostile index and id stay inside their strings. */
     const char *index = "a\"}}\n{\"delete\":{\"_index\":\"x";
-    assert_int_equal(lf_es_bulk_append(&body, index, strlen(index), "i\nd", doc, strlen(doc)), 0);
+    assert_int_equal(lf_bulk_append(&body, index, strlen(index), "i\nd", doc, strlen(doc)), 0);
     size_t lines = 0;
     for (size_t i = 0; i < body.len; i++)
         lines += body.data[i] == '\n';
@@ -538,8 +539,8 @@ static void test_bulk_append(void **state)
     json_decref(action);
     /* A raw newline in a document would forge a line: refused, nothing added. */
     size_t before = body.len;
-    assert_int_equal(lf_es_bulk_append(&body, "s", 1, "1", "{\"a\":\n1}", 8), LF_EINVAL);
-    assert_int_equal(lf_es_bulk_append(&body, "s", 1, "1", "", 0), LF_EINVAL);
+    assert_int_equal(lf_bulk_append(&body, "s", 1, "1", "{\"a\":\n1}", 8), LF_EINVAL);
+    assert_int_equal(lf_bulk_append(&body, "s", 1, "1", "", 0), LF_EINVAL);
     assert_int_equal(body.len, before);
     lf_buf_free(&body);
 }
@@ -554,7 +555,7 @@ static void test_bulk_append_cap(void **state)
     for (size_t max = need - 3; max <= need + 3; max++) {
         struct lf_buf body;
         lf_buf_init(&body, max);
-        int rc = lf_es_bulk_append(&body, "syslog", 6, "1", doc, strlen(doc));
+        int rc = lf_bulk_append(&body, "syslog", 6, "1", doc, strlen(doc));
         if (max < need) {
             assert_int_equal(rc, LF_ELIMIT);
             assert_int_equal(body.len, 0);
@@ -562,7 +563,7 @@ static void test_bulk_append_cap(void **state)
             assert_int_equal(rc, 0);
             assert_string_equal(body.data, one);
             /* the second never fits: the first stays whole */
-            assert_int_equal(lf_es_bulk_append(&body, "syslog", 6, "2", doc, strlen(doc)),
+            assert_int_equal(lf_bulk_append(&body, "syslog", 6, "2", doc, strlen(doc)),
                              LF_ELIMIT);
             assert_int_equal(body.len, need);
             assert_string_equal(body.data, one);
@@ -575,9 +576,9 @@ static void test_bulk_append_cap(void **state)
     index[sizeof(index) - 1] = '\0';
     struct lf_buf body;
     lf_buf_init(&body, 300);
-    assert_int_equal(lf_es_bulk_append(&body, "s", 1, "1", doc, strlen(doc)), 0);
+    assert_int_equal(lf_bulk_append(&body, "s", 1, "1", doc, strlen(doc)), 0);
     size_t before = body.len;
-    assert_int_equal(lf_es_bulk_append(&body, index, strlen(index), "2", doc, strlen(doc)),
+    assert_int_equal(lf_bulk_append(&body, index, strlen(index), "2", doc, strlen(doc)),
                      LF_ELIMIT);
     assert_int_equal(body.len, before);
     assert_int_equal(strlen(body.data), before);

@@ -33,8 +33,7 @@
  * the reason in err: the property's name and librdkafka's complaint, never
  * the value (it may be a password).
  */
-rd_kafka_conf_t *lf_kafka_conf_new(const char *section,
-                                   const char *const *brokers, size_t nbrokers,
+rd_kafka_conf_t *lf_kafka_conf_new(const char *section, const char *const *brokers, size_t nbrokers,
                                    const char *const *def_names, const char *const *def_values,
                                    size_t ndefs, const char *const *names,
                                    const char *const *values, size_t nprops, char *err,

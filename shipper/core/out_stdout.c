@@ -3,6 +3,7 @@
  * in _bulk form), acknowledged once written.
  */
 #define _POSIX_C_SOURCE 200809L
+#include "bulk.h"
 #include "shipper.h"
 
 #include <errno.h>
@@ -29,11 +30,10 @@ static int stdout_submit(struct lf_output *base, struct lf_batch *b)
             char index[256];
             if (!lf_index_name(index, sizeof(index), d->index, d->ts_ms, false))
                 snprintf(index, sizeof(index), "%s", d->index);
-            rc = lf_buf_printf(&o->out, "{\"create\":{\"_index\":\"%s\",\"_id\":\"%s\"}}\n", index,
-                               d->id);
+            rc = lf_bulk_append(&o->out, index, strlen(index), d->id, b->buf.data + d->off, d->len);
+            continue;
         }
-        if (!rc)
-            rc = lf_buf_append(&o->out, b->buf.data + d->off, d->len);
+        rc = lf_buf_append(&o->out, b->buf.data + d->off, d->len);
         if (!rc)
             rc = lf_buf_putc(&o->out, '\n');
     }

@@ -14,13 +14,47 @@
 #ifndef LF_SHIPPER_H
 #define LF_SHIPPER_H
 
-#include "es_http.h"
 #include "lf.h"
-#include "spool.h"
 
 #include <stdbool.h>
 #include <stddef.h>
 #include <stdint.h>
+
+/* ---- settings shared by the outputs ----------------------------------- */
+
+/* The on-disk spool (core/spool.c) of the Elasticsearch and Kafka outputs. */
+enum lf_spool_fsync {
+    LF_SPOOL_FSYNC_COMMIT, /* commit fsyncs the segments (and the directory) */
+    LF_SPOOL_FSYNC_NEVER   /* commit only makes records readable; the OS writes them */
+};
+
+enum lf_spool_full {
+    LF_SPOOL_FULL_BLOCK,      /* append says LF_ELIMIT until acknowledgements free room */
+    LF_SPOOL_FULL_DROP_OLDEST /* append deletes the oldest segments, counting the loss */
+};
+
+struct lf_spool_options {
+    const char *dir;        /* created (mode 0700, with missing parents) if missing */
+    uint64_t max_bytes;     /* all segments together; 1 GiB when 0 */
+    uint64_t segment_bytes; /* 16 MiB when 0; at most max_bytes / 4 (a larger record
+                               gets a segment of its own) */
+    enum lf_spool_fsync fsync;
+    enum lf_spool_full full;
+};
+
+/* How to reach the servers; strings are copied. Secrets are never logged. */
+struct lf_http_options {
+    const char *ca_file;   /* NULL: the system's CA store */
+    const char *cert_file; /* client certificate (PEM), optional */
+    const char *key_file;
+    bool verify;          /* certificate and host name checks (default on) */
+    const char *username; /* basic auth, optional */
+    const char *password;
+    const char *api_key; /* "Authorization: ApiKey ...", optional */
+    int64_t connect_timeout_ms;
+    int64_t timeout_ms;  /* the whole request */
+    size_t max_response; /* bytes kept of an answer; more is an error */
+};
 
 /* ---- acknowledgement targets ------------------------------------------- */
 

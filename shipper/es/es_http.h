@@ -9,24 +9,11 @@
 #define LF_ES_HTTP_H
 
 #include "lf.h"
+#include "shipper.h" /* struct lf_http_options */
 
 #include <stdbool.h>
 #include <stddef.h>
 #include <stdint.h>
-
-/* How to reach the servers; strings are copied. Secrets are never logged. */
-struct lf_http_options {
-    const char *ca_file;   /* NULL: the system's CA store */
-    const char *cert_file; /* client certificate (PEM), optional */
-    const char *key_file;
-    bool verify;          /* certificate and host name checks (default on) */
-    const char *username; /* basic auth, optional */
-    const char *password;
-    const char *api_key; /* "Authorization: ApiKey ...", optional */
-    int64_t connect_timeout_ms;
-    int64_t timeout_ms;  /* the whole request */
-    size_t max_response; /* bytes kept of an answer; more is an error */
-};
 
 struct lf_http;
 struct lf_http_req;

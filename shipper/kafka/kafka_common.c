@@ -12,8 +12,8 @@
 
 int lf_kafka_secret_property(const char *name)
 {
-    static const char *const words[] = {"password", "secret", "jaas", "key.pem", "token",
-                                        "credentials"};
+    static const char *const words[] = {"password", "secret", "jaas",
+                                        "key.pem",  "token",  "credentials"};
     for (size_t i = 0; i < sizeof(words) / sizeof(words[0]); i++)
         if (strstr(name, words[i]))
             return 1;
@@ -24,7 +24,7 @@ int lf_kafka_secret_property(const char *name)
 static void log_cb(const rd_kafka_t *rk, int level, const char *fac, const char *buf)
 {
     (void)rk; /* its opaque belongs to the client's owner */
-    enum lf_log_level l = level <= 3 ? LF_LOG_ERROR
+    enum lf_log_level l = level <= 3   ? LF_LOG_ERROR
                           : level == 4 ? LF_LOG_WARN
                           : level <= 6 ? LF_LOG_INFO
                                        : LF_LOG_DEBUG;
@@ -45,8 +45,7 @@ static int set(rd_kafka_conf_t *conf, const char *section, const char *name, con
     return -1;
 }
 
-rd_kafka_conf_t *lf_kafka_conf_new(const char *section,
-                                   const char *const *brokers, size_t nbrokers,
+rd_kafka_conf_t *lf_kafka_conf_new(const char *section, const char *const *brokers, size_t nbrokers,
                                    const char *const *def_names, const char *const *def_values,
                                    size_t ndefs, const char *const *names,
                                    const char *const *values, size_t nprops, char *err,

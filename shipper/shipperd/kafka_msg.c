@@ -150,11 +150,18 @@ static int64_t fallback_time(const struct lf_kafka_msg *m)
 static int add_event(struct lf_kafka_msg_conv *c, struct lf_batch *b, const struct lf_doc *meta,
                      int64_t ts)
 {
-    static const struct lf_field agent_fields[] = {
-        {.path = "agent.type", .path_len = 10, .type = LF_VAL_STRING, .flags = LF_FIELD_CONST,
-         .str = "logferry", .len = 8},
-        {.path = "agent.version", .path_len = 13, .type = LF_VAL_STRING,
-         .flags = LF_FIELD_CONST, .str = LF_VERSION, .len = sizeof(LF_VERSION) - 1}};
+    static const struct lf_field agent_fields[] = {{.path = "agent.type",
+                                                    .path_len = 10,
+                                                    .type = LF_VAL_STRING,
+                                                    .flags = LF_FIELD_CONST,
+                                                    .str = "logferry",
+                                                    .len = 8},
+                                                   {.path = "agent.version",
+                                                    .path_len = 13,
+                                                    .type = LF_VAL_STRING,
+                                                    .flags = LF_FIELD_CONST,
+                                                    .str = LF_VERSION,
+                                                    .len = sizeof(LF_VERSION) - 1}};
     char text[LF_TS_TEXT_LEN];
     size_t n = lf_ts_format(&c->ts_cache, ts, text);
     int rc;
@@ -226,7 +233,8 @@ static int add_json(struct lf_kafka_msg_conv *c, const struct lf_kafka_msg *m, s
         char text[LF_TS_TEXT_LEN];
         size_t n = lf_ts_format(&c->ts_cache, ts, text);
         if ((rc = lf_buf_append(&c->scratch, "{\"@timestamp\":\"", 15)) ||
-            (rc = lf_buf_append(&c->scratch, text, n)) || (rc = lf_buf_append(&c->scratch, "\"", 1)))
+            (rc = lf_buf_append(&c->scratch, text, n)) ||
+            (rc = lf_buf_append(&c->scratch, "\"", 1)))
             return LF_ENOMEM;
     }
     size_t body = c->scratch.len;
@@ -248,8 +256,8 @@ static int add_json(struct lf_kafka_msg_conv *c, const struct lf_kafka_msg *m, s
     return lf_batch_add_json(b, c->scratch.data, c->scratch.len, meta);
 }
 
-int lf_kafka_msg_add(struct lf_kafka_msg_conv *c, const struct lf_kafka_msg *m,
-                     struct lf_batch *b, struct lf_ack_target *ack, uint64_t seq)
+int lf_kafka_msg_add(struct lf_kafka_msg_conv *c, const struct lf_kafka_msg *m, struct lf_batch *b,
+                     struct lf_ack_target *ack, uint64_t seq)
 {
     if (!m->value || m->len == 0) {
         c->counters.skipped++;
@@ -264,8 +272,8 @@ int lf_kafka_msg_add(struct lf_kafka_msg_conv *c, const struct lf_kafka_msg *m,
     bool have_ts = header_ts(c, m, &ts);
 
     struct lf_json_object_info info;
-    bool is_json = c->format != LF_KAFKA_FORMAT_RAW &&
-                   lf_json_check_object(m->value, m->len, &info) == 0;
+    bool is_json =
+        c->format != LF_KAFKA_FORMAT_RAW && lf_json_check_object(m->value, m->len, &info) == 0;
     /* A message refused for want of room comes again: count it once. */
     struct lf_input_counters lines = c->counters.lines;
     c->counted = NULL;

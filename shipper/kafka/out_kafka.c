@@ -40,6 +40,7 @@
  * JSON in flight or waiting to be sent again.
  */
 #define _POSIX_C_SOURCE 200809L
+#include "dead_letter.h"
 #include "kafka_common.h"
 #include "shipper.h"
 #include "spool.h"
@@ -66,7 +67,6 @@
 #define RESTART_MAX_MS 30000 /* between new producers, when each fails for good */
 #define DESTROY_FLUSH_MS 1000
 #define PURGE_WAIT_MS 5000
-#define DEAD_LOGGED_PER_ROUND 10
 #define FAIL_LOG_INTERVAL_MS 10000
 
 /* One document handed to librdkafka, or waiting to be handed again. */
@@ -79,6 +79,7 @@ struct kmsg {
     uint32_t len; /* of the JSON */
     uint32_t topic;
     bool from_spool;
+    bool dead_added;         /* handed to the dead-letter writer */
     rd_kafka_resp_err_t err; /* why its last delivery failed */
     char id[LF_DOC_ID_LEN + 1];
 };
@@ -138,8 +139,7 @@ struct kafka_out {
     bool spool_q_live;
     struct lf_buf rec;
 
-    int dead_fd;
-    struct lf_buf dead_buf;
+    struct lf_dead_letters *dead_letters;
     int64_t dead_retry_at_ms;
 
     bool closing; /* in destroy: nothing is produced any more */
@@ -647,76 +647,34 @@ static void restart_if_due(struct kafka_out *o)
 
 /* ---- the dead-letter file ------------------------------------------------ */
 
-static int dead_line(struct kafka_out *o, const struct kmsg *m)
-{
-    struct lf_buf *b = &o->dead_buf;
-    const struct ktopic *t = o->topics[m->topic];
-    char ts[32];
-    time_t now = time(NULL);
-    struct tm tm;
-    gmtime_r(&now, &tm);
-    strftime(ts, sizeof(ts), "%Y-%m-%dT%H:%M:%SZ", &tm);
-    const char *type = rd_kafka_err2name(m->err), *reason = rd_kafka_err2str(m->err);
-    int rc = lf_buf_printf(b, "{\"@timestamp\":\"%s\",\"topic\":", ts);
-    if (!rc)
-        rc = lf_json_write_string(b, t->name, strlen(t->name));
-    if (!rc)
-        rc = lf_buf_puts(b, ",\"index\":");
-    if (!rc)
-        rc = lf_json_write_string(b, t->prefix, strlen(t->prefix));
-    if (!rc)
-        rc = lf_buf_printf(b, ",\"_id\":\"%s\",\"error\":{\"type\":", m->id);
-    if (!rc)
-        rc = lf_json_write_string(b, type, strlen(type));
-    if (!rc)
-        rc = lf_buf_puts(b, ",\"reason\":");
-    if (!rc)
-        rc = lf_json_write_string(b, reason, strlen(reason));
-    if (!rc)
-        rc = lf_buf_puts(b, "},\"document\":");
-    if (!rc)
-        rc = lf_buf_append(b, m->json, m->len);
-    if (!rc)
-        rc = lf_buf_puts(b, "}\n");
-    return rc;
-}
-
 /* Writes and syncs the dead letters, then tells their inputs (`failed`).
  * When the file cannot be written they wait and are tried again. */
 static void flush_dead(struct kafka_out *o)
 {
     if (!o->dead.n || mono_ms() < o->dead_retry_at_ms)
         return;
-    lf_buf_reset(&o->dead_buf);
-    int rc = 0;
-    for (struct kmsg *m = o->dead.head; m && !rc; m = m->next)
-        rc = dead_line(o, m);
-    const char *path = o->opt.dead_letter_path;
-    if (!rc && path) {
-        if (o->dead_fd < 0)
-            o->dead_fd = open(path, O_WRONLY | O_APPEND | O_CREAT | O_CLOEXEC, 0600);
-        if (o->dead_fd < 0 || lf_write_all(o->dead_fd, o->dead_buf.data, o->dead_buf.len) ||
-            fsync(o->dead_fd) != 0) {
-            lf_log(LF_LOG_ERROR, COMPONENT, "cannot write dead-letter file %s: %s", path,
-                   strerror(errno));
-            if (o->dead_fd >= 0)
-                close(o->dead_fd);
-            o->dead_fd = -1;
-            rc = LF_EIO;
-        }
+    for (struct kmsg *m = o->dead.head; m; m = m->next) {
+        if (m->dead_added)
+            continue;
+        const struct ktopic *t = o->topics[m->topic];
+        struct lf_dead_letter dl = {.index = t->prefix,
+                                    .topic = t->name,
+                                    .id = m->id,
+                                    .type = rd_kafka_err2name(m->err),
+                                    .reason = rd_kafka_err2str(m->err),
+                                    .json = m->json,
+                                    .len = m->len};
+        if (lf_dead_letters_add(o->dead_letters, &dl))
+            break;
+        m->dead_added = true;
     }
-    lf_buf_reset(&o->dead_buf);
-    if (rc) {
+    if (lf_dead_letters_flush(o->dead_letters)) {
         o->dead_retry_at_ms = mono_ms() + DEAD_RETRY_MS;
         return;
     }
-    size_t n = 0;
     struct kmsg *m;
-    while ((m = kq_pop(&o->dead))) {
-        if (n++ < DEAD_LOGGED_PER_ROUND)
-            lf_log(LF_LOG_WARN, COMPONENT, "document %s refused by Kafka (topic %s): %s%s", m->id,
-                   o->topics[m->topic]->name, rd_kafka_err2str(m->err),
-                   path ? "; kept in the dead-letter file" : "");
+    while ((m = o->dead.head) && m->dead_added) {
+        kq_pop(&o->dead);
         o->base.counters.failed++;
         if (m->from_spool)
             spool_settle(o, m);
@@ -724,9 +682,8 @@ static void flush_dead(struct kafka_out *o)
             (m->ack->failed ? m->ack->failed : m->ack->safe)(m->ack, m->seq);
         msg_free(o, m);
     }
-    if (n > DEAD_LOGGED_PER_ROUND)
-        lf_log(LF_LOG_WARN, COMPONENT, "... and %zu more documents refused",
-               n - DEAD_LOGGED_PER_ROUND);
+    if (o->dead.n)
+        o->dead_retry_at_ms = mono_ms() + DEAD_RETRY_MS;
 }
 
 /* ---- the spool ------------------------------------------------------------ */
@@ -981,6 +938,7 @@ static void after_serve(struct kafka_out *o)
     replay(o);
     check_drained(o);
     log_failures(o, false);
+    lf_dead_letters_tick(o->dead_letters, false);
     if (o->spool)
         o->base.counters.dropped = lf_spool_report_drops(o->spool, COMPONENT, "Kafka", false);
 }
@@ -1121,10 +1079,8 @@ static void kafka_destroy(struct lf_output *base)
         close(o->wake_rd);
     if (o->wake_wr >= 0)
         close(o->wake_wr);
-    if (o->dead_fd >= 0)
-        close(o->dead_fd);
+    lf_dead_letters_close(o->dead_letters);
     lf_buf_free(&o->rec);
-    lf_buf_free(&o->dead_buf);
     free(o);
 }
 
@@ -1177,9 +1133,8 @@ struct lf_output *lf_out_kafka_create(const struct lf_kafka_out_options *opt, ch
     }
     o->base.ops = &kafka_ops;
     o->opt = *opt;
-    o->wake_rd = o->wake_wr = o->dead_fd = -1;
+    o->wake_rd = o->wake_wr = -1;
     lf_buf_init(&o->rec, LF_SPOOL_MAX_RECORD);
-    lf_buf_init(&o->dead_buf, SIZE_MAX / 2);
     if (!o->opt.compression)
         o->opt.compression = DEFAULT_COMPRESSION;
     if (o->opt.delivery_timeout_ms <= 0)
@@ -1242,13 +1197,11 @@ struct lf_output *lf_out_kafka_create(const struct lf_kafka_out_options *opt, ch
                    lf_spool_unacked_bytes(o->spool));
         }
     }
-    if (opt->dead_letter_path) {
-        o->dead_fd = open(opt->dead_letter_path, O_WRONLY | O_APPEND | O_CREAT | O_CLOEXEC, 0600);
-        if (o->dead_fd < 0) {
-            snprintf(errbuf, errlen, "output.kafka: dead-letter file %s: %s", opt->dead_letter_path,
-                     strerror(errno));
-            goto fail;
-        }
+    char err[512];
+    if (!(o->dead_letters =
+              lf_dead_letters_open(opt->dead_letter_path, COMPONENT, "Kafka", err, sizeof(err)))) {
+        snprintf(errbuf, errlen, "output.kafka: %s", err);
+        goto fail;
     }
     if (create_producer(o, errbuf, errlen))
         goto fail;

@@ -23,9 +23,11 @@
 #define GIB (1024ull * 1024 * 1024)
 #define HOUR 3600000ull
 
-static const struct lf_conf_enum log_levels[] = {
-    {"error", LF_LOG_ERROR}, {"warn", LF_LOG_WARN}, {"info", LF_LOG_INFO},
-    {"debug", LF_LOG_DEBUG}, {NULL, 0}};
+static const struct lf_conf_enum log_levels[] = {{"error", LF_LOG_ERROR},
+                                                 {"warn", LF_LOG_WARN},
+                                                 {"info", LF_LOG_INFO},
+                                                 {"debug", LF_LOG_DEBUG},
+                                                 {NULL, 0}};
 static const struct lf_conf_enum formats[] = {{"auto", LF_KAFKA_FORMAT_AUTO},
                                               {"json", LF_KAFKA_FORMAT_JSON},
                                               {"raw", LF_KAFKA_FORMAT_RAW},
@@ -200,7 +202,10 @@ static const struct lf_conf_key top_keys[] = {
      .flags = LF_CONF_SET_LINE | LF_CONF_SET_COL,
      .def_doc = "`syslog` (`['" LF_DEFAULT_GRAMMAR_EXPR "']`), always there unless redefined",
      .doc = "named grammars, for raw lines and for the index templates"},
-    {.name = "inputs", .type = LF_CONF_SECTION, .sub = inputs_keys, .doc = "where events come from"},
+    {.name = "inputs",
+     .type = LF_CONF_SECTION,
+     .sub = inputs_keys,
+     .doc = "where events come from"},
     {.name = "output", .type = LF_CONF_SECTION, .sub = output_keys, .doc = "where events go"},
     {.name = NULL}};
 
@@ -237,8 +242,8 @@ static void cross_check(const struct lf_shipper_conf *conf, const struct lf_conf
                        "output.elasticsearch.spool: the shipper has no spool: Kafka keeps "
                        "events until Elasticsearch has them");
     if (conf->grammar && !lf_grammar_conf_find(conf->grammars, conf->ngrammars, conf->grammar)) {
-        const struct lf_conf_node *v = lf_conf_get(lf_conf_get(lf_conf_get(root, "inputs"), "kafka"),
-                                                   "grammar");
+        const struct lf_conf_node *v =
+            lf_conf_get(lf_conf_get(lf_conf_get(root, "inputs"), "kafka"), "grammar");
         lf_conf_errorf(errs, origin, v ? v->line : 0, v ? v->col : 0,
                        "inputs.kafka.grammar: no grammar named '%s'", conf->grammar);
     }

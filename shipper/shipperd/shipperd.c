@@ -77,8 +77,8 @@ struct shipper {
     rd_kafka_queue_t *queue;
     int wake[2]; /* the consumer queue's io-event pipe */
     int epfd, sigfd;
-    struct part *parts;       /* ours and detached ones */
-    bool paused_all;          /* the output refused a batch */
+    struct part *parts; /* ours and detached ones */
+    bool paused_all;    /* the output refused a batch */
     bool stopping;
     int64_t next_commit_ms, next_stats_ms;
     uint64_t consumed, commits, commit_errors, rebalances;
@@ -104,8 +104,7 @@ static void part_failed(struct lf_ack_target *t, uint64_t seq)
 static struct part *part_new(struct shipper *s, const char *topic, int32_t partition)
 {
     struct part *p = calloc(1, sizeof(*p));
-    if (!p || !(p->topic = strdup(topic)) ||
-        lf_ackq_init(&p->q, s->conf->max_pending, 0) != 0) {
+    if (!p || !(p->topic = strdup(topic)) || lf_ackq_init(&p->q, s->conf->max_pending, 0) != 0) {
         if (p)
             free(p->topic);
         free(p);
@@ -230,8 +229,8 @@ static void pause_parts(struct shipper *s, struct part *only, bool pause)
         if (!p->revoked && (!only || p == only))
             rd_kafka_topic_partition_list_add(list, p->topic, p->partition);
     if (list->cnt) {
-        rd_kafka_resp_err_t err =
-            pause ? rd_kafka_pause_partitions(s->rk, list) : rd_kafka_resume_partitions(s->rk, list);
+        rd_kafka_resp_err_t err = pause ? rd_kafka_pause_partitions(s->rk, list)
+                                        : rd_kafka_resume_partitions(s->rk, list);
         if (err)
             lf_log(LF_LOG_WARN, "shipper", "%s partitions: %s", pause ? "pausing" : "resuming",
                    rd_kafka_err2str(err));
@@ -356,8 +355,8 @@ static int flush_batch(struct shipper *s)
     int rc = lf_output_submit(s->out, s->batch);
     if (rc) {
         if (!s->paused_all) {
-            lf_log(LF_LOG_INFO, "shipper",
-                   "Elasticsearch is behind (%s): pausing consumption", lf_strerror(rc));
+            lf_log(LF_LOG_INFO, "shipper", "Elasticsearch is behind (%s): pausing consumption",
+                   lf_strerror(rc));
             pause_parts(s, NULL, true);
             s->paused_all = true;
         }
@@ -384,8 +383,7 @@ static void header(rd_kafka_headers_t *h, const char *name, const char **v, size
 {
     const void *value = NULL;
     size_t n = 0;
-    if (h && rd_kafka_header_get_last(h, name, &value, &n) == RD_KAFKA_RESP_ERR_NO_ERROR &&
-        value) {
+    if (h && rd_kafka_header_get_last(h, name, &value, &n) == RD_KAFKA_RESP_ERR_NO_ERROR && value) {
         *v = value;
         *len = n;
     }
@@ -410,7 +408,8 @@ static bool take(struct shipper *s, rd_kafka_message_t *rkm)
     if (p->next_offset >= 0 && rkm->offset > p->next_offset) {
         /* Kafka deleted them (retention) or compacted them away: say so,
          * it may be data nobody will ever index. */
-        lf_log(LF_LOG_WARN, "shipper", "%s/%d: offsets %" PRId64 "..%" PRId64
+        lf_log(LF_LOG_WARN, "shipper",
+               "%s/%d: offsets %" PRId64 "..%" PRId64
                " were not delivered (deleted by retention or compaction)",
                topic, rkm->partition, p->next_offset, rkm->offset - 1);
         p->skipped += (uint64_t)(rkm->offset - p->next_offset);
@@ -444,8 +443,8 @@ static bool take(struct shipper *s, rd_kafka_message_t *rkm)
     if (rc == LF_ELIMIT && s->batch->ndocs == 0) {
         /* Larger than an empty batch: Elasticsearch would refuse it too. */
         lf_log(LF_LOG_ERROR, "shipper",
-               "%s/%d offset %" PRId64 ": %zu bytes cannot fit in a bulk request: skipped",
-               topic, rkm->partition, rkm->offset, rkm->len);
+               "%s/%d offset %" PRId64 ": %zu bytes cannot fit in a bulk request: skipped", topic,
+               rkm->partition, rkm->offset, rkm->len);
         part_failed(&p->target, seq);
         rc = 1; /* settled */
     }
@@ -453,8 +452,8 @@ static bool take(struct shipper *s, rd_kafka_message_t *rkm)
         lf_ackq_unpush(&p->q);
         p->resume_at = rkm->offset;
         if (rc != LF_ELIMIT)
-            lf_log(LF_LOG_ERROR, "shipper", "%s/%d offset %" PRId64 ": %s", topic,
-                   rkm->partition, rkm->offset, lf_strerror(rc));
+            lf_log(LF_LOG_ERROR, "shipper", "%s/%d offset %" PRId64 ": %s", topic, rkm->partition,
+                   rkm->offset, lf_strerror(rc));
         if (!s->paused_all) {
             pause_parts(s, NULL, true);
             s->paused_all = true;
@@ -479,8 +478,8 @@ static void consume(struct shipper *s)
         if (rkm->err) {
             if (rkm->err != RD_KAFKA_RESP_ERR__PARTITION_EOF)
                 lf_log(LF_LOG_WARN, "shipper", "consumer: %s%s%s",
-                       rkm->rkt ? rd_kafka_topic_name(rkm->rkt) : "",
-                       rkm->rkt ? ": " : "", rd_kafka_message_errstr(rkm));
+                       rkm->rkt ? rd_kafka_topic_name(rkm->rkt) : "", rkm->rkt ? ": " : "",
+                       rd_kafka_message_errstr(rkm));
         } else {
             take(s, rkm);
         }
@@ -495,13 +494,13 @@ static void log_stats(struct shipper *s, const char *when)
     const struct lf_output_counters *o = &s->out->counters;
     const struct lf_kafka_msg_counters *m = lf_kafka_msg_conv_counters(s->conv);
     lf_log(LF_LOG_INFO, "shipper",
-           "%s: consumed %" PRIu64 " indexed %" PRIu64 " dead-lettered %" PRIu64
-           " retried %" PRIu64 " (events: agent %" PRIu64 " json %" PRIu64 " raw %" PRIu64
-           " unparsed %" PRIu64 " invalid %" PRIu64 " skipped %" PRIu64 " bad-headers %" PRIu64
-           ") commits %" PRIu64 " commit-errors %" PRIu64 " rebalances %" PRIu64 "%s",
+           "%s: consumed %" PRIu64 " indexed %" PRIu64 " dead-lettered %" PRIu64 " retried %" PRIu64
+           " (events: agent %" PRIu64 " json %" PRIu64 " raw %" PRIu64 " unparsed %" PRIu64
+           " invalid %" PRIu64 " skipped %" PRIu64 " bad-headers %" PRIu64 ") commits %" PRIu64
+           " commit-errors %" PRIu64 " rebalances %" PRIu64 "%s",
            when, s->consumed, o->acked, o->failed, o->retried, m->passed, m->json, m->raw,
-           m->lines.unparsed, m->invalid, m->skipped, m->bad_headers, s->commits,
-           s->commit_errors, s->rebalances, s->paused_all ? " (paused)" : "");
+           m->lines.unparsed, m->invalid, m->skipped, m->bad_headers, s->commits, s->commit_errors,
+           s->rebalances, s->paused_all ? " (paused)" : "");
     for (struct part *p = s->parts; p; p = p->next) {
         if (p->revoked)
             continue;
@@ -516,9 +515,8 @@ static void log_stats(struct shipper *s, const char *when)
         lf_log(LF_LOG_INFO, "shipper",
                "  %s/%d: consumed %" PRIu64 " indexed %" PRIu64 " dead-lettered %" PRIu64
                " in flight %zu committed %" PRId64 " lag %s not delivered %" PRIu64 "%s",
-               p->topic, p->partition, p->consumed, p->indexed, p->failed,
-               lf_ackq_pending(&p->q), p->committed, lag, p->skipped,
-               p->paused ? " (paused)" : "");
+               p->topic, p->partition, p->consumed, p->indexed, p->failed, lf_ackq_pending(&p->q),
+               p->committed, lag, p->skipped, p->paused ? " (paused)" : "");
     }
 }
 
@@ -682,9 +680,12 @@ static int create_consumer(struct shipper *s, char *err, size_t errlen)
     /* Prefetched messages are capped at 16 MiB (librdkafka's default is 64);
      * a lower queued.min.messages starves the fetcher (measured with
      * bench/kafka: 10000 gave a quarter of the throughput). */
-    const char *names[] = {"group.id",           "client.id",
-                           "enable.auto.commit", "enable.auto.offset.store",
-                           "auto.offset.reset",  "enable.partition.eof",
+    const char *names[] = {"group.id",
+                           "client.id",
+                           "enable.auto.commit",
+                           "enable.auto.offset.store",
+                           "auto.offset.reset",
+                           "enable.partition.eof",
                            "queued.max.messages.kbytes"};
     const char *values[] = {c->group, c->name, "false", "false", "earliest", "false", "16384"};
     rd_kafka_conf_t *kc = lf_kafka_conf_new(
@@ -709,8 +710,7 @@ static int create_consumer(struct shipper *s, char *err, size_t errlen)
     }
     rd_kafka_queue_io_event_enable(s->queue, s->wake[1], "1", 1);
 
-    rd_kafka_topic_partition_list_t *topics =
-        rd_kafka_topic_partition_list_new((int)c->ntopics);
+    rd_kafka_topic_partition_list_t *topics = rd_kafka_topic_partition_list_new((int)c->ntopics);
     for (size_t i = 0; i < c->ntopics; i++)
         rd_kafka_topic_partition_list_add(topics, c->topics[i], RD_KAFKA_PARTITION_UA);
     rd_kafka_resp_err_t e = rd_kafka_subscribe(s->rk, topics);
@@ -796,8 +796,7 @@ int lf_shipper_run(const struct lf_shipper_options *opt)
         }
     }
     lf_log(LF_LOG_INFO, "shipper", "running as %s in group %s: %zu topic%s -> %s", s.conf->name,
-           s.conf->group, s.conf->ntopics, s.conf->ntopics == 1 ? "" : "s",
-           s.conf->es.hosts[0]);
+           s.conf->group, s.conf->ntopics, s.conf->ntopics == 1 ? "" : "s", s.conf->es.hosts[0]);
     loop(&s);
     drain(&s);
     log_stats(&s, "at exit");

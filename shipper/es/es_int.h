@@ -1,9 +1,9 @@
 /*
  * es_int.h - the pieces of the Elasticsearch output that do not talk to the
- * network, private to shipper/: judging a _bulk answer item by item
- * (es_resp.c), naming the index a document goes to (es_index.c) and writing
- * the NDJSON body of a _bulk request (es_bulk.c). es_http.c puts them
- * together; the unit tests and fuzz harnesses use them directly.
+ * network, private to shipper/es/: judging a _bulk answer item by item
+ * (es_resp.c) and naming the index a document goes to (es_index.c); the
+ * body's lines come from core/bulk.c. out_es.c puts them together; the unit
+ * tests and fuzz harnesses use them directly.
  */
 #ifndef LF_ES_INT_H
 #define LF_ES_INT_H
@@ -134,19 +134,5 @@ bool lf_es_index_pattern_uses_time(const struct lf_es_index_pattern *p);
  */
 size_t lf_es_index_wildcard(const struct lf_es_index_pattern *p, char *out, size_t outlen,
                             const char *prefix);
-
-/* ---- bulk bodies (es_bulk.c) ------------------------------------------- */
-
-/*
- * Appends one create action and its document to body:
- *   {"create":{"_index":"<index>","_id":"<id>"}}\n<json>\n
- * `json` is one document from lf_event_write_json (one line). Index and id
- * are written with lf_json_write_string, so no byte of them can break the
- * line. Returns 0, LF_ELIMIT (the body's cap: nothing appended), LF_EINVAL
- * (json is empty or holds a raw newline, which would forge a line: nothing
- * appended) or LF_ENOMEM (nothing appended).
- */
-int lf_es_bulk_append(struct lf_buf *body, const char *index, size_t index_len, const char *id,
-                      const char *json, size_t json_len);
 
 #endif

@@ -1,5 +1,5 @@
 /*
- * es_bulk.c - the NDJSON body of a _bulk request: for each document a
+ * bulk.c - the NDJSON body of a _bulk request: for each document a
  * "create" action line naming its index and deterministic id, then the
  * document itself on one line. "create" (never "index") is what makes a
  * retried or replayed document harmless: Elasticsearch answers 409 instead of
@@ -15,7 +15,7 @@
  * no escaping, is one size check and four copies; the bytes are the same
  * lf_json_write_string would write.
  */
-#include "es_int.h"
+#include "bulk.h"
 
 #include <string.h>
 
@@ -37,8 +37,8 @@ static char *put(char *p, const char *s, size_t n)
     return p + n;
 }
 
-int lf_es_bulk_append(struct lf_buf *body, const char *index, size_t index_len, const char *id,
-                      const char *json, size_t json_len)
+int lf_bulk_append(struct lf_buf *body, const char *index, size_t index_len, const char *id,
+                   const char *json, size_t json_len)
 {
     static const char head[] = "{\"create\":{\"_index\":\"", mid[] = "\",\"_id\":\"",
                       tail[] = "\"}}\n";

@@ -207,10 +207,12 @@ const struct lf_conf_key lf_es_conf_keys[] = {
      .offset = E(verify),
      .def = "true",
      .doc = "verify the servers' certificates and names"},
-    {.name = "spool", .type = LF_CONF_SECTION, .offset = E(spool),
-     .sub = lf_spool_conf_keys, .doc = "the on-disk spool"},
+    {.name = "spool",
+     .type = LF_CONF_SECTION,
+     .offset = E(spool),
+     .sub = lf_spool_conf_keys,
+     .doc = "the on-disk spool"},
     {.name = NULL}};
-
 
 /* ---- the output -------------------------------------------------------- */
 

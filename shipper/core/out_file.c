@@ -11,6 +11,7 @@
  * again.
  */
 #define _POSIX_C_SOURCE 200809L
+#include "bulk.h"
 #include "shipper.h"
 
 #include <errno.h>
@@ -182,29 +183,6 @@ static struct open_file *file_for(struct file_out *o, const char *index)
     return lru;
 }
 
-/* Appends the action line and the document (no printf: this runs per
- * document). Index names and ids need no escaping: checked when made. */
-static int append_doc(struct lf_buf *out, const char *index, const struct lf_doc *d,
-                      const char *json)
-{
-    static const char a[] = "{\"create\":{\"_index\":\"", b[] = "\",\"_id\":\"", c[] = "\"}}\n";
-    size_t ilen = strlen(index);
-    int rc = lf_buf_grow(out, sizeof(a) + ilen + sizeof(b) + LF_DOC_ID_LEN + sizeof(c) + d->len);
-    if (rc)
-        return rc;
-    char *p = out->data + out->len;
-    memcpy(p, a, sizeof(a) - 1), p += sizeof(a) - 1;
-    memcpy(p, index, ilen), p += ilen;
-    memcpy(p, b, sizeof(b) - 1), p += sizeof(b) - 1;
-    memcpy(p, d->id, LF_DOC_ID_LEN), p += LF_DOC_ID_LEN;
-    memcpy(p, c, sizeof(c) - 1), p += sizeof(c) - 1;
-    memcpy(p, json + d->off, d->len), p += d->len;
-    *p++ = '\n';
-    out->len = (size_t)(p - out->data);
-    out->data[out->len] = '\0';
-    return 0;
-}
-
 static int flush_chunk(struct file_out *o, struct open_file *f)
 {
     if (!f || o->chunk.len == 0)
@@ -245,10 +223,11 @@ static int file_submit(struct lf_output *base, struct lf_batch *b)
                 break;
             }
         }
-        rc = append_doc(&o->chunk, index, d, b->buf.data);
+        rc = lf_bulk_append(&o->chunk, index, strlen(index), d->id, b->buf.data + d->off, d->len);
         if (rc == LF_ELIMIT) { /* chunk full: write what we have and go on */
             if (!(rc = flush_chunk(o, cur)))
-                rc = append_doc(&o->chunk, index, d, b->buf.data);
+                rc = lf_bulk_append(&o->chunk, index, strlen(index), d->id, b->buf.data + d->off,
+                                    d->len);
         }
     }
     if (!rc)

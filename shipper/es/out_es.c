@@ -19,6 +19,8 @@
  */
 #define _POSIX_C_SOURCE 200809L
 #include "es_http.h"
+#include "bulk.h"
+#include "dead_letter.h"
 #include "es_int.h"
 #include "es_template.h"
 #include "shipper.h"
@@ -48,9 +50,6 @@
  * goes to the spool, in rounds: a short storm costs no disk, a long one does
  * not hold the inputs' positions back. */
 #define RETRY_ROUNDS_IN_MEMORY 2
-/* Refused documents logged in full per interval; the rest are counted. */
-#define DEAD_LOGGED_PER_INTERVAL 5
-#define LOG_INTERVAL_MS 10000
 /* The most of a server's answer quoted in a log line. */
 #define ANSWER_QUOTE_MAX 200
 
@@ -130,14 +129,7 @@ struct es_out {
     bool spool_q_live;
     struct lf_buf rec;
 
-    /* the dead-letter file */
-    int dead_fd;
-    bool dead_dirty;
-    struct lf_buf dead;
-    int64_t dead_window_ms; /* start of the current log interval */
-    unsigned dead_logged;   /* refusals logged in full in it */
-    uint64_t dead_unlogged; /* refusals counted, not logged, in it */
-    char dead_last[160];    /* the last one not logged: its verdict */
+    struct lf_dead_letters *dead;
 
     struct lf_es_results results;
     uint64_t seed; /* jitter */
@@ -313,104 +305,19 @@ static void doc_failed(struct es_out *o, const struct es_doc *d)
 
 /* ---- the dead-letter file ---------------------------------------------- */
 
-/* Says how many refusals were not logged one by one in the interval that
- * ends now. */
-static void dead_log_summary(struct es_out *o)
-{
-    if (o->dead_unlogged)
-        lf_log(LF_LOG_WARN, "out_es",
-               "%llu more documents refused by Elasticsearch in the last %lld s (the last: "
-               "%s)%s",
-               (unsigned long long)o->dead_unlogged,
-               (long long)((lf_now_mono_ms() - o->dead_window_ms) / 1000), o->dead_last,
-               o->opt.dead_letter_path ? "; kept in the dead-letter file" : "");
-    o->dead_unlogged = 0;
-    o->dead_logged = 0;
-    o->dead_window_ms = lf_now_mono_ms();
-}
-
-/* A refusal is logged in full for the first few of an interval, then
- * counted: one mapping conflict can refuse every document of a stream. */
-static void dead_log(struct es_out *o, const char *id, int status, const char *type,
-                     const char *reason)
-{
-    if (lf_now_mono_ms() - o->dead_window_ms >= LOG_INTERVAL_MS)
-        dead_log_summary(o);
-    char why[400];
-    lf_log_quote(reason ? reason : "", reason ? strlen(reason) : 0, why, sizeof(why));
-    if (o->dead_logged < DEAD_LOGGED_PER_INTERVAL) {
-        o->dead_logged++;
-        lf_log(LF_LOG_WARN, "out_es", "document %s refused by Elasticsearch (%d %s): %s%s%s", id,
-               status, type ? type : "", why,
-               o->opt.dead_letter_path ? "; kept in the dead-letter file" : "",
-               o->dead_logged == DEAD_LOGGED_PER_INTERVAL ? " (further refusals are counted)" : "");
-        return;
-    }
-    o->dead_unlogged++;
-    snprintf(o->dead_last, sizeof(o->dead_last), "%d %s: %.120s", status, type ? type : "", why);
-}
-
-/* Appends one refused document with Elasticsearch's verdict; written and
- * synced by dead_flush() before the documents are let go of. */
+/* Adds one refused document with Elasticsearch's verdict; synced by
+ * lf_dead_letters_flush before the documents are let go of. */
 static int dead_add(struct es_out *o, const char *index, const struct es_doc *d, const char *json,
                     int status, const char *type, const char *reason)
 {
-    struct lf_buf *b = &o->dead;
-    char ts[32];
-    time_t now = time(NULL);
-    struct tm tm;
-    gmtime_r(&now, &tm);
-    strftime(ts, sizeof(ts), "%Y-%m-%dT%H:%M:%SZ", &tm);
-    int rc = lf_buf_printf(b, "{\"@timestamp\":\"%s\",\"index\":", ts);
-    if (!rc)
-        rc = lf_json_write_string(b, index, strlen(index));
-    if (!rc)
-        rc = lf_buf_printf(b, ",\"_id\":\"%s\",\"status\":%d,\"error\":{\"type\":", d->id, status);
-    if (!rc)
-        rc = lf_json_write_string(b, type ? type : "", type ? strlen(type) : 0);
-    if (!rc)
-        rc = lf_buf_puts(b, ",\"reason\":");
-    if (!rc)
-        rc = lf_json_write_string(b, reason ? reason : "", reason ? strlen(reason) : 0);
-    if (!rc)
-        rc = lf_buf_puts(b, "},\"document\":");
-    if (!rc)
-        rc = lf_buf_append(b, json, d->len);
-    if (!rc)
-        rc = lf_buf_puts(b, "}\n");
-    o->dead_dirty = true;
-    dead_log(o, d->id, status, type, reason);
-    return rc;
-}
-
-/* Writes and syncs the dead letters; returns 0 or LF_EIO (kept for later). */
-static int dead_flush(struct es_out *o)
-{
-    if (!o->dead_dirty || o->dead.len == 0)
-        return 0;
-    if (!o->opt.dead_letter_path) {
-        lf_buf_reset(&o->dead);
-        o->dead_dirty = false;
-        return 0;
-    }
-    if (o->dead_fd < 0) {
-        o->dead_fd = open(o->opt.dead_letter_path, O_WRONLY | O_APPEND | O_CREAT | O_CLOEXEC, 0600);
-        if (o->dead_fd < 0) {
-            lf_log(LF_LOG_ERROR, "out_es", "cannot open dead-letter file %s: %s",
-                   o->opt.dead_letter_path, strerror(errno));
-            return LF_EIO;
-        }
-    }
-    if (lf_write_all(o->dead_fd, o->dead.data, o->dead.len) || fsync(o->dead_fd) != 0) {
-        lf_log(LF_LOG_ERROR, "out_es", "cannot write dead-letter file %s: %s",
-               o->opt.dead_letter_path, strerror(errno));
-        close(o->dead_fd);
-        o->dead_fd = -1;
-        return LF_EIO;
-    }
-    lf_buf_reset(&o->dead);
-    o->dead_dirty = false;
-    return 0;
+    struct lf_dead_letter dl = {.index = index,
+                                .id = d->id,
+                                .status = status,
+                                .type = type,
+                                .reason = reason,
+                                .json = json,
+                                .len = d->len};
+    return lf_dead_letters_add(o->dead, &dl);
 }
 
 /* ---- sending ------------------------------------------------------------ */
@@ -539,13 +446,13 @@ static int build_body(struct es_out *o, struct es_job *j)
         const char *json = j->data.data + d->off;
         size_t ilen = lf_es_index_format(o->pattern, index, sizeof(index), o->prefixes[d->prefix],
                                          d->ts_ms, o->opt.local_dates);
-        int rc = ilen ? lf_es_bulk_append(&j->body, index, ilen, d->id, json, d->len) : LF_EINVAL;
+        int rc = ilen ? lf_bulk_append(&j->body, index, ilen, d->id, json, d->len) : LF_EINVAL;
         if (rc == LF_ENOMEM)
             return rc;
         if (rc) {
             dead_add(o, o->prefixes[d->prefix], d, json, 0, "logferry_exception",
                      "no valid index name or document for this event");
-            if (dead_flush(o))
+            if (lf_dead_letters_flush(o->dead))
                 return LF_EIO;
             doc_failed(o, d);
             o->pending_docs--;
@@ -614,7 +521,7 @@ static void refuse_whole(struct es_out *o, struct es_job *j, int status, const c
             snprintf(index, sizeof(index), "%s", o->prefixes[d->prefix]);
         dead_add(o, index, d, j->data.data + d->off, status, "logferry_exception", why);
     }
-    if (dead_flush(o)) {
+    if (lf_dead_letters_flush(o->dead)) {
         j->attempts++;
         push_waiting(o, j);
         return;
@@ -659,8 +566,7 @@ static void judge_items(struct es_out *o, struct es_job *j)
             if ((!retry && !(retry = job_new(o))) || job_add(o, retry, d, j->data.data + d->off)) {
                 /* Out of memory: all of it again later (409s for the rest). */
                 job_free(o, retry);
-                lf_buf_reset(&o->dead);
-                o->dead_dirty = false;
+                lf_dead_letters_discard(o->dead);
                 j->attempts++;
                 push_waiting(o, j);
                 return;
@@ -673,7 +579,7 @@ static void judge_items(struct es_out *o, struct es_job *j)
             dead_pending = true;
         }
     }
-    if (dead_pending && dead_flush(o)) {
+    if (dead_pending && lf_dead_letters_flush(o->dead)) {
         /* Cannot keep them: send the whole job again later, nothing lost. */
         job_free(o, retry);
         j->attempts++;
@@ -1423,8 +1329,7 @@ static int es_poll(struct lf_output *base, int timeout_ms)
     int rc = lf_http_poll(o->http, timeout_ms);
     dispatch(o);
     log_drops(o, false);
-    if (o->dead_unlogged && lf_now_mono_ms() - o->dead_window_ms >= LOG_INTERVAL_MS)
-        dead_log_summary(o);
+    lf_dead_letters_tick(o->dead, false);
     return rc;
 }
 
@@ -1482,15 +1387,13 @@ static void es_destroy(struct lf_output *base)
     /* In-flight jobs belong to their requests: cancel those first. */
     lf_http_destroy(o->http);
     o->http = NULL;
-    dead_flush(o);
-    dead_log_summary(o);
+    lf_dead_letters_close(o->dead);
     log_drops(o, true);
     free_jobs(o, o->ready);
     free_jobs(o, o->waiting);
     lf_http_req_release(&o->ctl);
     lf_buf_free(&o->ctl_body);
     lf_buf_free(&o->rec);
-    lf_buf_free(&o->dead);
     libdeflate_free_compressor(o->deflater);
     lf_es_results_free(&o->results);
     lf_spool_close(o->spool);
@@ -1505,8 +1408,6 @@ static void es_destroy(struct lf_output *base)
     free(o->hosts);
     for (size_t i = 0; i < o->nprefixes; i++)
         free(o->prefixes[i]);
-    if (o->dead_fd >= 0)
-        close(o->dead_fd);
     free(o);
 }
 
@@ -1557,11 +1458,9 @@ struct lf_output *lf_out_es_create(const struct lf_es_options *opt, struct lf_es
     o->base.ops = &es_ops;
     o->opt = *opt;
     o->tmpl = tmpl;
-    o->dead_fd = -1;
     o->seed = (uint64_t)mono_ms() * 0x9E3779B97F4A7C15ull | 1;
     lf_buf_init(&o->ctl_body, 16u << 20);
     lf_buf_init(&o->rec, LF_SPOOL_MAX_RECORD);
-    lf_buf_init(&o->dead, SIZE_MAX / 2);
     if (!o->opt.max_in_flight)
         o->opt.max_in_flight = 2;
     if (!o->opt.queue_max_bytes)
@@ -1611,13 +1510,10 @@ struct lf_output *lf_out_es_create(const struct lf_es_options *opt, struct lf_es
                    (unsigned long long)lf_spool_unacked_bytes(o->spool));
         }
     }
-    if (opt->dead_letter_path) {
-        o->dead_fd = open(opt->dead_letter_path, O_WRONLY | O_APPEND | O_CREAT | O_CLOEXEC, 0600);
-        if (o->dead_fd < 0) {
-            snprintf(errbuf, errlen, "elasticsearch: dead-letter file %s: %s",
-                     opt->dead_letter_path, strerror(errno));
-            goto fail;
-        }
+    if (!(o->dead = lf_dead_letters_open(opt->dead_letter_path, "out_es", "Elasticsearch", err,
+                                         sizeof(err)))) {
+        snprintf(errbuf, errlen, "elasticsearch: %s", err);
+        goto fail;
     }
     o->state = ES_DISCOVER;
     return &o->base;

@@ -38,6 +38,7 @@
 #define LF_SPOOL_H
 
 #include "lf.h"
+#include "shipper.h" /* struct lf_spool_options */
 
 #include <stdbool.h>
 #include <stddef.h>
@@ -47,25 +48,6 @@
 #define LF_SPOOL_MAX_RECORD (64u << 20)
 /* Bytes on disk per record besides its payload. */
 #define LF_SPOOL_RECORD_OVERHEAD 24u
-
-enum lf_spool_fsync {
-    LF_SPOOL_FSYNC_COMMIT, /* commit fsyncs the segments (and the directory) */
-    LF_SPOOL_FSYNC_NEVER   /* commit only makes records readable; the OS writes them */
-};
-
-enum lf_spool_full {
-    LF_SPOOL_FULL_BLOCK,      /* append says LF_ELIMIT until acknowledgements free room */
-    LF_SPOOL_FULL_DROP_OLDEST /* append deletes the oldest segments, counting the loss */
-};
-
-struct lf_spool_options {
-    const char *dir;        /* created (mode 0700, with missing parents) if missing */
-    uint64_t max_bytes;     /* all segments together; 1 GiB when 0 */
-    uint64_t segment_bytes; /* 16 MiB when 0; at most max_bytes / 4 (a larger record
-                               gets a segment of its own) */
-    enum lf_spool_fsync fsync;
-    enum lf_spool_full full;
-};
 
 struct lf_spool_counters {
     uint64_t appended;        /* records appended by this process */

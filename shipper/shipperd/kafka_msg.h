@@ -48,8 +48,7 @@ struct lf_kafka_msg_conv;
 /* `parser` (not owned) parses raw lines and times; default_index names the
  * prefix of messages that do not; format is an enum lf_kafka_format. */
 struct lf_kafka_msg_conv *lf_kafka_msg_conv_create(struct lf_parser *parser, int format,
-                                                   const char *default_index,
-                                                   uint64_t max_line);
+                                                   const char *default_index, uint64_t max_line);
 void lf_kafka_msg_conv_destroy(struct lf_kafka_msg_conv *c);
 const struct lf_kafka_msg_counters *lf_kafka_msg_conv_counters(const struct lf_kafka_msg_conv *c);
 
@@ -60,7 +59,7 @@ const struct lf_kafka_msg_counters *lf_kafka_msg_conv_counters(const struct lf_k
  * LF_ELIMIT when the batch is full (send it and try again with an empty
  * one), or LF_ENOMEM.
  */
-int lf_kafka_msg_add(struct lf_kafka_msg_conv *c, const struct lf_kafka_msg *m,
-                     struct lf_batch *b, struct lf_ack_target *ack, uint64_t seq);
+int lf_kafka_msg_add(struct lf_kafka_msg_conv *c, const struct lf_kafka_msg *m, struct lf_batch *b,
+                     struct lf_ack_target *ack, uint64_t seq);
 
 #endif
