@@ -37,11 +37,13 @@
  * Copies: a file started at 0 as new content (`fresh`) is checked before
  * its first line goes out. If its first bytes are those of a file followed
  * in the same directory, and its bytes are that file's (a copy made by
- * copytruncate that a glob matches), it is not read: the original is, and
- * if the original is truncated it takes the copy over. If they are those of
- * content the registry knows and nobody follows, the file goes on with that
- * content from its saved offset. Either way a glob that matches rotated
- * copies ships each line once.
+ * copytruncate that a glob matches), it is not read (COPY): the original
+ * is, and if the original is truncated it takes the copy over. A copy that
+ * changes size is checked again, as new content. So a glob that matches
+ * rotated copies ships each line once. A copy is never given the content id
+ * of a file it only starts like: if it went on differently, its lines would
+ * take the _ids of other lines at the same offsets, and Elasticsearch
+ * would keep those.
  *
  * Document ids: a line's _id is made from the file's content id (random,
  * kept in the registry entry) and the line's offset, never from the path, so
@@ -682,9 +684,11 @@ static void move_to(struct lf_tail_file *f, struct lf_tail_found *found)
     take_entry(f, f->content_id);
 }
 
-/* The copy `found` of f's content holds only what f read: its entry gets
- * f's content id at its end, so that it is resumed there, not read again,
- * if a glob matches it. */
+/* The copy `found` of f's content holds only what f read: its entry says
+ * it was read to its end, so that a glob that matches it resumes it there
+ * instead of reading it again. Under a content id of its own: lines written
+ * to it later, if any, must not take the _ids of f's lines at the same
+ * offsets. */
 static void copy_read(struct lf_tail_file *f, const struct lf_tail_found *found)
 {
     struct lf_tail *t = f->tail;
@@ -694,7 +698,6 @@ static void copy_read(struct lf_tail_file *f, const struct lf_tail_found *found)
     if (!e || e->owner)
         return;
     lf_registry_set_path(t->reg, e, found->path);
-    lf_registry_set_content(t->reg, e, f->content_id);
     lf_registry_set_offset(t->reg, e, (uint64_t)found->st.st_size);
     lf_registry_set_fingerprint(t->reg, e, f->fp_len, f->fp_hash);
     lf_registry_set_size(e, (uint64_t)found->st.st_size);
@@ -789,14 +792,6 @@ static enum lf_tail_run content_left(struct lf_tail_file *f, uint64_t known, uin
 
 /* ---- fresh content: a copy of content known? ------------------------------- */
 
-/* Whether directory parts of the two paths are the same. */
-static bool same_dir(const struct lf_tail_file *f, const char *path)
-{
-    const char *slash = strrchr(path, '/');
-    size_t n = slash ? (slash == path ? 1 : (size_t)(slash - path)) : 0;
-    return n == f->dir_len && memcmp(f->path, path, n) == 0;
-}
-
 /* The descriptor of g's file, opened by path if g has none (*opened). */
 static int fd_of(struct lf_tail_file *g, bool *opened)
 {
@@ -872,23 +867,6 @@ static void copy_changed(struct lf_tail_file *f)
     f->fresh_retry_ms = 0;
 }
 
-/* f holds content the registry knows (entry e, followed by nobody): go on
- * with it from e's offset. */
-static void adopt(struct lf_tail_file *f, struct lf_registry_entry *e)
-{
-    struct lf_tail *t = f->tail;
-    lf_log(LF_LOG_INFO, "tail",
-           "%s: holds the content last read as %s (the same first bytes): going on from offset "
-           "%" PRIu64 ", content %016" PRIx64,
-           f->path, e->path, e->offset, e->content_id);
-    uint64_t cid = e->content_id, off = e->offset;
-    lf_registry_remove(t->reg, e);
-    if (f->entry)
-        lf_registry_set_content(t->reg, f->entry, cid);
-    take_content_id(f, cid);
-    set_position(f, off);
-}
-
 /*
  * Checks a fresh file before its first line goes out (see the top of the
  * file). Returns LF_TAIL_MORE to read it, LF_TAIL_IDLE when it is not to
@@ -935,15 +913,6 @@ static enum lf_tail_run check_fresh(struct lf_tail_file *f, int64_t now)
         f->fresh_retry_ms = now + FRESH_RETRY_MS;
         t->wake = true;
         return LF_TAIL_IDLE;
-    }
-    for (size_t i = 0; i < lf_registry_count(t->reg); i++) {
-        struct lf_registry_entry *e = lf_registry_at(t->reg, i);
-        if (e->owner || e == f->entry || e->fp_len == 0 || e->fp_len > (uint32_t)n ||
-            e->offset > f->size || !same_dir(f, e->path) ||
-            lf_registry_fingerprint(head, e->fp_len) != e->fp_hash)
-            continue;
-        adopt(f, e);
-        break;
     }
     f->fresh = false;
     f->fresh_retry_ms = 0;
