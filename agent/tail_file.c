@@ -424,16 +424,18 @@ int lf_tail_fingerprint(int fd, uint32_t want, uint32_t *len, uint64_t *hash)
 
 static void update_fingerprint(struct lf_tail_file *f)
 {
-    uint32_t len;
-    uint64_t hash;
+    ssize_t n;
     if (f->fp_len >= LF_REGISTRY_FP_MAX || f->seen_end <= f->fp_len || f->fd < 0)
         return;
-    if (lf_tail_fingerprint(f->fd, LF_REGISTRY_FP_MAX, &len, &hash) == 0) {
-        f->fp_len = len;
-        f->fp_hash = hash;
-        if (f->entry)
-            lf_registry_set_fingerprint(f->tail->reg, f->entry, len, hash);
-    }
+    do
+        n = pread(f->fd, f->head, sizeof(f->head), 0);
+    while (n < 0 && errno == EINTR);
+    if (n < 0)
+        return;
+    f->head_len = f->fp_len = (uint32_t)n;
+    f->fp_hash = lf_registry_fingerprint(f->head, (size_t)n);
+    if (f->entry)
+        lf_registry_set_fingerprint(f->tail->reg, f->entry, f->fp_len, f->fp_hash);
 }
 
 int lf_tail_file_open(struct lf_tail_file *f)
@@ -813,12 +815,17 @@ enum fresh_verdict { FRESH_NEW, FRESH_COPY, FRESH_WAIT };
 
 /* Whether f (whose first n bytes are head) is a copy of what g reads. */
 static enum fresh_verdict copy_of(struct lf_tail_file *f, const char *head, size_t n,
-                                  struct lf_tail_file *g)
+                                  uint64_t head_hash, struct lf_tail_file *g)
 {
-    /* The fingerprint tells quickly; a file shorter than it (g's own is
-     * short while g is) is compared byte for byte below. */
+    /* The fingerprint tells quickly (head_hash: of all n bytes); a file
+     * shorter than it (g's own is short while g is) is compared with the
+     * first bytes g keeps, if it read them, else with g's file. */
     bool by_hash = n >= g->fp_len;
-    if (g->fp_len == 0 || (by_hash && lf_registry_fingerprint(head, g->fp_len) != g->fp_hash))
+    uint64_t h = !by_hash         ? 0
+                 : g->fp_len == n ? head_hash
+                                  : lf_registry_fingerprint(head, g->fp_len);
+    if (g->fp_len == 0 || (by_hash && h != g->fp_hash) ||
+        (!by_hash && g->head_len >= n && memcmp(head, g->head, n) != 0))
         return FRESH_NEW;
     bool opened;
     int gfd = fd_of(g, &opened);
@@ -860,7 +867,7 @@ static void copy_changed(struct lf_tail_file *f)
     take_content_id(f, e->content_id);
     set_position(f, 0);
     lf_registry_set_fingerprint(t->reg, e, 0, lf_registry_fingerprint("", 0));
-    f->fp_len = 0;
+    f->fp_len = f->head_len = 0;
     f->fp_hash = lf_registry_fingerprint("", 0);
     f->state = LF_TAIL_ACTIVE;
     f->fresh = true;
@@ -885,12 +892,13 @@ static enum lf_tail_run check_fresh(struct lf_tail_file *f, int64_t now)
     if (n <= 0)
         return n == 0 ? LF_TAIL_IDLE : LF_TAIL_MORE; /* a read error shows when reading */
     bool wait = false;
+    uint64_t head_hash = lf_registry_fingerprint(head, (size_t)n);
     for (size_t i = 0; i < t->nfiles; i++) {
         struct lf_tail_file *g = t->files[i];
         if (g == f || g->state == LF_TAIL_DONE || g->state == LF_TAIL_COPY || g->fresh ||
             g->dir_len != f->dir_len || memcmp(g->path, f->path, f->dir_len) != 0)
             continue;
-        enum fresh_verdict v = copy_of(f, head, (size_t)n, g);
+        enum fresh_verdict v = copy_of(f, head, (size_t)n, head_hash, g);
         if (v == FRESH_COPY) {
             lf_log(LF_LOG_INFO, "tail",
                    "%s: a copy of %s (the same bytes): not read, its lines come from %s", f->path,

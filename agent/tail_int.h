@@ -128,6 +128,11 @@ struct lf_tail_file {
 
     uint32_t fp_len;
     uint64_t fp_hash;
+    /* The first bytes themselves, when read here (head_len of them): a new
+     * file shorter than the fingerprint is compared with them, not with
+     * the file. */
+    uint32_t head_len;
+    char head[LF_REGISTRY_FP_MAX];
 
     /* The content the positions count bytes of (the registry entry's
      * content_id), and "file:<it in hex>": the source its lines' _ids are
