@@ -7,9 +7,12 @@ set -euo pipefail
 cd "$(dirname "$0")/../.."
 lines=${1:-1000000}
 expr=${2:-'%{SYSLOGLINE}'}
-gen=${LF_CORPUS_GEN:-../shared/bench/gen_corpus.py}
+# Our figures are over bench/gen_corpus.py's corpus. LF_CORPUS_GEN may name
+# another generator with the same flags, for a comparison; the corpus file
+# is named after the generator's checksum, so one is never taken for another.
+gen=${LF_CORPUS_GEN:-bench/gen_corpus.py}
 mkdir -p bench/out
-corpus=bench/out/corpus-$lines.log
+corpus=bench/out/corpus-$lines-$(cksum < "$gen" | cut -d" " -f1).log
 [ -s "$corpus" ] || python3 "$gen" -n "$lines" -o "$corpus"
 scripts/build.sh build-bench -DCMAKE_BUILD_TYPE=Release -DLF_TESTS=OFF >/dev/null
 

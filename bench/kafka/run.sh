@@ -29,7 +29,10 @@ cd "$(dirname "$0")/../.."
 lines=${1:-1000000}
 rounds=${2:-3}
 build=${3:-${LF_BENCH_BUILD:-build-bench}}
-gen=${LF_CORPUS_GEN:-../shared/bench/gen_corpus.py}
+# Our figures are over bench/gen_corpus.py's corpus. LF_CORPUS_GEN may name
+# another generator with the same flags, for a comparison; the corpus file
+# is named after the generator's checksum, so one is never taken for another.
+gen=${LF_CORPUS_GEN:-bench/gen_corpus.py}
 bin=$PWD/$build/logferry
 sink=$PWD/$build/bench/lf_es_sink
 mock=$PWD/$build/lf_kafka_mock
@@ -42,7 +45,7 @@ if [ ! -x "$bin" ] || [ ! -x "$sink" ] || [ ! -x "$mock" ] ||
   exit 2
 fi
 mkdir -p bench/out
-corpus=bench/out/corpus-$lines.log
+corpus=bench/out/corpus-$lines-$(cksum < "$gen" | cut -d" " -f1).log
 [ -s "$corpus" ] || python3 "$gen" -n "$lines" -o "$corpus"
 size=$(stat -c %s "$corpus")
 

@@ -93,16 +93,7 @@ start_es
 
 # ---- corpus ---------------------------------------------------------------
 corpus=$tmp/corpus.log
-"$PY" "$LF_SOURCE_DIR/../shared/bench/gen_corpus.py" -n 100000 -o "$corpus" 2> /dev/null ||
-  "$PY" - "$corpus" << 'PY'
-import sys
-# Without the shared generator: syslog lines over three days.
-with open(sys.argv[1], "w") as f:
-    for i in range(100000):
-        day = 21 + i * 3 // 100000
-        f.write("Nov %d %02d:%02d:%02d web%02d app[%d]: line %d value=%d\n"
-                % (day, i // 3600 % 24, i // 60 % 60, i % 60, i % 10, 100 + i % 50, i, i))
-PY
+"$PY" "$LF_SOURCE_DIR/bench/gen_corpus.py" -n 100000 -o "$corpus"
 start_agent corpus
 cp "$corpus" "$tmp/corpus/log/app.log"
 total=$(wc -l < "$corpus")
