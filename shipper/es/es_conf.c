@@ -75,8 +75,10 @@ const struct lf_conf_key lf_spool_conf_keys[] = {
      .offset = S(full),
      .enums = spool_fulls,
      .def = "block",
-     .doc = "`block`: inputs wait (nothing lost); `drop_oldest`: the oldest spooled events are "
-            "deleted, counted and logged"},
+     .doc = "`block`: inputs wait, their data stays in their files (nothing lost); "
+            "`drop_oldest`: while the server is away, the oldest spooled events are deleted to "
+            "make room, counted and logged in one summary per 10 s (once it answers again, "
+            "inputs wait instead: the files still hold the data)"},
     {.name = NULL}};
 
 const struct lf_conf_key lf_es_conf_keys[] = {
