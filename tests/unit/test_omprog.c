@@ -5,12 +5,16 @@
  *
  * What rsyslog relies on: "OK" once at startup; one answer per line, in
  * order, and only once the event is safe; an error line after the timeout
- * (and then never a second answer for that line); BEGIN/COMMIT TRANSACTION
- * answered OK and messages inside answered DEFER_COMMIT, again only once
- * safe; keep-alive dots while waiting; end of input finishing the input;
- * a closed answer pipe finishing it too. And the fields: rsyslog's jsonf
- * properties mapped to ECS names, the message body through the grammar, a
- * line nothing parses shipped tagged, the same line always the same _id.
+ * (and then never a second answer for that line, and the line forgotten, so
+ * that one stuck event never stops the others); BEGIN TRANSACTION answered
+ * OK, messages inside answered DEFER_COMMIT at once (journaled), COMMIT
+ * TRANSACTION answered OK once all are safe, an error after the timeout or
+ * when a message could not be kept; what a killed instance journaled
+ * shipped by the next one; without a journal, DEFER_COMMIT only once safe;
+ * keep-alive dots while waiting; end of input finishing the input; a closed
+ * answer pipe finishing it too. And the fields: rsyslog's jsonf properties
+ * mapped to ECS names, the message body through the grammar, a line nothing
+ * parses shipped tagged, the same line always the same _id.
  */
 #define _POSIX_C_SOURCE 200809L
 #include <setjmp.h>
@@ -25,6 +29,7 @@
 #include <poll.h>
 #include <signal.h>
 #include <stdio.h>
+#include <sys/stat.h>
 #include <stdlib.h>
 #include <string.h>
 #include <unistd.h>
@@ -54,7 +59,7 @@ struct test_out {
     struct lf_output base;
     bool hold;  /* keep acknowledgements until released */
     int refuse; /* submits still to refuse with LF_ELIMIT */
-    struct held held[64];
+    struct held held[256];
     size_t nheld;
     struct doc docs[64]; /* the first ones */
     size_t ndocs;
@@ -84,7 +89,7 @@ static int tout_submit(struct lf_output *base, struct lf_batch *b)
         return 0;
     }
     for (size_t i = 0; i < b->ndocs; i++) {
-        assert_true(o->nheld < 64);
+        assert_true(o->nheld < 256);
         o->held[o->nheld++] = (struct held){b->docs[i].ack, b->docs[i].seq};
     }
     return 0;
@@ -137,6 +142,8 @@ static void tout_release(struct test_out *o)
 /* ---- the fixture: rsyslog's two pipes around one input ------------------ */
 
 struct fx {
+    char dir[64]; /* data_dir: the transaction journal */
+    bool own_dir;
     struct lf_agent_conf *conf;
     struct lf_parser *parser;
     struct test_out *out;
@@ -149,7 +156,9 @@ struct fx {
     unsigned dots;
 };
 
-static struct fx *fx_create(bool hold)
+/* An input over a fresh pipe pair, its journal in dir (NULL: a new
+ * temporary one, removed with it; "": no journal). */
+static struct fx *fx_create_in(bool hold, const char *dir)
 {
     char err[1024];
     unsigned nerr = 0;
@@ -157,6 +166,17 @@ static struct fx *fx_create(bool hold)
     assert_non_null(f);
     f->conf = lf_agent_conf_load(NULL, err, sizeof(err), &nerr);
     assert_non_null(f->conf);
+    free(f->conf->data_dir);
+    f->conf->data_dir = NULL;
+    if (!dir) {
+        snprintf(f->dir, sizeof(f->dir), "/tmp/test_omprog.XXXXXX");
+        assert_non_null(mkdtemp(f->dir));
+        f->own_dir = true;
+    } else {
+        snprintf(f->dir, sizeof(f->dir), "%s", dir);
+    }
+    if (f->dir[0])
+        f->conf->data_dir = strdup(f->dir);
     const struct lf_grammar_conf *gc = lf_agent_conf_grammar(f->conf, f->conf->omprog_grammar);
     assert_non_null(gc);
     f->parser = lf_parser_create(gc, "UTC", err, sizeof(err));
@@ -178,9 +198,25 @@ static struct fx *fx_create(bool hold)
     return f;
 }
 
+static struct fx *fx_create(bool hold)
+{
+    return fx_create_in(hold, NULL);
+}
+
+static void remove_dir(const char *dir)
+{
+    char path[128];
+    snprintf(path, sizeof(path), "%s/omprog.journal", dir);
+    unlink(path);
+    snprintf(path, sizeof(path), "%s/omprog.replay", dir);
+    unlink(path);
+    rmdir(dir);
+}
+
 static void fx_destroy(struct fx *f)
 {
-    f->in->ops->destroy(f->in);
+    if (f->in)
+        f->in->ops->destroy(f->in);
     lf_pipeline_destroy(f->p);
     lf_output_destroy(&f->out->base);
     lf_parser_destroy(f->parser);
@@ -191,6 +227,8 @@ static void fx_destroy(struct fx *f)
         if (f->from_agent[i] >= 0)
             close(f->from_agent[i]);
     }
+    if (f->own_dir)
+        remove_dir(f->dir);
     free(f);
 }
 
@@ -302,6 +340,7 @@ static bool has_tag(json_t *j, const char *tag)
 }
 
 static const char *SYSLOG_LINE = "Nov 21 10:00:00 web01 app[42]: hello world";
+static const char *JSON_LINE_2 = "{\"hostname\":\"web02\",\"msg\":\" replayed\"}";
 
 /* ---- the conversation -------------------------------------------------- */
 
@@ -381,7 +420,8 @@ static void test_refusing_output_answers_error(void **state)
     const char *a = answer_within(f, WAIT_MS);
     assert_non_null(a);
     assert_true(strncmp(a, "Error", 5) == 0);
-    assert_int_equal(f->in->ops->in_flight(f->in), 1);
+    /* Forgotten: rsyslog sends it again; nothing waits on it. */
+    assert_int_equal(f->in->ops->in_flight(f->in), 0);
     /* The pipeline takes no more: the second line waits, then is dropped
      * (rsyslog keeps it) instead of being shipped later. */
     send_line(f, "Nov 21 10:00:02 web01 app[1]: two");
@@ -431,27 +471,201 @@ static void test_transactions(void **state)
     expect_answer(f, "OK");
     send_line(f, "BEGIN TRANSACTION");
     expect_answer(f, "OK");
+    /* DEFER_COMMIT at once: the line is journaled, the batch fills. */
     send_line(f, "Nov 21 10:00:01 web01 app[1]: one");
-    expect_silence(f, 100);
-    /* DEFER_COMMIT only once safe: rsyslog does not send it again. */
-    tout_release(f->out);
     expect_answer(f, "DEFER_COMMIT");
     send_line(f, "Nov 21 10:00:02 web01 app[1]: two");
+    expect_answer(f, "DEFER_COMMIT");
+    assert_int_equal(f->out->ndocs, 0);
+    assert_int_equal(f->in->ops->in_flight(f->in), 2);
+    /* COMMIT sends the batch at once, one submit, and waits until all of
+     * it is safe. */
+    send_line(f, "COMMIT TRANSACTION");
+    expect_silence(f, 100);
+    assert_int_equal(f->out->ndocs, 2);
+    tout_release_one(f->out, 1);
     expect_silence(f, 100);
     tout_release(f->out);
-    expect_answer(f, "DEFER_COMMIT");
-    send_line(f, "COMMIT TRANSACTION");
     expect_answer(f, "OK");
+    assert_int_equal(f->in->ops->in_flight(f->in), 0);
     /* A transaction whose messages are read ahead: COMMIT waits for them. */
     send_line(f, "BEGIN TRANSACTION");
     send_line(f, "Nov 21 10:00:03 web01 app[1]: three");
     send_line(f, "COMMIT TRANSACTION");
     expect_answer(f, "OK");
+    expect_answer(f, "DEFER_COMMIT");
     expect_silence(f, 100);
     tout_release(f->out);
-    expect_answer(f, "DEFER_COMMIT");
     expect_answer(f, "OK");
     assert_int_equal(f->out->ndocs, 3); /* marks are not events */
+    fx_destroy(f);
+}
+
+static void test_transactions_without_journal(void **state)
+{
+    (void)state;
+    struct fx *f = fx_create_in(true, "");
+    expect_answer(f, "OK");
+    send_line(f, "BEGIN TRANSACTION");
+    expect_answer(f, "OK");
+    send_line(f, "Nov 21 10:00:01 web01 app[1]: one");
+    expect_silence(f, 100);
+    /* Not journaled: DEFER_COMMIT only once safe, since rsyslog does not
+     * send it again if the agent dies before COMMIT (rsyslog issue #2420). */
+    tout_release(f->out);
+    expect_answer(f, "DEFER_COMMIT");
+    send_line(f, "COMMIT TRANSACTION");
+    expect_answer(f, "OK");
+    fx_destroy(f);
+}
+
+static void test_commit_timeout_answers_error(void **state)
+{
+    (void)state;
+    struct fx *f = fx_create(true);
+    lf_input_omprog_set_timeout(f->in, 300);
+    expect_answer(f, "OK");
+    send_line(f, "BEGIN TRANSACTION");
+    expect_answer(f, "OK");
+    send_line(f, "Nov 21 10:00:01 web01 app[1]: one");
+    expect_answer(f, "DEFER_COMMIT");
+    send_line(f, "COMMIT TRANSACTION");
+    const char *a = answer_within(f, WAIT_MS);
+    assert_non_null(a);
+    assert_true(strncmp(a, "Error", 5) == 0);
+    /* rsyslog sends the transaction's messages again: forgotten here. */
+    assert_int_equal(f->in->ops->in_flight(f->in), 0);
+    tout_release(f->out);
+    expect_silence(f, 100);
+    /* The next transaction is on its own. */
+    f->out->hold = false;
+    send_line(f, "BEGIN TRANSACTION");
+    expect_answer(f, "OK");
+    send_line(f, "Nov 21 10:00:01 web01 app[1]: one");
+    expect_answer(f, "DEFER_COMMIT");
+    send_line(f, "COMMIT TRANSACTION");
+    expect_answer(f, "OK");
+    fx_destroy(f);
+}
+
+static void test_refused_inside_transaction_fails_commit(void **state)
+{
+    (void)state;
+    struct fx *f = fx_create(false);
+    lf_input_omprog_set_timeout(f->in, 300);
+    expect_answer(f, "OK");
+    send_line(f, "BEGIN TRANSACTION");
+    expect_answer(f, "OK");
+    send_line(f, "Nov 21 10:00:01 web01 app[1]: one");
+    expect_answer(f, "DEFER_COMMIT");
+    f->out->refuse = 1000000;
+    assert_int_equal(lf_pipeline_flush(f->p), LF_ELIMIT); /* the pipeline is full now */
+    send_line(f, "Nov 21 10:00:02 web01 app[1]: two");
+    /* An error here would make rsyslog send only this one again (issue
+     * #2420): DEFER_COMMIT, and the COMMIT fails instead. */
+    expect_answer(f, "DEFER_COMMIT");
+    send_line(f, "COMMIT TRANSACTION");
+    const char *a = answer_within(f, WAIT_MS);
+    assert_non_null(a);
+    assert_true(strncmp(a, "Error", 5) == 0);
+    f->out->refuse = 0;
+    fx_destroy(f);
+}
+
+/* An instance killed inside a transaction (its DEFER_COMMITs out, no
+ * COMMIT yet) leaves the lines journaled; the next one ships them. */
+static void test_journal_replayed_by_next_instance(void **state)
+{
+    (void)state;
+    struct fx *f = fx_create(true);
+    expect_answer(f, "OK");
+    send_line(f, "BEGIN TRANSACTION");
+    expect_answer(f, "OK");
+    send_line(f, JSON_LINE_2);
+    expect_answer(f, "DEFER_COMMIT");
+    send_line(f, SYSLOG_LINE);
+    expect_answer(f, "DEFER_COMMIT");
+    /* As good as a SIGKILL for the journal: nothing acknowledged, so the
+     * instance leaves it as it is. */
+    char dir[64];
+    snprintf(dir, sizeof(dir), "%s", f->dir);
+    f->own_dir = false;
+    f->in->ops->destroy(f->in);
+    f->in = NULL;
+    f->out->nheld = 0;
+    fx_destroy(f);
+
+    struct fx *g = fx_create_in(true, dir);
+    g->own_dir = true;
+    expect_answer(g, "OK");
+    /* Shipped without a word to rsyslog, in a batch of their own. */
+    for (int i = 0; i < 100 && g->out->ndocs < 2; i++)
+        turn(g);
+    lf_pipeline_flush(g->p);
+    assert_int_equal(g->out->ndocs, 2);
+    json_t *j = doc_json(g, 1);
+    expect_str(j, "message", "hello world");
+    json_decref(j);
+    assert_int_equal(g->in->ops->in_flight(g->in), 2);
+    char replay[128];
+    snprintf(replay, sizeof(replay), "%s/omprog.replay", dir);
+    struct stat st;
+    assert_int_equal(stat(replay, &st), 0);
+    /* rsyslog goes on with the next transaction; its COMMIT also waits
+     * for the replayed lines. */
+    send_line(g, "BEGIN TRANSACTION");
+    expect_answer(g, "OK");
+    send_line(g, "COMMIT TRANSACTION");
+    expect_silence(g, 100);
+    tout_release(g->out);
+    expect_answer(g, "OK");
+    turn(g);
+    assert_int_equal(g->in->ops->in_flight(g->in), 0);
+    assert_int_not_equal(stat(replay, &st), 0); /* done with */
+    fx_destroy(g);
+
+    /* A third instance has nothing to replay. */
+    struct fx *h = fx_create_in(false, dir);
+    h->own_dir = true;
+    expect_answer(h, "OK");
+    turn(h);
+    assert_int_equal(h->out->ndocs, 0);
+    fx_destroy(h);
+}
+
+/* The issue-11 stall: one message whose event never becomes safe (the
+ * output keeps it for retries) is answered with an error and forgotten;
+ * thousands after it go through, and end of input is seen. */
+static void test_stuck_message_never_stops_the_rest(void **state)
+{
+    (void)state;
+    struct fx *f = fx_create(true);
+    lf_input_omprog_set_timeout(f->in, 100);
+    expect_answer(f, "OK");
+    send_line(f, "Nov 21 10:00:00 web01 app[1]: stuck");
+    const char *a = answer_within(f, WAIT_MS);
+    assert_non_null(a);
+    assert_true(strncmp(a, "Error", 5) == 0);
+    struct held stuck = f->out->held[0];
+    f->out->nheld = 0;
+    char line[128];
+    for (int i = 1; i <= 6000; i++) {
+        snprintf(line, sizeof(line), "Nov 21 10:00:00 web01 app[1]: after %d", i);
+        send_line(f, line);
+        for (int k = 0; k < 1000 && f->out->nheld == 0; k++)
+            turn(f);
+        tout_release(f->out);
+        expect_answer(f, "OK");
+    }
+    assert_int_equal(f->in->ops->in_flight(f->in), 0);
+    /* The stuck event's late acknowledgement is not an answer. */
+    stuck.t->safe(stuck.t, stuck.seq);
+    close(f->to_agent[1]);
+    f->to_agent[1] = -1;
+    for (int k = 0; k < 100 && !f->in->ops->finished(f->in); k++)
+        turn(f);
+    assert_true(f->in->ops->finished(f->in));
+    expect_silence(f, 50);
     fx_destroy(f);
 }
 
@@ -554,6 +768,7 @@ static void test_stop_answers_error_for_unsafe(void **state)
         close(f->to_agent[i]);
         close(f->from_agent[i]);
     }
+    remove_dir(f->dir);
     free(f);
 }
 
@@ -705,6 +920,11 @@ int main(void)
         cmocka_unit_test(test_refusing_output_answers_error),
         cmocka_unit_test(test_keepalive_dots),
         cmocka_unit_test(test_transactions),
+        cmocka_unit_test(test_transactions_without_journal),
+        cmocka_unit_test(test_commit_timeout_answers_error),
+        cmocka_unit_test(test_refused_inside_transaction_fails_commit),
+        cmocka_unit_test(test_journal_replayed_by_next_instance),
+        cmocka_unit_test(test_stuck_message_never_stops_the_rest),
         cmocka_unit_test(test_read_ahead_beyond_one_run),
         cmocka_unit_test(test_eof_finishes_after_acks),
         cmocka_unit_test(test_eof_last_line_without_newline),
