@@ -34,9 +34,13 @@ rotate_hook() { # ELAPSED: rotations at a third and two thirds of the outage
 say "Elasticsearch down for ${outage}s (SIGKILL)"
 stop_es KILL
 watch_outage "$outage" rotate_hook
+docs_at_back=$(downstream_docs)
 start_es
 back=$SECONDS
 say "Elasticsearch is back; the workload goes on ${after}s"
+# the first document delivered after the return (a figure, not judged)
+resumed() { [ "$(downstream_docs)" -gt "${docs_at_back:-0}" ]; }
+if wait_until 300 resumed; then note resume_s $((SECONDS - back)); fi
 wait_written $(($(writer_seq) + RATE * after))
 stop_writer
 wait_delivered || true

@@ -84,10 +84,14 @@ check "the registry moves before the outage" wait_until 60 registry_moved
 say "every broker down for ${outage}s"
 command_mock "down all"
 watch_outage "$outage"
+docs_at_back=$(downstream_docs)
 command_mock "up all"
 back=$SECONDS
 back_line=$(wc -l < "$tmp/agent.log")
 say "the brokers are back; the workload goes on ${after}s"
+# the first document delivered after the return (a figure, not judged)
+resumed() { [ "$(downstream_docs)" -gt "${docs_at_back:-0}" ]; }
+if wait_until 300 resumed; then note resume_s $((SECONDS - back)); fi
 wait_written $(($(writer_seq) + RATE * after))
 stop_writer
 if [ "$WHEN_FULL" = drop_oldest ]; then
