@@ -24,7 +24,7 @@
 #include "es_int.h"
 #include "es_template.h"
 #include "shipper.h"
-#include "spool.h"
+#include "spooler.h"
 
 #include <errno.h>
 #include <fcntl.h>
@@ -38,7 +38,6 @@
 #include <libdeflate.h>
 
 #define MAX_PREFIXES 64
-#define SPOOL_ACKQ_CAP 65536
 #define FILTER_PATH "filter_path=errors,items.*.status,items.*.error.type,items.*.error.reason"
 #define DISCOVERY_MAX_MS 60000
 /* A host that failed is tried again after at most this (times the jitter),
@@ -120,13 +119,9 @@ struct es_out {
     bool down;           /* the last request failed as a whole */
 
     /* the spool */
-    struct lf_spool *spool;
-    bool spooling;           /* the spool holds documents (for the log lines) */
-    bool spool_unread;       /* committed records may wait to be read */
+    struct lf_spooler *spool;
     bool spool_turn;         /* the next job comes from the spool, if it has one */
     bool warned_spool_small; /* a batch larger than the whole spool was seen */
-    struct lf_ackq spool_q;  /* records read and not yet delivered */
-    bool spool_q_live;
     struct lf_buf rec;
 
     struct lf_dead_letters *dead;
@@ -281,8 +276,7 @@ static void push_waiting(struct es_out *o, struct es_job *j)
 
 static void settle_spooled(struct es_out *o, const struct es_doc *d)
 {
-    lf_ackq_ack(&o->spool_q, d->seq);
-    lf_spool_ack(o->spool, lf_ackq_committed(&o->spool_q));
+    lf_spooler_settle(o->spool, d->seq);
 }
 
 static void doc_done(struct es_out *o, const struct es_doc *d)
@@ -884,89 +878,42 @@ static void next_template(struct es_out *o)
 
 _Static_assert(LF_SPOOL_DOC_ID_LEN == LF_DOC_ID_LEN, "spool record ids are document ids");
 
-/* Records are lf_spool_doc's (spool.h), the Kafka output's too. */
-static int spool_encode(struct es_out *o, const char *prefix, int64_t ts, const char *id,
-                        const char *json, size_t len)
+/* A document read back from the spool, as a job's document. */
+static int spool_doc(struct es_out *o, const struct lf_spool_doc *sd, struct es_doc *d)
 {
-    return lf_spool_doc_encode(&o->rec, prefix, ts, id, json, len);
-}
-
-static int spool_decode(struct es_out *o, const unsigned char *r, size_t len, struct es_doc *d,
-                        const char **json)
-{
-    struct lf_spool_doc sd;
-    if (lf_spool_doc_decode(r, len, &sd))
-        return LF_ESYNTAX;
-    int p = prefix_index(o, sd.prefix, sd.prefix_len);
+    int p = prefix_index(o, sd->prefix, sd->prefix_len);
     if (p < 0)
         return LF_ELIMIT;
     memset(d, 0, sizeof(*d));
     d->prefix = (uint16_t)p;
-    d->ts_ms = sd.ts_ms;
-    memcpy(d->id, sd.id, LF_DOC_ID_LEN);
+    d->ts_ms = sd->ts_ms;
+    memcpy(d->id, sd->id, LF_DOC_ID_LEN);
     d->id[LF_DOC_ID_LEN] = '\0';
-    d->len = (uint32_t)sd.len;
+    d->len = (uint32_t)sd->len;
     d->from_spool = true;
-    *json = sd.json;
     return 0;
-}
-
-/* The spool's size (its default when the option is 0). */
-static uint64_t spool_max(const struct es_out *o)
-{
-    return o->opt.spool.max_bytes ? o->opt.spool.max_bytes : (1ull << 30);
-}
-
-/* Bytes a document takes in the spool, its record header included. */
-static uint64_t spool_need_of(size_t prefix_len, size_t json_len)
-{
-    return LF_SPOOL_RECORD_OVERHEAD + 2 + prefix_len + 8 + LF_DOC_ID_LEN + json_len;
 }
 
 static uint64_t spool_need(const struct lf_doc *d)
 {
-    return spool_need_of(strlen(d->index), d->len);
+    return lf_spooler_need(strlen(d->index), d->len);
 }
 
-/* Whether the spool could ever take a document: it refuses for good a
- * record over LF_SPOOL_MAX_RECORD or larger than the whole spool. */
-static bool spoolable_of(const struct es_out *o, size_t prefix_len, size_t json_len)
-{
-    uint64_t need = spool_need_of(prefix_len, json_len);
-    return prefix_len <= 255 && need - LF_SPOOL_RECORD_OVERHEAD <= LF_SPOOL_MAX_RECORD &&
-           need <= spool_max(o);
-}
-
+/* Whether the spool could ever take this document. */
 static bool spoolable(const struct es_out *o, const struct lf_doc *d)
 {
-    return spoolable_of(o, strlen(d->index), d->len);
+    return lf_spooler_fits(o->spool, strlen(d->index), d->len);
 }
 
-/*
- * What a full spool does now. `when_full: drop_oldest` drops only while no
- * host answers: once Elasticsearch is back, the inputs' files still hold
- * what they have not read, so waiting loses nothing and dropping would.
- */
-static bool spool_dropping(struct es_out *o)
+static bool spoolable_doc(const struct es_out *o, const struct es_doc *d)
 {
-    bool drop = o->opt.spool.full == LF_SPOOL_FULL_DROP_OLDEST && o->down;
-    lf_spool_set_full(o->spool, drop ? LF_SPOOL_FULL_DROP_OLDEST : LF_SPOOL_FULL_BLOCK);
-    return drop;
+    return lf_spooler_fits(o->spool, strlen(o->prefixes[d->prefix]), d->len);
 }
 
-/* Whether `need` more bytes may go to the spool without dropping. */
-static bool spool_room(struct es_out *o, uint64_t need)
+/* Why documents go to the spool, for the line that says it starts. */
+static const char *spool_why(const struct es_out *o)
 {
-    return spool_dropping(o) || lf_spool_unacked_bytes(o->spool) + need <= spool_max(o);
-}
-
-static void spooling_starts(struct es_out *o)
-{
-    if (!o->spooling)
-        lf_log(LF_LOG_INFO, "out_es", "Elasticsearch %s: spooling to %s",
-               o->down ? "is unreachable" : "is behind", o->opt.spool.dir);
-    o->spooling = true;
-    o->spool_unread = true;
+    return o->down ? "Elasticsearch is unreachable" : "Elasticsearch is behind";
 }
 
 /*
@@ -984,34 +931,28 @@ static bool spill(struct es_out *o, struct es_job *j)
     size_t moving = 0;
     for (size_t i = 0; i < j->n; i++) {
         const struct es_doc *d = &j->docs[i];
-        size_t plen = strlen(o->prefixes[d->prefix]);
-        if (!d->from_spool && spoolable_of(o, plen, d->len)) {
-            need += spool_need_of(plen, d->len);
+        if (!d->from_spool && spoolable_doc(o, d)) {
+            need += lf_spooler_need(strlen(o->prefixes[d->prefix]), d->len);
             moving++;
         }
     }
-    if (moving == 0 || !spool_room(o, need))
+    if (moving == 0 || !lf_spooler_room(o->spool, need, o->down))
         return false;
     int rc = 0;
     for (size_t i = 0; !rc && i < j->n; i++) {
         const struct es_doc *d = &j->docs[i];
-        if (d->from_spool || !spoolable_of(o, strlen(o->prefixes[d->prefix]), d->len))
-            continue;
-        uint64_t id;
-        rc =
-            spool_encode(o, o->prefixes[d->prefix], d->ts_ms, d->id, j->data.data + d->off, d->len);
-        if (!rc)
-            rc = lf_spool_append(o->spool, o->rec.data, o->rec.len, &id);
+        if (!d->from_spool && spoolable_doc(o, d))
+            rc = lf_spooler_put(o->spool, o->prefixes[d->prefix], d->ts_ms, d->id,
+                                j->data.data + d->off, d->len);
     }
     if (!rc)
-        rc = lf_spool_commit(o->spool);
+        rc = lf_spooler_commit(o->spool, spool_why(o));
     if (rc)
         return false; /* what went in comes again later: its ids dedup */
-    spooling_starts(o);
     size_t kept = 0;
     for (size_t i = 0; i < j->n; i++) {
         const struct es_doc *d = &j->docs[i];
-        if (d->from_spool || !spoolable_of(o, strlen(o->prefixes[d->prefix]), d->len)) {
+        if (d->from_spool || !spoolable_doc(o, d)) {
             j->docs[kept++] = *d;
             continue;
         }
@@ -1051,12 +992,11 @@ static void spill_queued(struct es_out *o)
     }
 }
 
-/* The spool's drops as one line per interval, and at exit. */
+/* The spool's log lines (drops, drained) and the dropped counter. */
 static void log_drops(struct es_out *o, bool final)
 {
     if (o->spool)
-        o->base.counters.dropped =
-            lf_spool_report_drops(o->spool, "out_es", "Elasticsearch", final);
+        o->base.counters.dropped = lf_spooler_tick(o->spool, final);
 }
 
 /* A host answered a bulk request after none did: jobs that were backing
@@ -1151,18 +1091,18 @@ static int spool_batch(struct es_out *o, struct lf_batch *b)
         else
             big_bytes += d->len;
     }
-    if (need > spool_max(o)) {
+    if (need > lf_spooler_max(o->spool)) {
         if (!o->warned_spool_small)
             lf_log(LF_LOG_WARN, "out_es",
                    "a batch of %zu bytes cannot fit in a spool of %llu bytes: kept in memory "
                    "(make spool.max_size several times output.batch_max_bytes)",
-                   b->buf.len, (unsigned long long)spool_max(o));
+                   b->buf.len, (unsigned long long)lf_spooler_max(o->spool));
         o->warned_spool_small = true;
         return memory_batch(o, b);
     }
     /* Unacknowledged bytes, not bytes on disk: acknowledged records in the
      * segment being written are reclaimed by the next append. */
-    if (need && !spool_room(o, need))
+    if (need && !lf_spooler_room(o->spool, need, o->down))
         return LF_ELIMIT;
     struct es_job *big = NULL;
     if (big_bytes && !memory_room(o, big_bytes))
@@ -1170,25 +1110,20 @@ static int spool_batch(struct es_out *o, struct lf_batch *b)
     int rc = big_bytes ? job_from_batch(o, b, true, &big) : 0;
     for (size_t i = 0; !rc && i < b->ndocs; i++) {
         const struct lf_doc *d = &b->docs[i];
-        uint64_t id;
         if (!spoolable(o, d))
             continue;
-        rc = spool_encode(o, d->index, d->ts_ms, d->id, b->buf.data + d->off, d->len);
-        if (!rc)
-            rc = lf_spool_append(o->spool, o->rec.data, o->rec.len, &id);
+        rc = lf_spooler_put(o->spool, d->index, d->ts_ms, d->id, b->buf.data + d->off, d->len);
         /* What went in is sent anyway; the batch comes again (ids dedup). */
         if (rc == LF_EINVAL)
             rc = LF_EIO;
     }
-    if (!rc)
-        rc = lf_spool_commit(o->spool);
+    size_t spooled = b->ndocs - (big ? big->n : 0);
+    if (!rc && spooled)
+        rc = lf_spooler_commit(o->spool, spool_why(o));
     if (rc) {
         job_free(o, big);
         return rc;
     }
-    size_t spooled = b->ndocs - (big ? big->n : 0);
-    if (spooled)
-        spooling_starts(o);
     o->base.counters.spooled += spooled;
     o->base.counters.submitted += b->ndocs;
     o->base.counters.bytes += b->buf.len;
@@ -1209,47 +1144,32 @@ static int spool_batch(struct es_out *o, struct lf_batch *b)
     return 0;
 }
 
-/* Builds a job from spooled records, if there is room in flight for it. */
+/* Builds a job from spooled records, up to a batch. */
 static struct es_job *job_from_spool(struct es_out *o)
 {
-    if (!o->spool_q_live) {
-        if (lf_ackq_init(&o->spool_q, SPOOL_ACKQ_CAP, 0))
-            return NULL;
-        o->spool_q_live = true;
-    }
     struct es_job *j = NULL;
     size_t bytes = 0;
-    while (lf_ackq_pending(&o->spool_q) < SPOOL_ACKQ_CAP && bytes < o->opt.batch_bytes &&
-           (!j || j->n < o->opt.batch_docs)) {
-        const void *rec;
-        size_t len;
-        uint64_t id;
-        int rc = lf_spool_read(o->spool, &rec, &len, &id);
-        if (rc == LF_ENOENT)
-            o->spool_unread = false;
-        if (rc)
-            break;
+    while (bytes < o->opt.batch_bytes && (!j || j->n < o->opt.batch_docs)) {
+        struct lf_spool_doc sd;
         struct es_doc d;
-        const char *json;
         uint64_t seq;
-        if (lf_ackq_push(&o->spool_q, id + 1, &seq))
-            break; /* cannot happen: checked above */
-        if (spool_decode(o, rec, len, &d, &json)) {
-            lf_log(LF_LOG_ERROR, "out_es", "spool record %llu is not a document: skipped",
-                   (unsigned long long)id);
-            lf_ackq_ack(&o->spool_q, seq);
+        if (lf_spooler_take(o->spool, &sd, &seq))
+            break;
+        if (spool_doc(o, &sd, &d)) {
+            lf_log(LF_LOG_ERROR, "out_es",
+                   "spool: more than %d index prefixes: document %.*s skipped", MAX_PREFIXES,
+                   LF_DOC_ID_LEN, sd.id);
+            lf_spooler_settle(o->spool, seq);
             continue;
         }
         d.seq = seq;
-        if ((!j && !(j = job_new(o))) || job_add(o, j, &d, json)) {
-            /* Out of memory: read everything unacknowledged again later
-             * (what is in flight comes again too: 409s, nothing lost). */
-            lf_ackq_unpush(&o->spool_q);
-            lf_spool_rewind(o->spool);
-            o->spool_unread = true;
+        if ((!j && !(j = job_new(o))) || job_add(o, j, &d, sd.json)) {
+            /* Out of memory: read everything unsettled again later (what is
+             * in flight comes again too: 409s, nothing lost). */
+            lf_spooler_untake(o->spool);
             break;
         }
-        bytes += len;
+        bytes += sd.len;
     }
     if (j && j->n == 0) {
         job_free(o, j);
@@ -1298,7 +1218,7 @@ static void dispatch(struct es_out *o)
     }
     while (o->inflight < o->opt.max_in_flight && any_host_up(o, now)) {
         struct es_job *j = NULL;
-        bool spool_next = o->spool && o->spool_unread;
+        bool spool_next = o->spool && lf_spooler_readable(o->spool);
         if (spool_next && (o->spool_turn || !o->ready))
             j = job_from_spool(o);
         if (!j && (j = o->ready)) {
@@ -1311,14 +1231,6 @@ static void dispatch(struct es_out *o)
         /* Memory and spool take turns, so that neither starves. */
         o->spool_turn = !o->spool_turn;
         send_job(o, j);
-    }
-    if (o->spooling && lf_spool_empty(o->spool)) {
-        o->spooling = false;
-        const struct lf_spool_counters *c = lf_spool_counters(o->spool);
-        lf_log(LF_LOG_INFO, "out_es",
-               "spool drained: %llu documents spooled, %llu delivered from it, %llu dropped",
-               (unsigned long long)o->base.counters.spooled, (unsigned long long)c->acked,
-               (unsigned long long)c->dropped);
     }
 }
 
@@ -1356,8 +1268,7 @@ static int64_t es_deadline(const struct lf_output *base)
     /* Work that waits only for a host: spool records still unread count,
      * those read and backing off in jobs have their own deadlines. */
     if (o->state == ES_READY && o->inflight < o->opt.max_in_flight &&
-        (o->ready ||
-         (o->spool && o->spool_unread && lf_ackq_pending(&o->spool_q) < SPOOL_ACKQ_CAP))) {
+        (o->ready || (o->spool && lf_spooler_readable(o->spool)))) {
         int64_t now = mono_ms();
         int64_t up = now;
         if (!any_host_up(o, now)) {
@@ -1393,12 +1304,9 @@ static void es_destroy(struct lf_output *base)
     free_jobs(o, o->waiting);
     lf_http_req_release(&o->ctl);
     lf_buf_free(&o->ctl_body);
-    lf_buf_free(&o->rec);
     libdeflate_free_compressor(o->deflater);
     lf_es_results_free(&o->results);
-    lf_spool_close(o->spool);
-    if (o->spool_q_live)
-        lf_ackq_free(&o->spool_q);
+    lf_spooler_close(o->spool);
     lf_es_index_pattern_free(o->pattern);
     lf_es_template_destroy(o->tmpl);
     for (size_t i = 0; i < o->nhosts; i++) {
@@ -1460,7 +1368,6 @@ struct lf_output *lf_out_es_create(const struct lf_es_options *opt, struct lf_es
     o->tmpl = tmpl;
     o->seed = (uint64_t)mono_ms() * 0x9E3779B97F4A7C15ull | 1;
     lf_buf_init(&o->ctl_body, 16u << 20);
-    lf_buf_init(&o->rec, LF_SPOOL_MAX_RECORD);
     if (!o->opt.max_in_flight)
         o->opt.max_in_flight = 2;
     if (!o->opt.queue_max_bytes)
@@ -1499,17 +1406,9 @@ struct lf_output *lf_out_es_create(const struct lf_es_options *opt, struct lf_es
     if (!(o->http = lf_http_create(&opt->http, errbuf, errlen)))
         goto fail;
     o->opt.http = (struct lf_http_options){0};
-    if (opt->spool.dir) {
-        if (!(o->spool = lf_spool_open(&opt->spool, errbuf, errlen)))
-            goto fail;
-        if (!lf_spool_empty(o->spool)) {
-            /* From the last run: replayed first, in order. */
-            o->spooling = true;
-            o->spool_unread = true;
-            lf_log(LF_LOG_INFO, "out_es", "spool holds %llu bytes from before: sending them first",
-                   (unsigned long long)lf_spool_unacked_bytes(o->spool));
-        }
-    }
+    if (opt->spool.dir &&
+        !(o->spool = lf_spooler_open(&opt->spool, "out_es", "Elasticsearch", errbuf, errlen)))
+        goto fail;
     if (!(o->dead = lf_dead_letters_open(opt->dead_letter_path, "out_es", "Elasticsearch", err,
                                          sizeof(err)))) {
         snprintf(errbuf, errlen, "elasticsearch: %s", err);

@@ -43,7 +43,7 @@
 #include "dead_letter.h"
 #include "kafka_common.h"
 #include "shipper.h"
-#include "spool.h"
+#include "spooler.h"
 
 #include <errno.h>
 #include <fcntl.h>
@@ -59,7 +59,6 @@
 #define DEFAULT_COMPRESSION "lz4"
 #define DEFAULT_DELIVERY_TIMEOUT_MS 30000
 #define DEFAULT_QUEUE_MAX_BYTES (16u << 20)
-#define SPOOL_ACKQ_CAP 65536
 #define RETRY_MIN_MS 200
 #define RETRY_MAX_MS 10000
 #define DEAD_RETRY_MS 1000   /* after the dead-letter file failed */
@@ -130,14 +129,8 @@ struct kafka_out {
     int64_t fail_logged_ms;
     rd_kafka_resp_err_t last_fail;
 
-    struct lf_spool *spool;
-    bool spooling;     /* the spool holds documents (for the log lines) */
-    bool spool_unread; /* committed records may wait to be read */
-    bool spool_rewind; /* read again from the first unacknowledged record */
+    struct lf_spooler *spool;
     int64_t spool_retry_at_ms;
-    struct lf_ackq spool_q; /* records read and not yet delivered */
-    bool spool_q_live;
-    struct lf_buf rec;
 
     struct lf_dead_letters *dead_letters;
     int64_t dead_retry_at_ms;
@@ -466,8 +459,7 @@ static void msg_failed(struct kafka_out *o, struct kmsg *m, rd_kafka_resp_err_t 
 
 static void spool_settle(struct kafka_out *o, const struct kmsg *m)
 {
-    lf_ackq_ack(&o->spool_q, m->seq);
-    lf_spool_ack(o->spool, lf_ackq_committed(&o->spool_q));
+    lf_spooler_settle(o->spool, m->seq);
 }
 
 static void msg_delivered(struct kafka_out *o, struct kmsg *m)
@@ -480,7 +472,7 @@ static void msg_delivered(struct kafka_out *o, struct kmsg *m)
         m->ack->safe(m->ack, m->seq);
     if (o->down) {
         if (o->spool) /* what the outage cost, before the line that ends it */
-            o->base.counters.dropped = lf_spool_report_drops(o->spool, COMPONENT, "Kafka", true);
+            o->base.counters.dropped = lf_spooler_tick(o->spool, true);
         lf_log(LF_LOG_INFO, COMPONENT,
                "Kafka takes messages again (%lld ms after the first failed delivery)",
                (long long)(mono_ms() - o->down_since_ms));
@@ -688,30 +680,11 @@ static void flush_dead(struct kafka_out *o)
 
 /* ---- the spool ------------------------------------------------------------ */
 
-/* Records are lf_spool_doc's (spool.h), the Elasticsearch output's too. */
-static int spool_encode(struct kafka_out *o, const char *prefix, int64_t ts, const char *id,
-                        const char *json, size_t len)
+/* Whether Kafka is away: then, and only then, a full spool under
+ * `when_full: drop_oldest` drops its oldest records. */
+static bool kafka_away(const struct kafka_out *o)
 {
-    return lf_spool_doc_encode(&o->rec, prefix, ts, id, json, len);
-}
-
-/*
- * What a full spool does now: `when_full: drop_oldest` drops only while
- * Kafka is away; once it takes messages again the inputs' files still hold
- * what they have not read, so waiting loses nothing and dropping would.
- */
-static bool spool_dropping(struct kafka_out *o)
-{
-    bool drop = o->opt.spool.full == LF_SPOOL_FULL_DROP_OLDEST && (o->down || !o->rk);
-    lf_spool_set_full(o->spool, drop ? LF_SPOOL_FULL_DROP_OLDEST : LF_SPOOL_FULL_BLOCK);
-    return drop;
-}
-
-static void spooling_starts(struct kafka_out *o, const char *why)
-{
-    if (!o->spooling)
-        lf_log(LF_LOG_INFO, COMPONENT, "%s: spooling to %s", why, o->opt.spool.dir);
-    o->spooling = true;
+    return o->down || !o->rk;
 }
 
 /* Appends a batch to the spool and acknowledges its inputs once committed.
@@ -720,26 +693,20 @@ static int spool_batch(struct kafka_out *o, struct lf_batch *b)
 {
     /* Unacknowledged bytes: what a full spool under `block` refuses. */
     uint64_t need = b->buf.len + b->ndocs * (LF_SPOOL_RECORD_OVERHEAD + 300);
-    if (!spool_dropping(o) && o->opt.spool.max_bytes &&
-        lf_spool_unacked_bytes(o->spool) + need > o->opt.spool.max_bytes)
+    if (!lf_spooler_room(o->spool, need, kafka_away(o)))
         return LF_ELIMIT;
     for (size_t i = 0; i < b->ndocs; i++) {
         const struct lf_doc *d = &b->docs[i];
-        uint64_t id;
-        int rc = spool_encode(o, d->index, d->ts_ms, d->id, b->buf.data + d->off, d->len);
-        if (!rc)
-            rc = lf_spool_append(o->spool, o->rec.data, o->rec.len, &id);
+        int rc = lf_spooler_put(o->spool, d->index, d->ts_ms, d->id, b->buf.data + d->off, d->len);
         if (rc)
             /* What went in is sent anyway; the batch comes again (same ids). */
             return rc == LF_ELIMIT ? rc : LF_EIO;
     }
-    int rc = lf_spool_commit(o->spool);
+    int rc = lf_spooler_commit(o->spool, !o->rk    ? "no producer"
+                                         : o->down ? "Kafka is unreachable"
+                                                   : "Kafka is behind");
     if (rc)
         return rc;
-    spooling_starts(o, !o->rk    ? "no producer"
-                       : o->down ? "Kafka is unreachable"
-                                 : "Kafka is behind");
-    o->spool_unread = true;
     o->base.counters.submitted += b->ndocs;
     o->base.counters.bytes += b->buf.len;
     o->base.counters.spooled += b->ndocs;
@@ -756,27 +723,21 @@ static void spool_failed(struct kafka_out *o)
         return;
     size_t appended = 0;
     int rc = 0;
-    spool_dropping(o);
+    lf_spooler_room(o->spool, 0, kafka_away(o)); /* the policy for these appends */
     for (struct kmsg *m = o->tospool.head; m; m = m->next) {
-        uint64_t id;
-        rc = spool_encode(o, o->topics[m->topic]->prefix, m->ts_ms, m->id, m->json, m->len);
-        if (!rc)
-            rc = lf_spool_append(o->spool, o->rec.data, o->rec.len, &id);
+        rc =
+            lf_spooler_put(o->spool, o->topics[m->topic]->prefix, m->ts_ms, m->id, m->json, m->len);
         if (rc)
             break;
         appended++;
     }
-    if (appended && lf_spool_commit(o->spool) != 0)
+    if (appended && lf_spooler_commit(o->spool, "deliveries failed") != 0)
         appended = 0; /* appended again next time: a duplicate record is harmless */
     if (appended < o->tospool.n) {
         if (rc == LF_ELIMIT)
             lf_log(LF_LOG_WARN, COMPONENT, "spool full: %zu events wait in memory",
                    o->tospool.n - appended);
         o->spool_retry_at_ms = mono_ms() + SPOOL_RETRY_MS;
-    }
-    if (appended) {
-        spooling_starts(o, "deliveries failed");
-        o->spool_unread = true;
     }
     for (size_t i = 0; i < appended; i++) {
         struct kmsg *m = kq_pop(&o->tospool);
@@ -793,75 +754,41 @@ static void spool_failed(struct kafka_out *o)
     }
 }
 
-/* Whether records read from the spool are still out (in flight or held). */
-static bool spool_docs_out(const struct kafka_out *o)
-{
-    return o->spool_q_live && lf_ackq_pending(&o->spool_q) > 0;
-}
-
 /* Whether records can be read from the spool and produced now. */
 static bool can_replay(const struct kafka_out *o)
 {
-    if (!o->spool || !o->spool_unread || !o->rk || o->closing || o->retry.n || o->spool_rewind)
+    if (!o->spool || !lf_spooler_readable(o->spool) || !o->rk || o->closing || o->retry.n)
         return false;
     if (o->down && o->inflight_docs)
         return false; /* one probe at a time */
-    if (o->mem_bytes >= o->opt.queue_max_bytes)
-        return false;
-    return !o->spool_q_live || lf_ackq_pending(&o->spool_q) < SPOOL_ACKQ_CAP;
+    return o->mem_bytes < o->opt.queue_max_bytes;
 }
 
 /* Produces records from the spool, oldest first, up to a batch a call. */
 static void replay(struct kafka_out *o)
 {
-    if (o->spool_rewind && !spool_docs_out(o)) {
-        lf_ackq_free(&o->spool_q);
-        o->spool_q_live = false;
-        lf_spool_rewind(o->spool);
-        o->spool_rewind = false;
-        o->spool_unread = true;
-    }
     if (!can_replay(o) || mono_ms() < o->spool_retry_at_ms)
         return;
-    if (!o->spool_q_live) {
-        if (lf_ackq_init(&o->spool_q, SPOOL_ACKQ_CAP, 0)) {
-            o->spool_retry_at_ms = mono_ms() + SPOOL_RETRY_MS;
-            return;
-        }
-        o->spool_q_live = true;
-    }
     size_t docs = 0, bytes = 0;
     while (docs < o->opt.batch_docs && bytes < o->opt.batch_bytes && can_replay(o)) {
-        const void *rec;
-        size_t len;
-        uint64_t id, seq;
-        int rc = lf_spool_read(o->spool, &rec, &len, &id);
-        if (rc == LF_ENOENT) {
-            o->spool_unread = false;
+        struct lf_spool_doc d;
+        uint64_t seq;
+        int rc = lf_spooler_take(o->spool, &d, &seq);
+        if (rc == LF_ENOENT || rc == LF_ELIMIT)
             break;
-        }
         if (rc) { /* logged by the spool; tried again a little later */
             o->spool_retry_at_ms = mono_ms() + SPOOL_RETRY_MS;
             break;
         }
-        lf_ackq_push(&o->spool_q, id + 1, &seq); /* room checked by can_replay */
-        struct lf_spool_doc d;
         uint32_t topic;
         struct kmsg *m = NULL;
-        if (lf_spool_doc_decode(rec, len, &d)) {
-            lf_log(LF_LOG_ERROR, COMPONENT, "spool record %" PRIu64 " is not a document: skipped",
-                   id);
-            lf_ackq_ack(&o->spool_q, seq);
-            continue;
-        }
         if (topic_of(o, d.prefix, d.prefix_len, &topic) ||
             !(m = msg_new(o, topic, d.id, d.ts_ms, d.len, true))) {
-            /* The record is read already: it comes again when reading starts
-             * over from the first unacknowledged record, once nothing from
-             * the spool is out (a few duplicates, nothing lost). */
+            /* The record comes again when reading starts over from the first
+             * unsettled record, once nothing from the spool is out (a few
+             * duplicates, nothing lost). */
             lf_log(LF_LOG_ERROR, COMPONENT, "out of memory replaying the spool");
-            lf_ackq_unpush(&o->spool_q);
-            o->spool_rewind = true;
+            lf_spooler_untake(o->spool);
             o->spool_retry_at_ms = mono_ms() + SPOOL_RETRY_MS;
             break;
         }
@@ -870,20 +797,7 @@ static void replay(struct kafka_out *o)
         if (err)
             msg_failed(o, m, err, d.json);
         docs++;
-        bytes += len;
-    }
-}
-
-/* Says when every spooled record is delivered. */
-static void check_drained(struct kafka_out *o)
-{
-    if (o->spooling && lf_spool_empty(o->spool)) {
-        o->spooling = false;
-        const struct lf_spool_counters *c = lf_spool_counters(o->spool);
-        lf_log(LF_LOG_INFO, COMPONENT,
-               "spool drained: %" PRIu64 " documents spooled, %" PRIu64
-               " delivered from it, %" PRIu64 " dropped",
-               o->base.counters.spooled, c->acked, c->dropped);
+        bytes += d.len;
     }
 }
 
@@ -936,11 +850,10 @@ static void after_serve(struct kafka_out *o)
     spool_failed(o);
     resend(o);
     replay(o);
-    check_drained(o);
     log_failures(o, false);
     lf_dead_letters_tick(o->dead_letters, false);
     if (o->spool)
-        o->base.counters.dropped = lf_spool_report_drops(o->spool, COMPONENT, "Kafka", false);
+        o->base.counters.dropped = lf_spooler_tick(o->spool, false);
 }
 
 static int kafka_submit(struct lf_output *base, struct lf_batch *b)
@@ -1059,15 +972,11 @@ static void kafka_destroy(struct lf_output *base)
         spool_failed(o);
     }
     log_failures(o, true);
-    if (o->spool)
-        lf_spool_report_drops(o->spool, COMPONENT, "Kafka", true);
     destroy_producer(o);
     kq_free(o, &o->retry);
     kq_free(o, &o->tospool);
     kq_free(o, &o->dead);
-    if (o->spool_q_live)
-        lf_ackq_free(&o->spool_q);
-    lf_spool_close(o->spool);
+    lf_spooler_close(o->spool);
     for (size_t i = 0; i < o->ntopics; i++) {
         free(o->topics[i]->prefix);
         free(o->topics[i]);
@@ -1080,7 +989,6 @@ static void kafka_destroy(struct lf_output *base)
     if (o->wake_wr >= 0)
         close(o->wake_wr);
     lf_dead_letters_close(o->dead_letters);
-    lf_buf_free(&o->rec);
     free(o);
 }
 
@@ -1134,7 +1042,6 @@ struct lf_output *lf_out_kafka_create(const struct lf_kafka_out_options *opt, ch
     o->base.ops = &kafka_ops;
     o->opt = *opt;
     o->wake_rd = o->wake_wr = -1;
-    lf_buf_init(&o->rec, LF_SPOOL_MAX_RECORD);
     if (!o->opt.compression)
         o->opt.compression = DEFAULT_COMPRESSION;
     if (o->opt.delivery_timeout_ms <= 0)
@@ -1185,18 +1092,9 @@ struct lf_output *lf_out_kafka_create(const struct lf_kafka_out_options *opt, ch
         }
     if (!(o->conf = build_conf(o, errbuf, errlen)))
         goto fail;
-    if (opt->spool.dir) {
-        if (!(o->spool = lf_spool_open(&opt->spool, errbuf, errlen)))
-            goto fail;
-        if (!lf_spool_empty(o->spool)) {
-            /* From the last run: replayed first, in order. */
-            o->spooling = true;
-            o->spool_unread = true;
-            lf_log(LF_LOG_INFO, COMPONENT,
-                   "spool holds %" PRIu64 " bytes from before: sending them first",
-                   lf_spool_unacked_bytes(o->spool));
-        }
-    }
+    if (opt->spool.dir &&
+        !(o->spool = lf_spooler_open(&opt->spool, COMPONENT, "Kafka", errbuf, errlen)))
+        goto fail;
     char err[512];
     if (!(o->dead_letters =
               lf_dead_letters_open(opt->dead_letter_path, COMPONENT, "Kafka", err, sizeof(err)))) {
