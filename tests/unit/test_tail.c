@@ -1719,6 +1719,7 @@ static void test_blocked_input_sleeps(void **state)
     (void)state;
     struct env *e = env_new(LF_START_BEGINNING, true);
     e->tout->refuse = INT_MAX;
+    e->fc.rescan_ms = 60000; /* no rescan due in between */
     append(e, "a.log", "b", 1, 5000);
     env_start(e);
     int64_t end = lf_now_mono_ms() + WAIT_MS;
@@ -1729,9 +1730,11 @@ static void test_blocked_input_sleeps(void **state)
     int64_t now = lf_now_mono_ms();
     assert_int_equal(in->ops->run(in, now), 0);
     uint64_t emitted = in->counters.emitted;
+    /* Not "now": the second's tick or the registry's save may come
+     * before the retry, nothing comes at once (the refused lines used to
+     * keep a deadline in the past: the agent's loop spun). */
     int64_t d = in->ops->deadline(in);
-    /* The registry's once-a-second save may come first, never "now". */
-    assert_true(d >= now + 50);
+    assert_true(d > now);
     /* Writes to the file do not wake it: its descriptor is quiet. */
     append(e, "a.log", "b", 5001, 5010);
     struct pollfd pfd = {.fd = in->ops->fd(in), .events = POLLIN};
