@@ -12,6 +12,8 @@
 # counted from when it is idle and following to when the registry shows
 # every byte read. It prints figures; nothing here is a pass or a fail.
 #
+# bench/tail/blocked.sh measures a blocked input.
+#
 # Usage: bench/tail/run.sh; environment: LINES (1000000), ROUNDS (100),
 # PER (10000), PAUSE (0.1), FILES (1000), PER_FILE (10), MANY_ROUNDS (30),
 # MANY_PAUSE (0.3), LOGFERRY (a built binary; default: a Release build in
