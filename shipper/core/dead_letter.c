@@ -43,6 +43,19 @@ struct lf_dead_letters *lf_dead_letters_open(const char *path, const char *compo
     dl->server = server;
     lf_buf_init(&dl->pending, PENDING_MAX);
     if (path) {
+        /* Its folder is made like the spool's (data_dir may not exist yet). */
+        char dir[4096], failed[4096];
+        snprintf(dir, sizeof(dir), "%s", path);
+        char *slash = strrchr(dir, '/');
+        if (slash && slash != dir) {
+            *slash = '\0';
+            if (lf_mkdir_p(dir, 0700, failed, sizeof(failed))) {
+                snprintf(errbuf, errlen, "dead-letter file %s: cannot create %s: %s", path, failed,
+                         strerror(errno));
+                lf_dead_letters_close(dl);
+                return NULL;
+            }
+        }
         dl->fd = open(path, O_WRONLY | O_APPEND | O_CREAT | O_CLOEXEC, 0600);
         if (dl->fd < 0) {
             snprintf(errbuf, errlen, "dead-letter file %s: %s", path, strerror(errno));

@@ -111,6 +111,37 @@ int lf_batch_add_event(struct lf_batch *b, struct lf_event *ev, const struct lf_
  * (the caller has checked it, e.g. with lf_json_check_object). */
 int lf_batch_add_json(struct lf_batch *b, const char *json, size_t len, const struct lf_doc *meta);
 
+/* ---- the open batch in front of an output ------------------------------ */
+
+struct lf_output;
+struct lf_batcher;
+
+/* Batches for `out` (not owned), closed at max_docs, max_bytes or
+ * max_age_ms, whichever comes first (0: 2048 documents, 5 MiB, 1 s).
+ * Returns NULL when out of memory. */
+struct lf_batcher *lf_batcher_create(struct lf_output *out, size_t max_docs, size_t max_bytes,
+                                     int64_t max_age_ms);
+void lf_batcher_destroy(struct lf_batcher *b);
+/* The open batch: add a document to it (lf_batch_add_event, _json), then
+ * call lf_batcher_added. LF_ELIMIT from the add means it is full by count:
+ * flush, then add again. */
+struct lf_batch *lf_batcher_batch(struct lf_batcher *b);
+/* After a document went in: starts the batch's age with its first
+ * document, sends a full batch. Returns 0, or the output's refusal (the
+ * batch is kept, the document with it). */
+int lf_batcher_added(struct lf_batcher *b);
+/* Sends the open batch now. Returns 0, or the output's refusal: the batch
+ * is kept and offered again by lf_batcher_tick, backing off up to 1 s. */
+int lf_batcher_flush(struct lf_batcher *b);
+/* Whether the output refused the batch held now (callers stop reading). */
+bool lf_batcher_refused(const struct lf_batcher *b);
+/* Documents in the open batch. */
+size_t lf_batcher_queued(const struct lf_batcher *b);
+/* When the open batch is due (its age, or the retry of a refused one), or
+ * -1 when empty; lf_batcher_tick sends it then and returns the next. */
+int64_t lf_batcher_due(const struct lf_batcher *b);
+int64_t lf_batcher_tick(struct lf_batcher *b, int64_t now_mono_ms);
+
 /* ---- daily index names and document ids -------------------------------- */
 
 /* Writes "<prefix>-YYYY.MM.dd" for the UTC (or, if local, local) date of

@@ -47,8 +47,6 @@
 #define CONSUME_BURST 1024
 #define IDLE_WAIT_MS 500
 #define BUSY_WAIT_MS 50
-/* Room in a batch beyond batch_max_bytes, so that one more event fits. */
-#define BATCH_SLACK (64u << 20)
 
 struct part {
     struct lf_ack_target target; /* first: the output calls back through it */
@@ -72,7 +70,7 @@ struct shipper {
     struct lf_parser *line_parser;
     struct lf_kafka_msg_conv *conv;
     struct lf_output *out;
-    struct lf_batch *batch;
+    struct lf_batcher *batcher; /* the open batch, shared code with the agent */
     rd_kafka_t *rk;
     rd_kafka_queue_t *queue;
     int wake[2]; /* the consumer queue's io-event pipe */
@@ -347,23 +345,25 @@ static void rebalance_cb(rd_kafka_t *rk, rd_kafka_resp_err_t err,
 
 /* ---- batches ------------------------------------------------------------- */
 
-/* Sends the batch; on refusal keeps it and pauses every partition. */
+static void pause_all(struct shipper *s, int why);
+
+/* Sends the batch; on refusal (kept by the batcher) pauses every partition. */
 static int flush_batch(struct shipper *s)
 {
-    if (s->batch->ndocs == 0)
-        return 0;
-    int rc = lf_output_submit(s->out, s->batch);
-    if (rc) {
-        if (!s->paused_all) {
-            lf_log(LF_LOG_INFO, "shipper", "Elasticsearch is behind (%s): pausing consumption",
-                   lf_strerror(rc));
-            pause_parts(s, NULL, true);
-            s->paused_all = true;
-        }
-        return rc;
-    }
-    lf_batch_clear(s->batch);
-    return 0;
+    int rc = lf_batcher_flush(s->batcher);
+    if (rc)
+        pause_all(s, rc);
+    return rc;
+}
+
+static void pause_all(struct shipper *s, int why)
+{
+    if (s->paused_all)
+        return;
+    lf_log(LF_LOG_INFO, "shipper", "Elasticsearch is behind (%s): pausing consumption",
+           lf_strerror(why));
+    pause_parts(s, NULL, true);
+    s->paused_all = true;
 }
 
 static void resume_all(struct shipper *s)
@@ -416,7 +416,7 @@ static bool take(struct shipper *s, rd_kafka_message_t *rkm)
     }
     p->next_offset = rkm->offset + 1;
     uint64_t seq;
-    if (lf_ackq_push(&p->q, (uint64_t)rkm->offset + 1, &seq) == LF_ELIMIT) {
+    if (lf_ackq_push(&p->q, (uint64_t)rkm->offset + 1, &seq) != 0) { /* full, or no memory */
         p->resume_at = rkm->offset;
         p->paused = true;
         pause_parts(s, p, true);
@@ -435,12 +435,11 @@ static bool take(struct shipper *s, rd_kafka_message_t *rkm)
         header(h, LF_KAFKA_HDR_ID, &m.id, &m.id_len);
         header(h, LF_KAFKA_HDR_TS, &m.ts, &m.ts_len);
     }
-    if (s->batch->ndocs == s->batch->max_docs || s->batch->buf.len >= s->conf->batch_max_bytes)
-        flush_batch(s);
-    int rc = s->paused_all ? LF_ELIMIT : lf_kafka_msg_add(s->conv, &m, s->batch, &p->target, seq);
-    if (rc == LF_ELIMIT && s->batch->ndocs && flush_batch(s) == 0)
-        rc = lf_kafka_msg_add(s->conv, &m, s->batch, &p->target, seq);
-    if (rc == LF_ELIMIT && s->batch->ndocs == 0) {
+    struct lf_batch *batch = lf_batcher_batch(s->batcher);
+    int rc = s->paused_all ? LF_ELIMIT : lf_kafka_msg_add(s->conv, &m, batch, &p->target, seq);
+    if (rc == LF_ELIMIT && batch->ndocs && flush_batch(s) == 0)
+        rc = lf_kafka_msg_add(s->conv, &m, batch, &p->target, seq);
+    if (rc == LF_ELIMIT && batch->ndocs == 0) {
         /* Larger than an empty batch: Elasticsearch would refuse it too. */
         lf_log(LF_LOG_ERROR, "shipper",
                "%s/%d offset %" PRId64 ": %zu bytes cannot fit in a bulk request: skipped", topic,
@@ -464,8 +463,8 @@ static bool take(struct shipper *s, rd_kafka_message_t *rkm)
         part_safe(&p->target, seq); /* nothing to index: done at once */
     p->consumed++;
     s->consumed++;
-    if (s->batch->ndocs == 1)
-        s->batch->opened_ms = lf_now_mono_ms();
+    if (rc > 0 && lf_batcher_added(s->batcher))
+        pause_all(s, LF_ELIMIT); /* full and refused: kept, offered again */
     return true;
 }
 
@@ -553,10 +552,11 @@ static int64_t round_once(struct shipper *s)
 {
     consume(s);
     int64_t now = lf_now_mono_ms();
-    if (s->batch->ndocs && now >= s->batch->opened_ms + (int64_t)s->conf->batch_max_age_ms)
-        flush_batch(s);
+    lf_batcher_tick(s->batcher, now);
+    if (lf_batcher_refused(s->batcher))
+        pause_all(s, LF_ELIMIT);
     lf_output_poll(s->out, 0);
-    if (s->paused_all && flush_batch(s) == 0)
+    if (s->paused_all && !lf_batcher_refused(s->batcher))
         resume_all(s);
     for (struct part *p = s->parts; p; p = p->next)
         if (p->paused && !p->revoked && !s->paused_all && !s->stopping &&
@@ -576,8 +576,7 @@ static int64_t round_once(struct shipper *s)
 
     int64_t next = now + IDLE_WAIT_MS;
     next = min_deadline(next, s->next_commit_ms);
-    if (s->batch->ndocs)
-        next = min_deadline(next, s->batch->opened_ms + (int64_t)s->conf->batch_max_age_ms);
+    next = min_deadline(next, lf_batcher_due(s->batcher));
     next = min_deadline(next, lf_output_deadline(s->out));
     if (s->paused_all)
         next = min_deadline(next, now + BUSY_WAIT_MS);
@@ -613,12 +612,12 @@ static void drain(struct shipper *s)
         consume(s); /* serves rebalances; messages are left for later */
         flush_batch(s);
         lf_output_poll(s->out, 50);
-        if (s->batch->ndocs == 0 && lf_output_pending(s->out) == 0)
+        if (lf_batcher_queued(s->batcher) == 0 && lf_output_pending(s->out) == 0)
             break;
         if (lf_now_mono_ms() >= until) {
             lf_log(LF_LOG_WARN, "shipper",
                    "shutdown_timeout: %zu events not indexed; their offsets are not committed",
-                   s->batch->ndocs + lf_output_pending(s->out));
+                   lf_batcher_queued(s->batcher) + lf_output_pending(s->out));
             break;
         }
     }
@@ -666,10 +665,11 @@ static int create_output(struct shipper *s, char *err, size_t errlen)
                                       ngroks, c->batch_max_docs, c->batch_max_bytes, err, errlen);
     if (!s->out)
         return -1;
-    s->batch = lf_batch_create(c->batch_max_bytes + BATCH_SLACK, c->batch_max_docs);
+    s->batcher = lf_batcher_create(s->out, c->batch_max_docs, c->batch_max_bytes,
+                                   (int64_t)c->batch_max_age_ms);
     const struct lf_grammar_conf *g = lf_grammar_conf_find(c->grammars, c->ngrammars, c->grammar);
     s->conv = lf_kafka_msg_conv_create(s->line_parser, c->format, c->index, g ? g->max_line : 0);
-    if (!s->batch || !s->conv) {
+    if (!s->batcher || !s->conv) {
         snprintf(err, errlen, "out of memory");
         return -1;
     }
@@ -741,7 +741,7 @@ static void teardown(struct shipper *s)
         s->parts = p->next;
         part_free(p);
     }
-    lf_batch_destroy(s->batch);
+    lf_batcher_destroy(s->batcher);
     lf_kafka_msg_conv_destroy(s->conv);
     for (size_t i = 0; s->parsers && i < s->conf->ngrammars; i++)
         lf_parser_destroy(s->parsers[i]);

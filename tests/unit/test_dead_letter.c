@@ -29,6 +29,25 @@ static char *slurp(const char *path)
     return buf;
 }
 
+/* The file's folder is made when missing (a fresh data_dir). */
+static void test_makes_folder(void **state)
+{
+    (void)state;
+    char dir[] = "/tmp/lf_dead_dir.XXXXXX", path[256], err[256];
+    assert_non_null(mkdtemp(dir));
+    snprintf(path, sizeof(path), "%s/a/b/dead.ndjson", dir);
+    struct lf_dead_letters *dl = lf_dead_letters_open(path, "test", "Kafka", err, sizeof(err));
+    assert_non_null(dl);
+    lf_dead_letters_close(dl);
+    assert_int_equal(access(path, F_OK), 0);
+    unlink(path);
+    snprintf(path, sizeof(path), "%s/a/b", dir);
+    rmdir(path);
+    snprintf(path, sizeof(path), "%s/a", dir);
+    rmdir(path);
+    rmdir(dir);
+}
+
 static void test_lines(void **state)
 {
     (void)state;
@@ -98,13 +117,14 @@ static void test_log_only(void **state)
     lf_dead_letters_close(dl);
 }
 
+/* A folder cannot be made under a file, even by root. */
 static void test_unwritable(void **state)
 {
     (void)state;
     char err[256];
     assert_null(
-        lf_dead_letters_open("/nonexistent-dir/dead.ndjson", "test", "Kafka", err, sizeof(err)));
-    assert_non_null(strstr(err, "/nonexistent-dir/dead.ndjson"));
+        lf_dead_letters_open("/dev/null/dead/dead.ndjson", "test", "Kafka", err, sizeof(err)));
+    assert_non_null(strstr(err, "/dev/null/dead/dead.ndjson"));
 }
 
 int main(void)
@@ -112,6 +132,7 @@ int main(void)
     lf_log_set_level(LF_LOG_ERROR);
     const struct CMUnitTest tests[] = {
         cmocka_unit_test(test_lines),
+        cmocka_unit_test(test_makes_folder),
         cmocka_unit_test(test_log_only),
         cmocka_unit_test(test_unwritable),
     };
