@@ -69,7 +69,9 @@ PAUSE_MS=10 # between writes
 
 # writer.py LOG PROGRESS: writes TOTAL numbered lines to LOG with O_APPEND,
 # PER lines per write(), PAUSE_MS apart; reopens LOG on SIGHUP; after each
-# write, PROGRESS holds how many lines are written.
+# write, PROGRESS holds how many lines are written. It writes no further
+# than the number in PROGRESS.budget (the test raises it step by step), so
+# that it never runs ahead of the test however slow the agent is.
 cat > "$tmp/writer.py" <<PY
 import os, signal, sys, time
 path, progress = sys.argv[1], sys.argv[2]
@@ -83,7 +85,15 @@ def open_log():
     return os.open(path, os.O_WRONLY | os.O_APPEND | os.O_CREAT, 0o644)
 fd = open_log()
 n = 0
+def budget():
+    try:
+        with open(progress + ".budget") as b:
+            return int(b.read() or 0)
+    except (OSError, ValueError):
+        return 0
 while n < total:
+    while n >= budget():
+        time.sleep(0.01)
     if reopen:
         reopen = False
         os.close(fd)
@@ -260,19 +270,31 @@ stop_agent() { # stop_agent SIGNAL: returns the agent's exit status
   agent_pid=
   return $rc
 }
+set_budget() { # set_budget N: the writer may write up to N lines (never lowered)
+  local cur
+  cur=$(cat "$dir/progress.budget" 2>/dev/null || echo 0)
+  [ "$1" -gt "$cur" ] || return 0
+  echo "$1" > "$dir/progress.budget.tmp" && mv "$dir/progress.budget.tmp" "$dir/progress.budget"
+}
 start_writer() {
+  echo 0 > "$dir/progress.budget"
   /usr/bin/python3 "$tmp/writer.py" "$dir/log/app.log" "$dir/progress" &
   writer_pid=$!
 }
-followed() { analyze --wait 30 --upto "$PER"; } # the agent has found app.log
+followed() { # the agent has found app.log
+  set_budget "$PER"
+  analyze --wait 30 --upto "$PER"
+}
 written() { cat "$dir/progress" 2>/dev/null || echo 0; }
 wait_written() { # wait_written N: up to 30 s until the writer has written N lines
   local deadline=$((SECONDS + 30))
+  set_budget "$1"
   while [ "$(written)" -lt "$1" ] && [ $SECONDS -lt $deadline ]; do sleep 0.02; done
   [ "$(written)" -ge "$1" ]
 }
 wait_writer() { # up to 30 s for the writer to finish; returns its exit status
   local deadline=$((SECONDS + 30)) rc=0
+  set_budget "$TOTAL"
   while kill -0 "$writer_pid" 2>/dev/null && [ $SECONDS -lt $deadline ]; do sleep 0.05; done
   if kill -0 "$writer_pid" 2>/dev/null; then kill -9 "$writer_pid"; fi
   wait "$writer_pid" || rc=$?
