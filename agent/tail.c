@@ -599,16 +599,79 @@ static void read_successors(struct files_input *fi, const char *path, int64_t si
     closedir(d);
 }
 
+/* Whether `path` is named like a rotation of a path the input follows
+ * (app.log.2 of app.log): where a file recovered after a rotation is
+ * finished, under a name the patterns need not match. */
+static bool rotation_of_matched(const struct files_input *fi, const char *path)
+{
+    const char *slash = strrchr(path, '/');
+    size_t base = slash ? (size_t)(slash - path) + 1 : 0;
+    char *p = strdup(path);
+    bool yes = false;
+    for (size_t i = p ? strlen(p) : 0; p && i-- > base + 1 && !yes;) {
+        if (p[i] != '.' && p[i] != '-' && p[i] != '_')
+            continue;
+        p[i] = '\0';
+        yes = matched(fi, p) && rotated_name(path + base, p + base);
+        p[i] = path[i];
+    }
+    free(p);
+    return yes;
+}
+
+/* An entry no file claimed, of content this input was finishing after a
+ * rotation (named like a rotation of one of its paths) when the agent
+ * stopped, with bytes not read yet. */
+static bool unfinished_rotated(const struct files_input *fi, const struct lf_registry_entry *e)
+{
+    if (e->owner || matched(fi, e->path) || !rotation_of_matched(fi, e->path))
+        return false;
+    if (e->size_known && e->offset < e->size)
+        return true;
+    struct stat st;
+    return stat(e->path, &st) == 0 && (uint64_t)st.st_ino == e->ino &&
+           (uint64_t)st.st_dev == e->dev && (uint64_t)st.st_size > e->offset;
+}
+
+/* Whether e, relocated (`how`), no longer names a file and goes. Followed on
+ * its own inode, or kept under its new name, e is still the file's entry. */
+static bool relocated_away(struct lf_registry_entry *e, enum relocated how)
+{
+    return how == RELOC_LOST || (how == RELOC_FOLLOWED && e->owner == NULL) ||
+           (how == RELOC_READ && !matched_inode(e));
+}
+
 /*
  * At startup, after the first scan: registry entries of this input's paths
  * that no file claimed were rotated away (or deleted) while the agent was
  * down. Each is looked for in its directory and finished; what cannot be
  * found is reported, and the entry goes. A path whose last followed file
  * left it is also searched for files written there since (read_successors).
+ *
+ * Content recovered that way is followed under its rotated name (app.log.2),
+ * which the patterns need not match: if the agent stopped again before it
+ * was finished, its entry (unfinished_rotated) is looked for and finished
+ * the same way, or reported; it would be forgotten otherwise.
  */
 static void recover_lost(struct files_input *fi)
 {
     struct lf_registry *r = fi->t.reg;
+    /* Unfinished rotated content first: the searches for the live paths'
+     * content then see it followed. */
+    size_t nrot = 0, nall = lf_registry_count(r);
+    struct lf_registry_entry **rot = nall ? calloc(nall, sizeof(*rot)) : NULL;
+    for (size_t i = 0; rot && i < nall; i++) {
+        struct lf_registry_entry *e = lf_registry_at(r, i);
+        if (unfinished_rotated(fi, e))
+            rot[nrot++] = e;
+    }
+    for (size_t i = 0; i < nrot; i++) {
+        enum relocated how =
+            relocate(fi, rot[i], rot[i]->path, 0, false, "not finished when the agent stopped");
+        if (relocated_away(rot[i], how))
+            lf_registry_remove(r, rot[i]);
+    }
+    free(rot);
     size_t n = lf_registry_count(r), nlost = 0;
     struct lf_registry_entry **lost = n ? calloc(n, sizeof(*lost)) : NULL;
     bool *live = n ? calloc(n, sizeof(*live)) : NULL;
@@ -649,10 +712,7 @@ static void recover_lost(struct files_input *fi)
         uint64_t now_there = stat(e->path, &st) == 0 ? (uint64_t)st.st_ino : 0;
         enum relocated how = relocate(fi, e, e->path, now_there, live[i],
                                       "rotated or deleted while the agent was down");
-        /* Followed on its own inode, or kept under its new name, e is still
-         * the file's entry; otherwise it names nothing now. */
-        if (how == RELOC_LOST || (how == RELOC_FOLLOWED && e->owner == NULL) ||
-            (how == RELOC_READ && !matched_inode(e)))
+        if (relocated_away(e, how))
             lf_registry_remove(r, e);
     }
     for (size_t i = 0; i < nmoved; i++) {

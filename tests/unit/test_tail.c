@@ -1646,6 +1646,74 @@ static void test_rename_rotation_twice_while_killed(void **state)
     env_free(e);
 }
 
+/* Sets the registry offset of the file now at `name` (as if the agent had
+ * stopped before the lines after it were acknowledged). */
+static void set_registry_offset(const struct env *e, const char *name, int64_t off)
+{
+    char p[256], reg[256];
+    struct stat st;
+    log_path(e, name, p, sizeof(p));
+    assert_int_equal(stat(p, &st), 0);
+    json_t *root = registry_json(e);
+    assert_non_null(root);
+    size_t i, hits = 0;
+    json_t *x;
+    json_array_foreach(json_object_get(root, "entries"), i, x)
+    {
+        if ((ino_t)json_integer_value(json_object_get(x, "ino")) == st.st_ino) {
+            json_object_set_new(x, "offset", json_integer(off));
+            hits++;
+        }
+    }
+    assert_int_equal(hits, 1);
+    snprintf(reg, sizeof(reg), "%s/registry.json", e->data);
+    assert_int_equal(json_dump_file(root, reg, 0), 0);
+    json_decref(root);
+}
+
+/* Content found again after a rotation while the agent was down is followed
+ * under its rotated name, which the paths do not match. Stopped again before
+ * it was finished, and rotated once more, its entry is looked for and
+ * finished at the next start, not forgotten (the torture trial
+ * killed_rotate, long: agents killed while behind). */
+static void test_unfinished_rotated_resumed(void **state)
+{
+    (void)state;
+    struct env *e = ids_env();
+    live_path_only(e);
+    append(e, "a.log", "k", 1, 5);
+    env_start(e);
+    assert_int_equal(pump_until(e, 5), 5);
+    env_stop(e);
+    uint64_t cid = registry_cid(e, "a.log");
+    append(e, "a.log", "k", 6, 8);
+    rename_log(e, "a.log", "a.log.1");
+    append(e, "a.log", "n", 1, 2);
+    env_start(e);
+    assert_int_equal(pump_until(e, 10), 10);
+    env_stop(e);
+    /* As if it had stopped before k 6..8 were acknowledged. */
+    set_registry_offset(e, "a.log.1", 20);
+    rename_log(e, "a.log.1", "a.log.2");
+    rename_log(e, "a.log", "a.log.1");
+    append(e, "a.log", "p", 1, 1);
+    env_start(e);
+    assert_int_equal(pump_until(e, 14), 14);
+    assert_int_equal(pump_for(e, 300), 14);
+    struct recs r = load(e);
+    expect_each(&r, "k", 1, 5, 1);
+    expect_each(&r, "k", 6, 8, 2); /* again, under the same _ids */
+    expect_each(&r, "n", 1, 2, 1);
+    expect_each(&r, "p", 1, 1, 1);
+    expect_ids(&r, "k", cid);
+    recs_free(&r);
+    env_stop(e);
+    /* Finished now: a restart reads nothing again. */
+    env_start(e);
+    assert_int_equal(pump_for(e, 300), 14);
+    env_free(e);
+}
+
 /* Rotated while the agent was down and compressed (or deleted) before it
  * came back: the bytes it had not read are reported with their count. */
 static void test_lost_while_stopped_reported(void **state)
@@ -1986,6 +2054,7 @@ int main(void)
         cmocka_unit_test(test_copytruncate_while_behind),
         cmocka_unit_test(test_copytruncate_while_stopped),
         cmocka_unit_test(test_rename_rotation_twice_while_killed),
+        cmocka_unit_test(test_unfinished_rotated_resumed),
         cmocka_unit_test(test_lost_while_stopped_reported),
         cmocka_unit_test(test_glob_matching_copies_no_duplicates),
         cmocka_unit_test(test_blocked_input_sleeps),
