@@ -113,10 +113,11 @@ struct es_out {
     struct es_job *ready, *ready_tail; /* FIFO */
     struct es_job *waiting;            /* backing off, unordered */
     size_t inflight;
-    size_t mem_bytes;    /* JSON held by jobs */
-    size_t pending_docs; /* in jobs */
-    size_t mem_docs;     /* in jobs and not spooled: the inputs wait for them */
-    bool down;           /* the last request failed as a whole */
+    struct es_job *flying; /* in flight: freed here if the output goes first */
+    size_t mem_bytes;      /* JSON held by jobs */
+    size_t pending_docs;   /* in jobs */
+    size_t mem_docs;       /* in jobs and not spooled: the inputs wait for them */
+    bool down;             /* the last request failed as a whole */
 
     /* the spool */
     struct lf_spooler *spool;
@@ -484,6 +485,8 @@ static void send_job(struct es_out *o, struct es_job *j)
         return;
     }
     o->inflight++;
+    j->next = o->flying;
+    o->flying = j;
 }
 
 /* Splits a job in two halves, both ready at once (400/413 answers). */
@@ -609,6 +612,11 @@ static void on_bulk_done(struct lf_http_req *req, void *ctx)
     struct es_out *o = j->o;
     char why[1024];
     o->inflight--;
+    for (struct es_job **pp = &o->flying; *pp; pp = &(*pp)->next)
+        if (*pp == j) {
+            *pp = j->next;
+            break;
+        }
     lf_buf_free(&j->body);
     lf_buf_init(&j->body, SIZE_MAX / 2);
     if (req->status == 0) {
@@ -1298,6 +1306,7 @@ static void es_destroy(struct lf_output *base)
     /* In-flight jobs belong to their requests: cancel those first. */
     lf_http_destroy(o->http);
     o->http = NULL;
+    free_jobs(o, o->flying); /* detached from their requests above */
     lf_dead_letters_close(o->dead);
     log_drops(o, true);
     free_jobs(o, o->ready);
