@@ -44,7 +44,7 @@
 #include <unistd.h>
 
 #define ERRBUF 8192
-#define CONSUME_BURST 1024
+#define CONSUME_BURST 4096
 #define IDLE_WAIT_MS 500
 #define BUSY_WAIT_MS 50
 
@@ -468,15 +468,18 @@ static bool take(struct shipper *s, rd_kafka_message_t *rkm)
     return true;
 }
 
-/* Takes what the consumer queue holds, a burst at a time: one call (one
- * lock of the queue librdkafka's fetcher fills) per burst rather than per
- * message. The same call serves rebalance and commit callbacks. */
+/* Takes what the consumer queue holds, up to a burst. One message per
+ * rd_kafka_consumer_poll: it drops messages fetched before a rebalance or a
+ * seek (our resume after a pause), which the batch call
+ * rd_kafka_consume_batch_queue was seen to hand over (kafka_shipper, pair:
+ * lines lost after a rebalance), and the acknowledgement queues rely on
+ * offsets that never go back. */
 static void consume(struct shipper *s)
 {
-    rd_kafka_message_t *burst[CONSUME_BURST];
-    ssize_t n = rd_kafka_consume_batch_queue(s->queue, 0, burst, CONSUME_BURST);
-    for (ssize_t i = 0; i < n; i++) {
-        rd_kafka_message_t *rkm = burst[i];
+    for (int i = 0; i < CONSUME_BURST; i++) {
+        rd_kafka_message_t *rkm = rd_kafka_consumer_poll(s->rk, 0);
+        if (!rkm)
+            return;
         if (rkm->err) {
             if (rkm->err != RD_KAFKA_RESP_ERR__PARTITION_EOF)
                 lf_log(LF_LOG_WARN, "shipper", "consumer: %s%s%s",
