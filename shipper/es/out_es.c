@@ -49,6 +49,10 @@
  * goes to the spool, in rounds: a short storm costs no disk, a long one does
  * not hold the inputs' positions back. */
 #define RETRY_ROUNDS_IN_MEMORY 2
+/* A bulk request out longer than this means the cluster is behind: a full
+ * memory queue then goes to the spool (a healthy cluster answers a batch
+ * in well under a second). */
+#define BEHIND_AFTER_MS 2000
 /* The most of a server's answer quoted in a log line. */
 #define ANSWER_QUOTE_MAX 200
 
@@ -70,6 +74,7 @@ struct es_job {
     unsigned attempts;
     int64_t not_before_ms;
     /* while in flight */
+    int64_t sent_ms;
     struct es_out *o;
     size_t host;
     struct lf_buf body;
@@ -485,6 +490,7 @@ static void send_job(struct es_out *o, struct es_job *j)
         return;
     }
     o->inflight++;
+    j->sent_ms = now;
     j->next = o->flying;
     o->flying = j;
 }
@@ -1188,6 +1194,24 @@ static struct es_job *job_from_spool(struct es_out *o)
 
 /* ---- the output interface ---------------------------------------------- */
 
+/*
+ * Whether Elasticsearch is behind: a bulk request out for more than
+ * BEHIND_AFTER_MS, or documents backing off after a refusal. Then a full
+ * memory queue spills new batches to the spool and the inputs go on. A
+ * backlog that a healthy cluster takes at full speed is not behind: the
+ * input waits for room (its file keeps the data; rotation cannot lose it)
+ * instead of writing, syncing and reading back every document.
+ */
+static bool cluster_behind(const struct es_out *o, int64_t now)
+{
+    if (o->waiting)
+        return true;
+    for (const struct es_job *j = o->flying; j; j = j->next)
+        if (now - j->sent_ms > BEHIND_AFTER_MS)
+            return true;
+    return false;
+}
+
 static int es_submit(struct lf_output *base, struct lf_batch *b)
 {
     struct es_out *o = (struct es_out *)base;
@@ -1195,7 +1219,7 @@ static int es_submit(struct lf_output *base, struct lf_batch *b)
         return 0;
     /* While Elasticsearch answers, new batches go through memory even when
      * the spool still drains: dispatch() takes from both in turn. */
-    if (o->spool && (o->down || !memory_room(o, b->buf.len)))
+    if (o->spool && (o->down || (!memory_room(o, b->buf.len) && cluster_behind(o, mono_ms()))))
         return spool_batch(o, b);
     return memory_batch(o, b);
 }
