@@ -31,6 +31,7 @@ struct lf_batcher {
     bool refused;        /* the output refused the current batch */
     int64_t retry_at_ms; /* monotonic */
     int64_t retry_delay_ms;
+    size_t pending_at_refusal; /* the output's pending documents then */
     int64_t warned_ms; /* when a refusal was last logged at warn level */
     bool warned;       /* the current refusal was */
 };
@@ -88,7 +89,9 @@ int lf_batcher_flush(struct lf_batcher *b)
             b->warned = b->warned_ms == 0 || now - b->warned_ms >= WARN_INTERVAL_MS;
             if (b->warned)
                 b->warned_ms = now;
-            lf_log(b->warned ? LF_LOG_WARN : LF_LOG_DEBUG, "batcher",
+            /* A full memory queue is the output's pace, not a fault. */
+            int level = rc == LF_ELIMIT ? LF_LOG_INFO : LF_LOG_WARN;
+            lf_log(b->warned ? level : LF_LOG_DEBUG, "batcher",
                    "output %s refused a batch of %zu (%s); reading waits and it is offered again",
                    b->out->ops->name, b->batch->ndocs, lf_strerror(rc));
         }
@@ -97,6 +100,7 @@ int lf_batcher_flush(struct lf_batcher *b)
         if (b->retry_delay_ms > RETRY_MAX_MS)
             b->retry_delay_ms = RETRY_MAX_MS;
         b->retry_at_ms = now + b->retry_delay_ms;
+        b->pending_at_refusal = lf_output_pending(b->out);
         return rc;
     }
     if (b->refused)
@@ -121,7 +125,13 @@ int64_t lf_batcher_due(const struct lf_batcher *b)
 {
     if (!b->batch->ndocs)
         return -1;
-    return b->refused ? b->retry_at_ms : b->batch->opened_ms + b->max_age_ms;
+    if (!b->refused)
+        return b->batch->opened_ms + b->max_age_ms;
+    /* Documents acknowledged since the refusal made room: offer it now, so
+     * that a healthy output never idles while reading waits. */
+    if (lf_output_pending(b->out) < b->pending_at_refusal)
+        return 0;
+    return b->retry_at_ms;
 }
 
 int64_t lf_batcher_tick(struct lf_batcher *b, int64_t now)

@@ -116,11 +116,11 @@ const struct lf_conf_key lf_es_conf_keys[] = {
     {.name = "queue_max_size",
      .type = LF_CONF_SIZE,
      .offset = E(queue_max_bytes),
-     .def = "16MiB",
+     .def = "8MiB",
      .min = KIB,
      .max = GIB,
-     .doc = "events held in memory waiting for Elasticsearch; beyond it they go to the spool "
-            "(or the inputs wait)"},
+     .doc = "events held in memory waiting for Elasticsearch; beyond it the inputs wait, or, "
+            "while Elasticsearch is down or behind, the events go to the spool"},
     {.name = "timeout",
      .type = LF_CONF_DURATION,
      .offset = E(timeout_ms),

@@ -1404,7 +1404,7 @@ struct lf_output *lf_out_es_create(const struct lf_es_options *opt, struct lf_es
     if (!o->opt.max_in_flight)
         o->opt.max_in_flight = 2;
     if (!o->opt.queue_max_bytes)
-        o->opt.queue_max_bytes = 16u << 20;
+        o->opt.queue_max_bytes = 8u << 20;
     if (o->opt.backoff_min_ms <= 0)
         o->opt.backoff_min_ms = 100;
     if (o->opt.backoff_max_ms < o->opt.backoff_min_ms)
