@@ -47,7 +47,9 @@ PAUSE_MS=10 # between writes
 
 # writer.py LOG PROGRESS: TOTAL numbered lines to LOG (O_APPEND), PER per
 # write(), PAUSE_MS apart; reopens LOG on SIGHUP; PROGRESS holds how many
-# lines are written.
+# lines are written. It writes no further than PROGRESS.budget says (the
+# test raises it step by step): however slow the agent or the machine, the
+# writer cannot finish before the case's next step.
 cat > "$tmp/writer.py" <<PY
 import os, signal, sys, time
 path, progress = sys.argv[1], sys.argv[2]
@@ -59,14 +61,23 @@ def on_hup(signum, frame):
 signal.signal(signal.SIGHUP, on_hup)
 def open_log():
     return os.open(path, os.O_WRONLY | os.O_APPEND | os.O_CREAT, 0o644)
+def budget():
+    try:
+        with open(progress + ".budget") as b:
+            return int(b.read() or 0)
+    except (OSError, ValueError):
+        return 0
 fd = open_log()
 n = 0
 while n < total:
+    if n >= budget():
+        time.sleep(0.01)
+        continue
     if reopen:
         reopen = False
         os.close(fd)
         fd = open_log()
-    k = min(per, total - n)
+    k = min(per, total - n, budget() - n)
     data = "".join(f"Nov 21 10:{i // 60 % 60:02d}:{i % 60:02d} web01 app[{i % 30000 + 1}]: "
                    f"line {i} end\n" for i in range(n, n + k)).encode()
     while data:
@@ -179,17 +190,23 @@ stop_agent() { # stop_agent SIGNAL: returns the agent's exit status
   agent_pid=
   return $rc
 }
+allow() { # allow N: the writer may write up to N lines
+  echo "$1" > "$dir/progress.budget.tmp" && mv "$dir/progress.budget.tmp" "$dir/progress.budget"
+}
 start_writer() {
+  allow 1000
   /usr/bin/python3 "$tmp/writer.py" "$dir/log/app.log" "$dir/progress" &
   writer_pid=$!
 }
 written() { cat "$dir/progress" 2>/dev/null || echo 0; }
 wait_written() { # wait_written N: up to 60 s until the writer has written N lines
+  allow "$1"
   local deadline=$((SECONDS + 60))
   while [ "$(written)" -lt "$1" ] && [ $SECONDS -lt $deadline ]; do sleep 0.02; done
   [ "$(written)" -ge "$1" ]
 }
 wait_writer() { # up to 60 s for the writer to finish; returns its exit status
+  allow "$TOTAL"
   local deadline=$((SECONDS + 60)) rc=0
   while kill -0 "$writer_pid" 2>/dev/null && [ $SECONDS -lt $deadline ]; do sleep 0.05; done
   if kill -0 "$writer_pid" 2>/dev/null; then kill -9 "$writer_pid"; fi
