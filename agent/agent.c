@@ -12,6 +12,7 @@
 #define _POSIX_C_SOURCE 200809L
 #include "agent.h"
 #include "agent_config.h"
+#include "agent_status.h"
 #include "es_conf.h"
 #include "input.h"
 
@@ -38,7 +39,79 @@ struct agent {
     int epfd;
     int sigfd;
     int omprog;
+    /* Counters of inputs and outputs that a SIGHUP replaced: the status
+     * shows totals since the start. Inputs are matched by name. */
+    struct carried {
+        char name[64];
+        struct lf_input_counters c;
+    } carried[MAX_INPUTS];
+    size_t ncarried;
+    struct lf_output_counters carried_out;
+    struct lf_agent_status *status; /* NULL: could not start */
 };
+
+static struct lf_input_counters input_total(const struct agent *a, const struct lf_input *in)
+{
+    struct lf_input_counters t = in->counters;
+    for (size_t i = 0; i < a->ncarried; i++)
+        if (strcmp(a->carried[i].name, in->name) == 0) {
+            const struct lf_input_counters *c = &a->carried[i].c;
+            t.read += c->read, t.parsed += c->parsed, t.unparsed += c->unparsed;
+            t.emitted += c->emitted, t.acked += c->acked, t.truncated += c->truncated;
+            t.errors += c->errors;
+        }
+    return t;
+}
+
+static struct lf_output_counters output_total(const struct agent *a)
+{
+    struct lf_output_counters t = a->out->counters;
+    const struct lf_output_counters *c = &a->carried_out;
+    t.submitted += c->submitted, t.acked += c->acked, t.failed += c->failed;
+    t.bytes += c->bytes, t.retried += c->retried, t.spooled += c->spooled;
+    t.dropped += c->dropped;
+    return t;
+}
+
+/* Before a reload tears inputs and output down. */
+static void carry_counters(struct agent *a)
+{
+    for (size_t i = 0; i < a->ninputs; i++) {
+        const struct lf_input *in = a->inputs[i];
+        struct lf_input_counters t = input_total(a, in);
+        size_t k = 0;
+        while (k < a->ncarried && strcmp(a->carried[k].name, in->name) != 0)
+            k++;
+        if (k == a->ncarried) {
+            if (k == MAX_INPUTS)
+                continue;
+            snprintf(a->carried[k].name, sizeof(a->carried[k].name), "%s", in->name);
+            a->ncarried++;
+        }
+        a->carried[k].c = t;
+    }
+    if (a->out)
+        a->carried_out = output_total(a);
+}
+
+static void update_status(struct agent *a, int64_t now)
+{
+    if (!a->status || !a->out)
+        return;
+    struct lf_input_counters totals[MAX_INPUTS];
+    for (size_t i = 0; i < a->ninputs; i++)
+        totals[i] = input_total(a, a->inputs[i]);
+    struct lf_output_counters out = output_total(a);
+    struct lf_agent_view v = {.inputs = a->inputs,
+                              .input_totals = totals,
+                              .ninputs = a->ninputs,
+                              .out = a->out,
+                              .output_totals = &out,
+                              .output_name = a->out->ops->name,
+                              .output_pending = lf_output_pending(a->out),
+                              .reading_waits = lf_pipeline_waiting(a->pipeline)};
+    lf_agent_status_update(a->status, &v, now);
+}
 
 /* The index prefixes this configuration sends to: index templates, topics. */
 static size_t index_prefixes(const struct agent *a, const char **out, size_t max)
@@ -307,7 +380,8 @@ static void drain(struct agent *a)
 static void log_counters(const struct agent *a)
 {
     for (size_t i = 0; i < a->ninputs; i++) {
-        const struct lf_input_counters *c = &a->inputs[i]->counters;
+        const struct lf_input_counters total = input_total(a, a->inputs[i]);
+        const struct lf_input_counters *c = &total;
         lf_log(LF_LOG_INFO, "agent",
                "input %s: read %llu parsed %llu unparsed %llu emitted %llu acked %llu "
                "truncated %llu errors %llu",
@@ -316,7 +390,8 @@ static void log_counters(const struct agent *a)
                (unsigned long long)c->acked, (unsigned long long)c->truncated,
                (unsigned long long)c->errors);
     }
-    const struct lf_output_counters *o = &a->out->counters;
+    const struct lf_output_counters total = output_total(a);
+    const struct lf_output_counters *o = &total;
     lf_log(LF_LOG_INFO, "agent",
            "output %s: submitted %llu acked %llu failed %llu retried %llu spooled %llu dropped "
            "%llu bytes %llu",
@@ -346,6 +421,7 @@ static void reload(struct agent *a, const struct lf_agent_options *opt)
     }
     drain(a);
     log_counters(a);
+    carry_counters(a);
     teardown(a);
     struct lf_agent_conf *old = a->conf;
     a->conf = next;
@@ -369,6 +445,9 @@ static int wait_ms(struct agent *a, int64_t now)
     if (t >= 0 && t < next)
         next = t;
     t = a->out ? lf_output_deadline(a->out) : -1;
+    if (t >= 0 && t < next)
+        next = t;
+    t = a->status ? lf_agent_status_due(a->status) : -1;
     if (t >= 0 && t < next)
         next = t;
     for (size_t i = 0; i < a->ninputs; i++) {
@@ -431,8 +510,10 @@ static int loop(struct agent *a, const struct lf_agent_options *opt)
                 return rc;
             }
         }
-        lf_pipeline_tick(a->pipeline, lf_now_mono_ms());
+        now = lf_now_mono_ms();
+        lf_pipeline_tick(a->pipeline, now);
         checkpoint(a);
+        update_status(a, now);
         if (all_finished(a))
             return 0;
     }
@@ -460,6 +541,11 @@ int lf_agent_run(const struct lf_agent_options *opt)
     if (a.sigfd < 0 || a.epfd < 0 || epoll_ctl(a.epfd, EPOLL_CTL_ADD, a.sigfd, &sev) != 0) {
         lf_log(LF_LOG_ERROR, "agent", "signalfd/epoll: %s", strerror(errno));
     } else if (build(&a) == 0) {
+        /* After signalfd: the listener's thread inherits the blocked mask. */
+        a.status = lf_agent_status_create(a.conf->status_listen, a.conf->data_dir,
+                                          a.conf->unhealthy_after_ms, err, sizeof(err));
+        if (!a.status)
+            lf_log(LF_LOG_WARN, "agent", "%s; running without it", err);
         rc = loop(&a, opt) ? 1 : 0;
         if (a.pipeline) {
             drain(&a);
@@ -467,6 +553,7 @@ int lf_agent_run(const struct lf_agent_options *opt)
         }
         teardown(&a);
     }
+    lf_agent_status_destroy(a.status);
     if (a.sigfd >= 0)
         close(a.sigfd);
     if (a.epfd >= 0)

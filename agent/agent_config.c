@@ -14,6 +14,7 @@
 #include "es_conf.h"
 #include "kafka_common.h"
 #include "shipper.h"
+#include "status_server.h"
 
 #include <ctype.h>
 #include <limits.h>
@@ -129,6 +130,22 @@ static const struct lf_conf_key agent_keys[] = {
      .def = "10s",
      .max = HOUR,
      .doc = "on SIGTERM, how long to try delivering what was read before exiting"},
+    {.name = "status_listen",
+     .type = LF_CONF_STRING,
+     .offset = A(status_listen),
+     .def_doc = "`<data_dir>/status.sock`",
+     .check = lf_status_listen_check,
+     .doc = "where the status endpoint (`/metrics`, `/status`, `/health`; `logferry status`) "
+            "listens: a unix socket path, a loopback `HOST:PORT`, or `off`"},
+    {.name = "unhealthy_after",
+     .type = LF_CONF_DURATION,
+     .offset = A(unhealthy_after_ms),
+     .def = "10s",
+     .min = SECOND,
+     .max = HOUR,
+     .doc = "`/health` answers 503 once the output has been unavailable, the spool has held "
+            "undelivered events, or the inputs have waited without any acknowledgement, for "
+            "this long"},
     {.name = NULL}};
 
 static const struct lf_conf_key metrics_keys[] = {

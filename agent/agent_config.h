@@ -117,6 +117,8 @@ struct lf_agent_conf {
     char *timezone;
     char *log_level;
     uint64_t shutdown_timeout_ms;
+    char *status_listen; /* NULL: <data_dir>/status.sock */
+    uint64_t unhealthy_after_ms;
 
     struct lf_grammar_conf *grammars;
     size_t ngrammars;

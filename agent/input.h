@@ -64,6 +64,8 @@ int lf_pipeline_flush(struct lf_pipeline *p);
 int64_t lf_pipeline_tick(struct lf_pipeline *p, int64_t now_mono_ms);
 /* Documents in the current (unsent) batch. */
 size_t lf_pipeline_queued(const struct lf_pipeline *p);
+/* Whether the output refused the open batch (reading waits). */
+bool lf_pipeline_waiting(const struct lf_pipeline *p);
 
 /* The agent's host name (host.name), for ids and fields. */
 const char *lf_pipeline_host(const struct lf_pipeline *p);
@@ -71,6 +73,8 @@ const char *lf_pipeline_host(const struct lf_pipeline *p);
 /* ---- inputs ------------------------------------------------------------ */
 
 struct lf_input;
+
+struct lf_input_file;
 
 struct lf_input_ops {
     const char *name;
@@ -95,6 +99,17 @@ struct lf_input_ops {
      * exits 0. */
     bool (*finished)(const struct lf_input *in);
     void (*destroy)(struct lf_input *in);
+    /* Optional: the files it follows, for the status endpoint. Fills up to
+     * max entries (paths borrowed until the next run) and returns how many
+     * there are. */
+    size_t (*files)(const struct lf_input *in, struct lf_input_file *out, size_t max);
+};
+
+/* A followed file as the status endpoint shows it. */
+struct lf_input_file {
+    const char *path;
+    uint64_t offset; /* where the next line starts */
+    uint64_t size;   /* at the last look */
 };
 
 struct lf_input {

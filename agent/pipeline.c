@@ -159,3 +159,8 @@ int lf_pipeline_emit(struct lf_pipeline *p, struct lf_event *ev, const struct lf
     lf_batcher_added(p->batcher); /* a refusal keeps the batch: the event is in */
     return 0;
 }
+
+bool lf_pipeline_waiting(const struct lf_pipeline *p)
+{
+    return lf_batcher_refused(p->batcher);
+}

@@ -1065,6 +1065,22 @@ static void files_destroy(struct lf_input *in)
     free(fi);
 }
 
+static size_t files_files(const struct lf_input *in, struct lf_input_file *out, size_t max)
+{
+    const struct lf_tail *t = &((const struct files_input *)in)->t;
+    size_t n = 0;
+    for (size_t i = 0; i < t->nfiles; i++) {
+        const struct lf_tail_file *f = t->files[i];
+        if (f->state == LF_TAIL_COPY || f->state == LF_TAIL_DONE)
+            continue;
+        if (n < max)
+            out[n] = (struct lf_input_file){
+                .path = f->path, .offset = f->pos, .size = f->size > f->pos ? f->size : f->pos};
+        n++;
+    }
+    return n;
+}
+
 static const struct lf_input_ops files_ops = {
     .name = "files",
     .fd = files_fd,
@@ -1074,6 +1090,7 @@ static const struct lf_input_ops files_ops = {
     .checkpoint = files_checkpoint,
     .in_flight = files_in_flight,
     .destroy = files_destroy,
+    .files = files_files,
 };
 
 /* ---- creation ------------------------------------------------------------ */

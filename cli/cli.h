@@ -20,5 +20,6 @@ int lf_cmd_grok(int argc, char **argv);
 int lf_cmd_agent(int argc, char **argv);
 int lf_cmd_check(int argc, char **argv);
 int lf_cmd_shipper(int argc, char **argv);
+int lf_cmd_status(int argc, char **argv);
 
 #endif

@@ -17,6 +17,7 @@ static const struct command commands[] = {
     {"shipper", lf_cmd_shipper, "move Kafka topics into Elasticsearch (a consumer group member)"},
     {"grok", lf_cmd_grok, "match lines from stdin against grok expressions, print JSON"},
     {"check", lf_cmd_check, "check a configuration file and every grammar in it"},
+    {"status", lf_cmd_status, "ask a running agent what it is doing (its status endpoint)"},
 };
 
 int lf_cli_log_level(const char *command, const char *level)

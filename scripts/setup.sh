@@ -7,6 +7,7 @@ packages=(
   build-essential cmake pkg-config
   libpcre2-dev libjansson-dev libcmocka-dev libyaml-dev
   libcurl4-openssl-dev libdeflate-dev zlib1g-dev # the Elasticsearch output (zlib: bench sink)
+  libmicrohttpd-dev               # the status endpoint (/metrics, /status, /health)
   librdkafka-dev kcat             # the Kafka output and shipper, and its tests
   python3-elasticsearch           # a real client that checks the fake Elasticsearch
   curl openssl                    # Elasticsearch tests: queries to the fake, a throwaway PKI

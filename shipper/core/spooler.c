@@ -195,3 +195,8 @@ struct lf_spool *lf_spooler_spool(struct lf_spooler *sp)
 {
     return sp->spool;
 }
+
+uint64_t lf_spooler_backlog_bytes(const struct lf_spooler *sp)
+{
+    return lf_spool_empty(sp->spool) ? 0 : lf_spool_unacked_bytes(sp->spool);
+}

@@ -88,5 +88,7 @@ uint64_t lf_spooler_tick(struct lf_spooler *sp, bool final);
 
 /* The spool itself, for what the spooler does not wrap (counters). */
 struct lf_spool *lf_spooler_spool(struct lf_spooler *sp);
+/* Bytes on disk not delivered yet (an upper bound). */
+uint64_t lf_spooler_backlog_bytes(const struct lf_spooler *sp);
 
 #endif

@@ -123,6 +123,8 @@ struct es_out {
     size_t pending_docs;   /* in jobs */
     size_t mem_docs;       /* in jobs and not spooled: the inputs wait for them */
     bool down;             /* the last request failed as a whole */
+    int64_t down_since_ms; /* monotonic, while down */
+    int64_t answer_ms;     /* monotonic: the last answer of any server */
 
     /* the spool */
     struct lf_spooler *spool;
@@ -429,6 +431,14 @@ static int gzip_body(struct es_out *o, struct lf_buf *body)
 }
 
 static void on_bulk_done(struct lf_http_req *req, void *ctx);
+
+static void set_down(struct es_out *o, bool down)
+{
+    if (down && !o->down)
+        o->down_since_ms = mono_ms();
+    o->down = down;
+}
+
 static bool spill(struct es_out *o, struct es_job *j);
 static void cluster_back(struct es_out *o);
 
@@ -547,7 +557,7 @@ static void retry_whole(struct es_out *o, struct es_job *j, const char *why)
     host_failed(o, j->host, why);
     /* With another node up, batches keep going to memory and that node;
      * only when none is left do they go to the spool. */
-    o->down = !any_host_up(o, mono_ms());
+    set_down(o, !any_host_up(o, mono_ms()));
     o->base.counters.retried += j->n;
     j->attempts++;
     if (o->down && spill(o, j))
@@ -625,6 +635,8 @@ static void on_bulk_done(struct lf_http_req *req, void *ctx)
         }
     lf_buf_free(&j->body);
     lf_buf_init(&j->body, SIZE_MAX / 2);
+    if (req->status)
+        o->answer_ms = mono_ms();
     if (req->status == 0) {
         char detail[480];
         describe_failure(&o->hosts[j->host], req, detail, sizeof(detail));
@@ -694,7 +706,7 @@ static void ctl_failed(struct es_out *o, const char *why)
     int64_t wait =
         o->refused ? backoff_capped_ms(o, 30, DISCOVERY_MAX_MS) : host_backoff_ms(o, o->ctl_fails);
     o->ctl_retry_ms = mono_ms() + wait;
-    o->down = true;
+    set_down(o, true);
     if (why && (o->ctl_fails == 1 || o->ctl_fails % 10 == 0))
         lf_log(LF_LOG_WARN, "out_es", "%s (attempt %u; again in %lld ms)", why, o->ctl_fails,
                (long long)wait);
@@ -799,6 +811,8 @@ static void on_ctl_done(struct lf_http_req *req, void *ctx)
     struct es_out *o = ctx;
     char why[1024];
     o->ctl_busy = false;
+    if (req->status)
+        o->answer_ms = mono_ms();
     const char *shown = o->hosts[o->tmpl_host].shown;
     char detail[480];
     if (req->status == 0) {
@@ -1019,7 +1033,7 @@ static void cluster_back(struct es_out *o)
 {
     log_drops(o, true); /* what the outage cost, before the line that ends it */
     lf_log(LF_LOG_INFO, "out_es", "Elasticsearch accepts bulk requests again");
-    o->down = false;
+    set_down(o, false);
     int64_t now = mono_ms();
     for (struct es_job *j = o->waiting; j; j = j->next)
         j->not_before_ms = now;
@@ -1352,6 +1366,16 @@ static void es_destroy(struct lf_output *base)
     free(o);
 }
 
+static void es_state(const struct lf_output *base, struct lf_output_state *st)
+{
+    const struct es_out *o = (const struct es_out *)base;
+    st->available = !o->down && o->state == ES_READY;
+    st->unavailable_since_ms = st->available ? 0 : o->down_since_ms;
+    st->last_answer_ms = o->answer_ms;
+    st->spool_bytes = o->spool ? lf_spooler_backlog_bytes(o->spool) : 0;
+    st->spooling = st->spool_bytes > 0;
+}
+
 static const struct lf_output_ops es_ops = {
     .name = "elasticsearch",
     .submit = es_submit,
@@ -1360,6 +1384,7 @@ static const struct lf_output_ops es_ops = {
     .destroy = es_destroy,
     .fd = es_fd,
     .deadline = es_deadline,
+    .state = es_state,
 };
 
 static int add_host(struct es_out *o, const char *url, char *errbuf, size_t errlen)
@@ -1396,6 +1421,7 @@ struct lf_output *lf_out_es_create(const struct lf_es_options *opt, struct lf_es
         snprintf(errbuf, errlen, "out of memory");
         return NULL;
     }
+    o->down_since_ms = mono_ms(); /* unavailable until discovered */
     o->base.ops = &es_ops;
     o->opt = *opt;
     o->tmpl = tmpl;

@@ -167,6 +167,8 @@ void lf_doc_id_at(char out[LF_DOC_ID_LEN + 1], const struct lf_doc_id_seed *seed
 
 struct lf_output;
 
+struct lf_output_state;
+
 /* What every sink implements; called from one thread only. */
 struct lf_output_ops {
     const char *name;
@@ -185,6 +187,18 @@ struct lf_output_ops {
      * (ms) by which poll must run, or -1. The owner's loop waits on both. */
     int (*fd)(const struct lf_output *o);
     int64_t (*deadline)(const struct lf_output *o);
+    /* Optional: what the status endpoint shows (NULL: always available,
+     * no spool). */
+    void (*state)(const struct lf_output *o, struct lf_output_state *st);
+};
+
+/* An output's health, for the status endpoint. */
+struct lf_output_state {
+    bool available;               /* the server takes documents */
+    int64_t unavailable_since_ms; /* monotonic; when it stopped (0: available) */
+    int64_t last_answer_ms;       /* monotonic; the server's last answer (0: none) */
+    bool spooling;                /* the spool holds documents not delivered */
+    uint64_t spool_bytes;         /* their size on disk (an upper bound) */
 };
 
 struct lf_output_counters {
@@ -213,6 +227,12 @@ static inline int lf_output_poll(struct lf_output *o, int timeout_ms)
 static inline size_t lf_output_pending(const struct lf_output *o)
 {
     return o->ops->pending(o);
+}
+static inline void lf_output_state(const struct lf_output *o, struct lf_output_state *st)
+{
+    *st = (struct lf_output_state){.available = true};
+    if (o->ops->state)
+        o->ops->state(o, st);
 }
 static inline void lf_output_destroy(struct lf_output *o)
 {

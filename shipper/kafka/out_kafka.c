@@ -124,6 +124,7 @@ struct kafka_out {
     size_t mem_bytes;     /* JSON of every message we track */
     size_t mem_docs;      /* documents from inputs not acknowledged yet */
     bool down;
+    int64_t delivered_ms; /* monotonic: the last message Kafka took */
     int64_t down_since_ms;
     uint64_t fails_unlogged;
     int64_t fail_logged_ms;
@@ -465,6 +466,7 @@ static void spool_settle(struct kafka_out *o, const struct kmsg *m)
 static void msg_delivered(struct kafka_out *o, struct kmsg *m)
 {
     o->base.counters.acked++;
+    o->delivered_ms = mono_ms();
     o->restarts = 0;
     if (m->from_spool)
         spool_settle(o, m);
@@ -992,6 +994,16 @@ static void kafka_destroy(struct lf_output *base)
     free(o);
 }
 
+static void kafka_state(const struct lf_output *base, struct lf_output_state *st)
+{
+    const struct kafka_out *o = (const struct kafka_out *)base;
+    st->available = !o->down;
+    st->unavailable_since_ms = o->down ? o->down_since_ms : 0;
+    st->last_answer_ms = o->delivered_ms;
+    st->spool_bytes = o->spool ? lf_spooler_backlog_bytes(o->spool) : 0;
+    st->spooling = st->spool_bytes > 0;
+}
+
 static const struct lf_output_ops kafka_ops = {
     .name = "kafka",
     .submit = kafka_submit,
@@ -1000,6 +1012,7 @@ static const struct lf_output_ops kafka_ops = {
     .destroy = kafka_destroy,
     .fd = kafka_fd,
     .deadline = kafka_deadline,
+    .state = kafka_state,
 };
 
 /* ---- creation --------------------------------------------------------------- */

@@ -1,0 +1,370 @@
+/*
+ * agent_status.c - the agent's status documents and progress lines (see
+ * agent_status.h).
+ *
+ * Health is judged on progress, not on momentary states: a healthy cluster
+ * that is slower than a file's backlog refuses batches many times a second,
+ * so "inputs wait" counts only when no acknowledgement came for
+ * unhealthy_after; likewise the output and the spool must stay unavailable
+ * or undelivered that long.
+ */
+#define _POSIX_C_SOURCE 200809L
+#include "agent_status.h"
+#include "status_server.h"
+
+#include <jansson.h>
+#include <stdio.h>
+#include <stdlib.h>
+#include <string.h>
+#include <time.h>
+#include <unistd.h>
+
+#define UPDATE_MS 1000
+#define PROGRESS_MS 10000
+/* Files listed per input in one document: a glob over a huge directory
+ * must not make every scrape megabytes long (the totals count them all). */
+#define FILES_SHOWN 1000
+
+struct lf_agent_status {
+    struct lf_status_server *server; /* NULL: off */
+    int64_t unhealthy_after_ms;
+    int64_t started_ms;
+    time_t started_wall;
+    int64_t next_ms;
+    struct lf_input_file *files;
+    /* progress */
+    uint64_t last_acked;
+    int64_t last_ack_change_ms;
+    int64_t spooling_since_ms; /* 0: not spooling */
+    int64_t behind_since_ms;   /* 0: no file behind */
+    int64_t progress_ms;
+    uint64_t progress_acked; /* output acknowledgements at the last line */
+    struct lf_buf metrics;
+};
+
+struct lf_agent_status *lf_agent_status_create(const char *listen, const char *data_dir,
+                                               uint64_t unhealthy_after_ms, char *err,
+                                               size_t errlen)
+{
+    struct lf_agent_status *st = calloc(1, sizeof(*st));
+    if (st)
+        st->files = calloc(FILES_SHOWN, sizeof(*st->files));
+    if (!st || !st->files) {
+        if (st)
+            free(st);
+        snprintf(err, errlen, "out of memory");
+        return NULL;
+    }
+    lf_buf_init(&st->metrics, 64u << 20);
+    st->unhealthy_after_ms = (int64_t)unhealthy_after_ms;
+    st->started_ms = lf_now_mono_ms();
+    st->started_wall = time(NULL);
+    st->last_ack_change_ms = st->started_ms;
+    st->progress_ms = st->started_ms;
+    char path[4096];
+    if (!listen) {
+        snprintf(path, sizeof(path), "%s/status.sock", data_dir);
+        listen = path;
+    }
+    if (strcmp(listen, "off") != 0) {
+        char why[512];
+        st->server = lf_status_server_start(listen, why, sizeof(why));
+        if (!st->server) {
+            snprintf(err, errlen, "status endpoint: %s", why);
+            lf_agent_status_destroy(st);
+            return NULL;
+        }
+        lf_log(LF_LOG_INFO, "agent", "status endpoint on %s (/metrics, /status, /health)", listen);
+    }
+    return st;
+}
+
+int64_t lf_agent_status_due(const struct lf_agent_status *st)
+{
+    return st->next_ms;
+}
+
+void lf_agent_status_destroy(struct lf_agent_status *st)
+{
+    if (!st)
+        return;
+    lf_status_server_stop(st->server);
+    lf_buf_free(&st->metrics);
+    free(st->files);
+    free(st);
+}
+
+/* A Prometheus label value: backslash, quote and newline escaped. */
+static void label(struct lf_buf *b, const char *s)
+{
+    for (; *s; s++) {
+        if (*s == '\\' || *s == '"')
+            lf_buf_putc(b, '\\'), lf_buf_putc(b, *s);
+        else if (*s == '\n')
+            lf_buf_puts(b, "\\n");
+        else
+            lf_buf_putc(b, *s);
+    }
+}
+
+static void metric_head(struct lf_buf *b, const char *name, const char *type, const char *help)
+{
+    lf_buf_printf(b, "# HELP %s %s\n# TYPE %s %s\n", name, help, name, type);
+}
+
+static void metric_input(struct lf_buf *b, const char *name, const char *input, uint64_t v)
+{
+    lf_buf_printf(b, "%s{input=\"", name);
+    label(b, input);
+    lf_buf_printf(b, "\"} %llu\n", (unsigned long long)v);
+}
+
+static void metric_output(struct lf_buf *b, const char *name, const char *output, double v)
+{
+    lf_buf_printf(b, "%s{output=\"", name);
+    label(b, output);
+    lf_buf_printf(b, "\"} %.17g\n", v);
+}
+
+static void metric_file(struct lf_buf *b, const char *name, const char *input, const char *path,
+                        uint64_t v)
+{
+    lf_buf_printf(b, "%s{input=\"", name);
+    label(b, input);
+    lf_buf_puts(b, "\",path=\"");
+    label(b, path);
+    lf_buf_printf(b, "\"} %llu\n", (unsigned long long)v);
+}
+
+/* The per-input counters, one family each. */
+static const struct {
+    const char *name, *help;
+    size_t offset;
+} input_counters[] = {
+    {"logferry_input_read_total", "lines or records read",
+     offsetof(struct lf_input_counters, read)},
+    {"logferry_input_parsed_total", "lines a grammar matched",
+     offsetof(struct lf_input_counters, parsed)},
+    {"logferry_input_unparsed_total", "lines no grammar matched (shipped tagged)",
+     offsetof(struct lf_input_counters, unparsed)},
+    {"logferry_input_emitted_total", "events handed to the output",
+     offsetof(struct lf_input_counters, emitted)},
+    {"logferry_input_acked_total", "events the output made safe",
+     offsetof(struct lf_input_counters, acked)},
+    {"logferry_input_truncated_total", "lines cut at max_line",
+     offsetof(struct lf_input_counters, truncated)},
+    {"logferry_input_errors_total", "read errors", offsetof(struct lf_input_counters, errors)},
+};
+
+static const struct {
+    const char *name, *help;
+    size_t offset;
+} output_counters[] = {
+    {"logferry_output_submitted_total", "documents handed to the output",
+     offsetof(struct lf_output_counters, submitted)},
+    {"logferry_output_acked_total", "documents the server took",
+     offsetof(struct lf_output_counters, acked)},
+    {"logferry_output_failed_total", "documents refused for good (dead letters)",
+     offsetof(struct lf_output_counters, failed)},
+    {"logferry_output_retried_total", "documents sent again",
+     offsetof(struct lf_output_counters, retried)},
+    {"logferry_output_spooled_total", "documents written to the spool",
+     offsetof(struct lf_output_counters, spooled)},
+    {"logferry_output_dropped_total", "spooled documents dropped unread (when_full: drop_oldest)",
+     offsetof(struct lf_output_counters, dropped)},
+    {"logferry_output_bytes_total", "document bytes handed to the output",
+     offsetof(struct lf_output_counters, bytes)},
+};
+
+#define COUNTER(ptr, off) (*(const uint64_t *)((const char *)(ptr) + (off)))
+
+/* Why the agent is unhealthy, or NULL. */
+static const char *judge(struct lf_agent_status *st, const struct lf_agent_view *v,
+                         const struct lf_output_state *os, int64_t now, char *why, size_t len)
+{
+    int64_t limit = st->unhealthy_after_ms;
+    if (!os->available && now - os->unavailable_since_ms >= limit) {
+        snprintf(why, len, "output %s unavailable for %lld s\n", v->output_name,
+                 (long long)((now - os->unavailable_since_ms) / 1000));
+        return why;
+    }
+    if (st->spooling_since_ms && now - st->spooling_since_ms >= limit) {
+        snprintf(why, len, "spooling for %lld s: %llu bytes not delivered\n",
+                 (long long)((now - st->spooling_since_ms) / 1000),
+                 (unsigned long long)os->spool_bytes);
+        return why;
+    }
+    if (v->reading_waits && now - st->last_ack_change_ms >= limit) {
+        snprintf(why, len, "inputs blocked for %lld s: output %s %s\n",
+                 (long long)((now - st->last_ack_change_ms) / 1000), v->output_name,
+                 os->available ? "acknowledges nothing" : "unavailable");
+        return why;
+    }
+    return NULL;
+}
+
+static void progress_line(struct lf_agent_status *st, const struct lf_agent_view *v,
+                          const struct lf_output_state *os, uint64_t behind, size_t nbehind,
+                          int64_t now)
+{
+    if (now - st->progress_ms < PROGRESS_MS)
+        return;
+    double secs = (double)(now - st->progress_ms) / 1000.0;
+    double rate = (double)(v->output_totals->acked - st->progress_acked) / secs;
+    st->progress_ms = now;
+    st->progress_acked = v->output_totals->acked;
+    bool catching_up = st->behind_since_ms && now - st->behind_since_ms >= PROGRESS_MS;
+    bool draining = st->spooling_since_ms && now - st->spooling_since_ms >= PROGRESS_MS;
+    if (!catching_up && !draining)
+        return;
+    lf_log(LF_LOG_INFO, "agent",
+           "progress: %llu bytes behind in %zu file%s, %llu bytes in the spool, %.0f documents/s "
+           "acknowledged by %s%s",
+           (unsigned long long)behind, nbehind, nbehind == 1 ? "" : "s",
+           (unsigned long long)os->spool_bytes, rate, v->output_name,
+           os->available ? "" : " (unavailable)");
+}
+
+void lf_agent_status_update(struct lf_agent_status *st, const struct lf_agent_view *v,
+                            int64_t now)
+{
+    if (now < st->next_ms)
+        return;
+    st->next_ms = now + UPDATE_MS;
+    struct lf_output_state os;
+    lf_output_state(v->out, &os);
+    if (v->output_totals->acked != st->last_acked || !v->reading_waits) {
+        st->last_acked = v->output_totals->acked;
+        st->last_ack_change_ms = now;
+    }
+    if (!os.spooling)
+        st->spooling_since_ms = 0;
+    else if (!st->spooling_since_ms)
+        st->spooling_since_ms = now;
+
+    json_t *doc = json_object();
+    json_t *inputs = json_array();
+    struct lf_buf *m = &st->metrics;
+    lf_buf_reset(m);
+    metric_head(m, "logferry_up", "gauge", "1 while the agent runs");
+    lf_buf_puts(m, "logferry_up 1\n");
+    metric_head(m, "logferry_start_time_seconds", "gauge", "when the agent started (Unix time)");
+    lf_buf_printf(m, "logferry_start_time_seconds %lld\n", (long long)st->started_wall);
+    for (size_t k = 0; k < sizeof(input_counters) / sizeof(input_counters[0]); k++) {
+        metric_head(m, input_counters[k].name, "counter", input_counters[k].help);
+        for (size_t i = 0; i < v->ninputs; i++)
+            metric_input(m, input_counters[k].name, v->inputs[i]->name,
+                         COUNTER(&v->input_totals[i], input_counters[k].offset));
+    }
+
+    uint64_t behind_all = 0;
+    size_t nbehind = 0;
+    struct lf_buf files_m;
+    lf_buf_init(&files_m, 64u << 20);
+    for (size_t i = 0; i < v->ninputs; i++) {
+        const struct lf_input *in = v->inputs[i];
+        json_t *ji = json_object();
+        json_object_set_new(ji, "name", json_string(in->name));
+        for (size_t k = 0; k < sizeof(input_counters) / sizeof(input_counters[0]); k++) {
+            /* "logferry_input_read_total" -> "read" */
+            char key[32];
+            const char *n = input_counters[k].name + strlen("logferry_input_");
+            snprintf(key, sizeof(key), "%.*s", (int)(strlen(n) - strlen("_total")), n);
+            json_object_set_new(ji, key,
+                                json_integer((json_int_t)COUNTER(&v->input_totals[i],
+                                                                 input_counters[k].offset)));
+        }
+        if (in->ops->files) {
+            size_t total = in->ops->files(in, st->files, FILES_SHOWN);
+            size_t shown = total < FILES_SHOWN ? total : FILES_SHOWN;
+            uint64_t behind = 0;
+            json_t *jf = json_array();
+            for (size_t f = 0; f < shown; f++) {
+                const struct lf_input_file *x = &st->files[f];
+                uint64_t b = x->size - x->offset;
+                behind += b;
+                nbehind += b > 0;
+                json_array_append_new(jf, json_pack("{s:s, s:I, s:I, s:I}", "path", x->path,
+                                                    "offset", (json_int_t)x->offset, "size",
+                                                    (json_int_t)x->size, "behind",
+                                                    (json_int_t)b));
+                metric_file(&files_m, "logferry_file_offset_bytes", in->name, x->path, x->offset);
+                metric_file(&files_m, "logferry_file_size_bytes", in->name, x->path, x->size);
+            }
+            behind_all += behind;
+            json_object_set_new(ji, "files", jf);
+            json_object_set_new(ji, "files_followed", json_integer((json_int_t)total));
+            json_object_set_new(ji, "bytes_behind", json_integer((json_int_t)behind));
+        }
+        json_array_append_new(inputs, ji);
+    }
+    if (files_m.len) {
+        metric_head(m, "logferry_file_offset_bytes", "gauge", "where the next line starts");
+        metric_head(m, "logferry_file_size_bytes", "gauge",
+                    "the file's size at the last look (minus offset: bytes behind)");
+        lf_buf_append(m, files_m.data, files_m.len);
+    }
+    lf_buf_free(&files_m);
+    if (!behind_all)
+        st->behind_since_ms = 0;
+    else if (!st->behind_since_ms)
+        st->behind_since_ms = now;
+
+    json_t *jo = json_object();
+    json_object_set_new(jo, "type", json_string(v->output_name));
+    for (size_t k = 0; k < sizeof(output_counters) / sizeof(output_counters[0]); k++) {
+        const char *name = output_counters[k].name;
+        uint64_t value = COUNTER(v->output_totals, output_counters[k].offset);
+        metric_head(m, name, "counter", output_counters[k].help);
+        metric_output(m, name, v->output_name, (double)value);
+        char key[32];
+        const char *n = name + strlen("logferry_output_");
+        snprintf(key, sizeof(key), "%.*s", (int)(strlen(n) - strlen("_total")), n);
+        json_object_set_new(jo, key, json_integer((json_int_t)value));
+    }
+    double answer_age = os.last_answer_ms ? (double)(now - os.last_answer_ms) / 1000.0 : -1;
+    metric_head(m, "logferry_output_pending", "gauge", "documents not acknowledged yet");
+    metric_output(m, "logferry_output_pending", v->output_name, (double)v->output_pending);
+    metric_head(m, "logferry_output_available", "gauge", "1 when the server takes documents");
+    metric_output(m, "logferry_output_available", v->output_name, os.available);
+    metric_head(m, "logferry_output_spool_bytes", "gauge", "spooled bytes not delivered yet");
+    metric_output(m, "logferry_output_spool_bytes", v->output_name, (double)os.spool_bytes);
+    metric_head(m, "logferry_output_last_answer_age_seconds", "gauge",
+                "since the server last answered (-1: never)");
+    metric_output(m, "logferry_output_last_answer_age_seconds", v->output_name, answer_age);
+    json_object_set_new(jo, "pending", json_integer((json_int_t)v->output_pending));
+    json_object_set_new(jo, "available", json_boolean(os.available));
+    if (!os.available)
+        json_object_set_new(jo, "unavailable_for_s",
+                            json_real((double)(now - os.unavailable_since_ms) / 1000.0));
+    json_object_set_new(jo, "last_answer_age_s", json_real(answer_age));
+    json_object_set_new(jo, "spool_bytes", json_integer((json_int_t)os.spool_bytes));
+    json_object_set_new(jo, "reading_waits", json_boolean(v->reading_waits));
+
+    char why[256];
+    const char *unhealthy = judge(st, v, &os, now, why, sizeof(why));
+    metric_head(m, "logferry_healthy", "gauge", "1 when /health answers 200");
+    lf_buf_printf(m, "logferry_healthy %d\n", unhealthy ? 0 : 1);
+
+    json_object_set_new(doc, "version", json_string(LF_VERSION));
+    json_object_set_new(doc, "pid", json_integer((json_int_t)getpid()));
+    json_object_set_new(doc, "uptime_s", json_real((double)(now - st->started_ms) / 1000.0));
+    json_object_set_new(doc, "healthy", json_boolean(!unhealthy));
+    if (unhealthy) {
+        char reason[256];
+        snprintf(reason, sizeof(reason), "%.*s", (int)strcspn(unhealthy, "\n"), unhealthy);
+        json_object_set_new(doc, "unhealthy_because", json_string(reason));
+    }
+    json_object_set_new(doc, "inputs", inputs);
+    json_object_set_new(doc, "output", jo);
+    json_object_set_new(doc, "bytes_behind", json_integer((json_int_t)behind_all));
+
+    if (st->server) {
+        char *text = json_dumps(doc, JSON_COMPACT);
+        if (!text || lf_buf_putc(m, '\0') || lf_status_publish(st->server, m->data, text, unhealthy))
+            lf_log(LF_LOG_WARN, "agent", "status endpoint: out of memory, the last document stays");
+        free(text);
+    }
+    json_decref(doc);
+    progress_line(st, v, &os, behind_all, nbehind, now);
+}
