@@ -415,8 +415,10 @@ static int collect_diskio(struct lf_sysmetrics *m, struct lf_event *ev, lf_sysme
         int n = split(line, tok, 14);
         if (n == 0)
             continue;
+        if (n < 14)
+            continue; /* a partition line of a kernel before 2.6.25 */
         uint64_t v[14] = {0};
-        int bad = n < 14;
+        int bad = 0;
         for (int i = 3; i < n && !bad; i++) {
             const char *q = tok[i];
             bad = num(&q, &v[i]) || *q;
