@@ -66,6 +66,9 @@
 #define PID_STAT_BUF 1024             /* a stat line is under 400 bytes */
 #define CMDLINE_MAX 2048
 #define ROOT_MAX 4000
+/* How old a process table process_summary read may be for the process set
+ * to take it instead of walking /proc again (the two run back to back). */
+#define TABLE_REUSE_MS 1000
 
 struct file {
     int fd;
@@ -98,6 +101,8 @@ struct lf_sysmetrics {
     size_t ncur, nprev, cap_cur, cap_prev;
     int64_t prev_ms;
     int have_prev;
+    int table_fresh; /* process_summary filled cur at table_ms */
+    int64_t table_ms;
     struct proc **top; /* 2 * top_n */
     char *pwbuf;
     size_t pwlen;
@@ -747,8 +752,10 @@ static int count_state(struct lf_sysmetrics *m, const struct proc *pr, void *ctx
     return 0;
 }
 
-static int collect_summary(struct lf_sysmetrics *m, struct lf_event *ev, lf_sysmetrics_emit_fn emit,
-                           void *arg)
+static int add_proc(struct lf_sysmetrics *m, const struct proc *pr, void *ctx);
+
+static int collect_summary(struct lf_sysmetrics *m, int64_t now_ms, struct lf_event *ev,
+                           lf_sysmetrics_emit_fn emit, void *arg)
 {
     static const struct path names[8] = {
         P("system.process.summary.total"),    P("system.process.summary.running"),
@@ -756,7 +763,19 @@ static int collect_summary(struct lf_sysmetrics *m, struct lf_event *ev, lf_sysm
         P("system.process.summary.stopped"),  P("system.process.summary.zombie"),
         P("system.process.summary.dead"),     P("system.process.summary.unknown")};
     int64_t c[8] = {0};
-    int rc = walk_processes(m, count_state, c);
+    int rc;
+    if (m->sets & LF_METRIC_PROCESS) {
+        /* The walk is most of the cost of both sets: read the process
+         * table once, count it here, and leave it to the process set. */
+        m->ncur = 0;
+        rc = walk_processes(m, add_proc, NULL);
+        for (size_t i = 0; !rc && i < m->ncur; i++)
+            count_state(m, &m->cur[i], c);
+        m->table_fresh = !rc;
+        m->table_ms = now_ms;
+    } else {
+        rc = walk_processes(m, count_state, c);
+    }
     if (!rc)
         rc = begin(m, ev, 8, "system.process.summary");
     if (rc)
@@ -975,8 +994,15 @@ static int collect_process(struct lf_sysmetrics *m, int64_t now_ms, struct lf_ev
     uint64_t memtotal = meminfo_total(m, &rc);
     if (rc)
         return rc;
-    m->ncur = 0;
-    rc = walk_processes(m, add_proc, NULL);
+    /* The table process_summary read just before, if it did: its time is
+     * the sample's. */
+    if (m->table_fresh && now_ms - m->table_ms >= 0 && now_ms - m->table_ms < TABLE_REUSE_MS) {
+        now_ms = m->table_ms;
+    } else {
+        m->ncur = 0;
+        rc = walk_processes(m, add_proc, NULL);
+    }
+    m->table_fresh = 0;
     if (rc)
         return rc;
     qsort(m->cur, m->ncur, sizeof(*m->cur), by_pid);
@@ -1157,7 +1183,8 @@ struct lf_sysmetrics *lf_sysmetrics_create(const char *proc_root, unsigned sets,
     }
     if (!rc && (sets & LF_METRIC_PROCESS_SUMMARY)) {
         who = "process_summary";
-        rc = collect_summary(m, &ev, discard, NULL);
+        rc = collect_summary(m, 0, &ev, discard, NULL);
+        m->table_fresh = 0;
     }
     if (!rc && (sets & LF_METRIC_PROCESS)) {
         who = "process";
@@ -1231,7 +1258,7 @@ int lf_sysmetrics_collect(struct lf_sysmetrics *m, unsigned set, int64_t now_ms,
         rc = collect_fsstat(m, ev, emit, arg);
         break;
     case LF_METRIC_PROCESS_SUMMARY:
-        rc = collect_summary(m, ev, emit, arg);
+        rc = collect_summary(m, now_ms, ev, emit, arg);
         break;
     case LF_METRIC_PROCESS:
         rc = collect_process(m, now_ms, ev, emit, arg);

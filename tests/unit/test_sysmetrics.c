@@ -573,6 +573,40 @@ static void test_process_top(void **state)
     lf_sysmetrics_destroy(m);
 }
 
+/* With process_summary on, the process set takes the table the summary
+ * read just before instead of walking /proc again, and its time. */
+static void test_process_shares_the_summary_walk(void **state)
+{
+    struct fixture *fx = *state;
+    if (sysconf(_SC_CLK_TCK) != 100)
+        skip();
+    first_processes(fx);
+    struct lf_sysmetrics *m = open_sets(fx, LF_METRIC_PROCESS | LF_METRIC_PROCESS_SUMMARY, 1);
+    assert_int_equal(
+        lf_sysmetrics_collect(m, LF_METRIC_PROCESS_SUMMARY, 1000, &fx->ev, capture, fx), 0);
+    assert_int_equal(lf_sysmetrics_collect(m, LF_METRIC_PROCESS, 1000, &fx->ev, capture, fx),
+                     LF_ENOENT);
+    second_processes(fx);
+    assert_int_equal(
+        lf_sysmetrics_collect(m, LF_METRIC_PROCESS_SUMMARY, 11000, &fx->ev, capture, fx), 0);
+    expect_int(fx->docs[1], "system.process.summary.total", 7);
+    /* changed after the summary read it: not seen by this sample */
+    put_proc(fx, 42, "my (odd) proc", 'R', 1, 9000, 600, 5000, 50000000, 1000);
+    assert_int_equal(lf_sysmetrics_collect(m, LF_METRIC_PROCESS, 11200, &fx->ev, capture, fx), 0);
+    assert_int_equal(fx->ndocs, 4);
+    assert_string_equal(fx->keys[2], "42");
+    /* 400 ticks over 10000 ms (the table's time, not 10200) */
+    expect_real(fx->docs[2], "system.process.cpu.total.pct", 0.4);
+    /* A table older than a second is not taken: this walks again and sees
+     * 42's 7700 more ticks (77000 ms) in 12000 ms */
+    forget_docs(fx);
+    assert_int_equal(
+        lf_sysmetrics_collect(m, LF_METRIC_PROCESS_SUMMARY, 21000, &fx->ev, capture, fx), 0);
+    assert_int_equal(lf_sysmetrics_collect(m, LF_METRIC_PROCESS, 23000, &fx->ev, capture, fx), 0);
+    expect_real(fx->docs[1], "system.process.cpu.total.pct", round4(77000.0 / 12000.0));
+    lf_sysmetrics_destroy(m);
+}
+
 /* top_processes: 0 reports none (the set still walks /proc). */
 static void test_process_top_zero(void **state)
 {
@@ -673,6 +707,7 @@ int main(void)
         cmocka_unit_test_setup_teardown(test_process_summary, setup, teardown),
         cmocka_unit_test_setup_teardown(test_process_top, setup, teardown),
         cmocka_unit_test_setup_teardown(test_process_top_zero, setup, teardown),
+        cmocka_unit_test_setup_teardown(test_process_shares_the_summary_walk, setup, teardown),
         cmocka_unit_test_setup_teardown(test_uptime, setup, teardown),
         cmocka_unit_test_setup_teardown(test_missing_files_and_bad_arguments, setup, teardown),
         cmocka_unit_test_setup_teardown(test_real_proc_fields_are_declared, setup, teardown),
