@@ -617,8 +617,8 @@ static void test_sampler_fields_are_declared(void **state)
                                 : f->type == LF_VAL_FLOAT ? LF_ES_DOUBLE
                                                           : LF_ES_KEYWORD;
         /* floats map to Metricbeat's narrower float types */
-        bool fits = got == want || (want == LF_ES_DOUBLE && (got == LF_ES_SCALED_FLOAT ||
-                                                             got == LF_ES_HALF_FLOAT));
+        bool fits = got == want || (want == LF_ES_DOUBLE &&
+                                    (got == LF_ES_SCALED_FLOAT || got == LF_ES_HALF_FLOAT));
         if (!fits)
             fail_msg("%.*s is %s, the sampler writes a %s", (int)f->path_len, f->path,
                      lf_es_ftype_name(got), lf_es_ftype_name(want));
