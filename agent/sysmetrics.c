@@ -23,7 +23,8 @@
  *   process_summary  one /proc/<pid>/stat per process, counted by state:
  *             R running, S and D sleeping, I idle, T and t stopped, Z
  *             zombie, X dead, anything else unknown.
- *   process   cpu.total.value = ms of user + system time; cpu.total.pct =
+ *   process   cpu.total.value = ms of user + system time (and user.ticks,
+ *             system.ticks, total.ticks: the same in ms); cpu.total.pct =
  *             Round(delta value / delta wall ms) (0..cores), norm.pct the
  *             same / cores; memory.size = vsize, rss.bytes = rss pages *
  *             page size, rss.pct = Round(rss / MemTotal), share = statm's
@@ -81,6 +82,7 @@ struct proc {
     int pid, ppid, pgid;
     char state;
     char comm[17];
+    uint64_t utime, stime;
     uint64_t ticks; /* utime + stime */
     uint64_t start; /* ticks after boot */
     uint64_t vsize, rss;
@@ -646,6 +648,8 @@ static int parse_pid_stat(char *buf, struct proc *pr)
             return -1;
         p = q;
     }
+    pr->utime = f[13];
+    pr->stime = f[14];
     pr->ticks = f[13] + f[14];
     pr->start = f[21];
     pr->vsize = f[22];
@@ -941,6 +945,9 @@ static int emit_process(struct lf_sysmetrics *m, const struct proc *pr, uint64_t
                              mem = P("process.memory.pct"), user = P("user.name"),
                              sstate = P("system.process.state"), scmd = P("system.process.cmdline"),
                              value = P("system.process.cpu.total.value"),
+                             uticks = P("system.process.cpu.user.ticks"),
+                             sticks = P("system.process.cpu.system.ticks"),
+                             tticks = P("system.process.cpu.total.ticks"),
                              pct = P("system.process.cpu.total.pct"),
                              norm = P("system.process.cpu.total.norm.pct"),
                              sstart = P("system.process.cpu.start_time"),
@@ -953,7 +960,7 @@ static int emit_process(struct lf_sysmetrics *m, const struct proc *pr, uint64_t
     read_user(m, pr->pid, owner, sizeof(owner));
     int64_t shared = read_share(m, pr->pid);
     format_start(m, pr->start, started);
-    int rc = begin(m, ev, 20, "system.process");
+    int rc = begin(m, ev, 23, "system.process");
     if (rc)
         return rc;
     uint64_t rss_bytes = pr->rss * (uint64_t)m->page;
@@ -974,7 +981,12 @@ static int emit_process(struct lf_sysmetrics *m, const struct proc *pr, uint64_t
     put_float(ev, cpu, norm_pct);
     put_float(ev, norm, norm_pct);
     put_float(ev, pct, mb_round(pr->pct));
-    put_int(ev, value, (int64_t)(pr->ticks * 1000 / (uint64_t)m->hz));
+    /* Metricbeat's "ticks" are milliseconds, as total.value */
+    uint64_t hz = (uint64_t)m->hz;
+    put_int(ev, value, (int64_t)(pr->ticks * 1000 / hz));
+    put_int(ev, uticks, (int64_t)(pr->utime * 1000 / hz));
+    put_int(ev, sticks, (int64_t)(pr->stime * 1000 / hz));
+    put_int(ev, tticks, (int64_t)(pr->ticks * 1000 / hz));
     put_str(ev, start, started);
     put_str(ev, sstart, started);
     put_int(ev, size, (int64_t)pr->vsize);

@@ -508,6 +508,9 @@ static void test_process_top(void **state)
     expect_real(d, "process.cpu.pct", 0.2);
     /* 1300 + 600 ticks = 19000 ms */
     expect_int(d, "system.process.cpu.total.value", 19000);
+    expect_int(d, "system.process.cpu.user.ticks", 13000);
+    expect_int(d, "system.process.cpu.system.ticks", 6000);
+    expect_int(d, "system.process.cpu.total.ticks", 19000);
     /* btime 1700000000 + 5000 ticks (50 s) = 2023-11-14T22:14:10Z */
     expect_str(d, "system.process.cpu.start_time", "2023-11-14T22:14:10.000Z");
     expect_str(d, "process.cpu.start_time", "2023-11-14T22:14:10.000Z");
