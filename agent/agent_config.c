@@ -77,7 +77,12 @@ static const struct lf_conf_enum log_levels[] = {{"error", LF_LOG_ERROR},
                                                  {"debug", LF_LOG_DEBUG},
                                                  {NULL, 0}};
 static const struct lf_conf_enum metric_sets[] = {
-    {"load", LF_METRIC_LOAD}, {"memory", LF_METRIC_MEMORY}, {"cpu", LF_METRIC_CPU}, {NULL, 0}};
+    {"load", LF_METRIC_LOAD},       {"memory", LF_METRIC_MEMORY},
+    {"cpu", LF_METRIC_CPU},         {"network", LF_METRIC_NETWORK},
+    {"diskio", LF_METRIC_DISKIO},   {"filesystem", LF_METRIC_FILESYSTEM},
+    {"fsstat", LF_METRIC_FSSTAT},   {"process_summary", LF_METRIC_PROCESS_SUMMARY},
+    {"process", LF_METRIC_PROCESS}, {"uptime", LF_METRIC_UPTIME},
+    {"all", LF_METRIC_ALL},         {NULL, 0}};
 static const struct lf_conf_enum start_ats[] = {
     {"end", LF_START_END}, {"beginning", LF_START_BEGINNING}, {NULL, 0}};
 static const struct lf_conf_enum output_types[] = {{"file", LF_OUTPUT_FILE},
@@ -153,7 +158,7 @@ static const struct lf_conf_key metrics_keys[] = {
      .type = LF_CONF_BOOL,
      .offset = A(metrics_enabled),
      .def = "true",
-     .doc = "sample load and memory from /proc"},
+     .doc = "sample system metrics from /proc, named as Metricbeat's system module"},
     {.name = "interval",
      .type = LF_CONF_DURATION,
      .offset = A(metrics_interval_ms),
@@ -167,7 +172,14 @@ static const struct lf_conf_key metrics_keys[] = {
      .enums = metric_sets,
      .def = "[load, memory, cpu]",
      .min = 1,
-     .doc = "which metric sets: `system.load.*`, `system.memory.*`, `system.cpu.*`"},
+     .doc = "which metric sets (Metricbeat's `system.<set>.*`; `all` for every one); a "
+            "single name needs no brackets"},
+    {.name = "top_processes",
+     .type = LF_CONF_UINT,
+     .offset = A(metrics_top_n),
+     .def = "5",
+     .max = 1000,
+     .doc = "the process set reports this many processes by CPU and as many by memory"},
     {.name = "index",
      .type = LF_CONF_STRING,
      .offset = A(metrics_index),
@@ -252,7 +264,7 @@ static const struct lf_conf_key inputs_keys[] = {
     {.name = "metrics",
      .type = LF_CONF_SECTION,
      .sub = metrics_keys,
-     .doc = "the load and memory sampler"},
+     .doc = "the system metrics sampler (Metricbeat's system module)"},
     {.name = "files",
      .type = LF_CONF_SECTION_LIST,
      .offset = A(files),
@@ -454,7 +466,6 @@ const struct lf_grammar_conf *lf_agent_conf_grammar(const struct lf_agent_conf *
     return lf_grammar_conf_find(conf->grammars, conf->ngrammars, name);
 }
 
-
 /* "<data_dir><tail>", without doubling a trailing '/'. */
 
 /* Host name and output directory, when the file does not give them. */
@@ -485,7 +496,8 @@ static void fill_computed(struct lf_agent_conf *conf, struct lf_conf_errors *err
     if (!conf->es.spool.dir && conf->data_dir)
         conf->es.spool.dir = lf_conf_path_under(conf->data_dir, "/spool", errs);
     if (!conf->kafka.dead_letter && conf->data_dir)
-        conf->kafka.dead_letter = lf_conf_path_under(conf->data_dir, "/dead-letter-kafka.ndjson", errs);
+        conf->kafka.dead_letter =
+            lf_conf_path_under(conf->data_dir, "/dead-letter-kafka.ndjson", errs);
     if (!conf->kafka.spool.dir && conf->data_dir)
         conf->kafka.spool.dir = lf_conf_path_under(conf->data_dir, "/spool-kafka", errs);
     lf_grammar_conf_add_default(&conf->grammars, &conf->ngrammars, errs);
@@ -554,8 +566,8 @@ static void check_kafka(const struct lf_agent_conf *conf, const char *origin,
     }
     static const char *const names[] = {"compression.codec"};
     const char *values[] = {k->compression ? k->compression : "lz4"};
-    rd_kafka_conf_t *c = lf_kafka_conf_new("output.kafka", brokers, k->nbrokers, names,
-                                           values, 1, NULL, NULL, 0, err, sizeof(err));
+    rd_kafka_conf_t *c = lf_kafka_conf_new("output.kafka", brokers, k->nbrokers, names, values, 1,
+                                           NULL, NULL, 0, err, sizeof(err));
     if (c) {
         rd_kafka_conf_destroy(c);
     } else {

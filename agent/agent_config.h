@@ -24,7 +24,10 @@
  *     metrics:
  *       enabled: true           # [true]
  *       interval: 10s           # [10s]
- *       sets: [load, memory, cpu]   # [all three]
+ *       sets: [load, memory, cpu]   # also network, diskio, filesystem, fsstat,
+                                   # process_summary, process, uptime; or all
+                                   # [load, memory, cpu]
+       top_processes: 5        # process: top N by CPU and by memory  [5]
  *       index: metrics          # index prefix      [metrics]
  *     files:                    # a list; [none]
  *       - paths: [/var/log/syslog, '/var/log/app*.log']   # paths, globs (required)
@@ -75,7 +78,19 @@
 #include <stddef.h>
 #include <stdint.h>
 
-enum lf_metricset { LF_METRIC_LOAD = 1, LF_METRIC_MEMORY = 2, LF_METRIC_CPU = 4 };
+enum lf_metricset {
+    LF_METRIC_LOAD = 1,
+    LF_METRIC_MEMORY = 2,
+    LF_METRIC_CPU = 4,
+    LF_METRIC_NETWORK = 8,
+    LF_METRIC_DISKIO = 16,
+    LF_METRIC_FILESYSTEM = 32,
+    LF_METRIC_FSSTAT = 64,
+    LF_METRIC_PROCESS_SUMMARY = 128,
+    LF_METRIC_PROCESS = 256,
+    LF_METRIC_UPTIME = 512,
+    LF_METRIC_ALL = 1023
+};
 enum lf_start_at { LF_START_END, LF_START_BEGINNING };
 enum lf_output_type { LF_OUTPUT_FILE, LF_OUTPUT_STDOUT, LF_OUTPUT_ELASTICSEARCH, LF_OUTPUT_KAFKA };
 
@@ -125,7 +140,8 @@ struct lf_agent_conf {
 
     bool metrics_enabled;
     uint64_t metrics_interval_ms;
-    unsigned metrics_sets; /* enum lf_metricset bits */
+    unsigned metrics_sets;  /* enum lf_metricset bits */
+    uint32_t metrics_top_n; /* processes by CPU and by memory */
     char *metrics_index;
 
     struct lf_files_conf *files;

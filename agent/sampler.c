@@ -13,7 +13,11 @@
  *           MemFree + Buffers + Cached on kernels before 3.14 that lack it;
  *           actual.used.bytes = MemTotal - actual.free; swap.used.bytes =
  *           SwapTotal - SwapFree; every pct = Round(used / total), and
- *           swap.used.pct is left out when there is no swap.
+ *           swap.used.pct is left out when there is no swap; cached =
+ *           Cached; hugepages.{total,free,reserved,surplus} are the
+ *           HugePages_* counts, default_size = Hugepagesize, used.bytes =
+ *           (total - free + reserved) * default_size, used.pct = (total -
+ *           free + reserved) / total (0 without huge pages).
  *   cpu     metricbeat/internal/metrics/cpu/metrics.go and metrics_linux.go:
  *           ticks = user + nice + system + idle + iowait + irq + softirq +
  *           steal of the "cpu " line (guest time is already inside user);
@@ -444,7 +448,21 @@ static int collect_load(struct lf_sampler *s, struct lf_event *ev)
 
 /* ---- memory ------------------------------------------------------------ */
 
-enum { M_TOTAL, M_FREE, M_AVAIL, M_BUFFERS, M_CACHED, M_SWAP_TOTAL, M_SWAP_FREE, M_COUNT };
+enum {
+    M_TOTAL,
+    M_FREE,
+    M_AVAIL,
+    M_BUFFERS,
+    M_CACHED,
+    M_SWAP_TOTAL,
+    M_SWAP_FREE,
+    M_HP_TOTAL,
+    M_HP_FREE,
+    M_HP_RSVD,
+    M_HP_SURP,
+    M_HP_SIZE,
+    M_COUNT
+};
 
 struct meminfo {
     uint64_t v[M_COUNT]; /* bytes */
@@ -453,9 +471,10 @@ struct meminfo {
 
 static int read_meminfo(struct lf_sampler *s, struct meminfo *m)
 {
-    static const struct path keys[M_COUNT] = {P("MemTotal"), P("MemFree"), P("MemAvailable"),
-                                              P("Buffers"),  P("Cached"),  P("SwapTotal"),
-                                              P("SwapFree")};
+    static const struct path keys[M_COUNT] = {
+        P("MemTotal"),       P("MemFree"),        P("MemAvailable"),   P("Buffers"),
+        P("Cached"),         P("SwapTotal"),      P("SwapFree"),       P("HugePages_Total"),
+        P("HugePages_Free"), P("HugePages_Rsvd"), P("HugePages_Surp"), P("Hugepagesize")};
     struct proc_file *f = &s->meminfo;
     size_t len;
     int cut;
@@ -517,9 +536,17 @@ static int collect_memory(struct lf_sampler *s, struct lf_event *ev)
                              stotal = P("system.memory.swap.total"),
                              sfree = P("system.memory.swap.free"),
                              sused = P("system.memory.swap.used.bytes"),
-                             sused_pct = P("system.memory.swap.used.pct");
+                             sused_pct = P("system.memory.swap.used.pct"),
+                             cached = P("system.memory.cached"),
+                             hp_total = P("system.memory.hugepages.total"),
+                             hp_free = P("system.memory.hugepages.free"),
+                             hp_rsvd = P("system.memory.hugepages.reserved"),
+                             hp_surp = P("system.memory.hugepages.surplus"),
+                             hp_size = P("system.memory.hugepages.default_size"),
+                             hp_used = P("system.memory.hugepages.used.bytes"),
+                             hp_used_pct = P("system.memory.hugepages.used.pct");
     struct meminfo m;
-    int rc = reserve(s, ev, 12);
+    int rc = reserve(s, ev, 21);
     if (!rc)
         rc = read_meminfo(s, &m);
     if (rc)
@@ -551,6 +578,25 @@ static int collect_memory(struct lf_sampler *s, struct lf_event *ev)
         put_int(f++, sused, (int64_t)(st - sf));
         if (st)
             put_float(f++, sused_pct, mb_round((double)(st - sf) / (double)st));
+    }
+    if (m.have & (1u << M_CACHED))
+        put_int(f++, cached, (int64_t)m.v[M_CACHED]);
+    unsigned hp =
+        1u << M_HP_TOTAL | 1u << M_HP_FREE | 1u << M_HP_RSVD | 1u << M_HP_SURP | 1u << M_HP_SIZE;
+    if ((m.have & hp) == hp) {
+        /* Metricbeat: pages in use are those not free plus those reserved
+         * for mappings not yet faulted in; bytes at the default size. */
+        uint64_t ht = m.v[M_HP_TOTAL], hf = m.v[M_HP_FREE], hr = m.v[M_HP_RSVD];
+        uint64_t hused = hf <= ht ? ht - hf + hr : hr;
+        uint64_t size = m.v[M_HP_SIZE];
+        put_int(f++, hp_total, (int64_t)ht);
+        put_int(f++, hp_free, (int64_t)hf);
+        put_int(f++, hp_rsvd, (int64_t)hr);
+        put_int(f++, hp_surp, (int64_t)m.v[M_HP_SURP]);
+        put_int(f++, hp_size, (int64_t)size);
+        put_int(f++, hp_used,
+                size && hused > (uint64_t)INT64_MAX / size ? INT64_MAX : (int64_t)(hused * size));
+        put_float(f++, hp_used_pct, ht ? mb_round((double)hused / (double)ht) : 0.0);
     }
     ev->nfields = (size_t)(f - ev->fields);
     return 0;

@@ -9,7 +9,8 @@
  *                             .used.pct, .actual.free (MemAvailable),
  *                             .actual.used.bytes, .actual.used.pct,
  *                             system.memory.swap.total, .free, .used.bytes,
- *                             .used.pct   (pct as a 0..1 fraction)
+ *                             .used.pct   (pct as a 0..1 fraction),
+ *                             system.memory.cached, system.memory.hugepages.*
  *   cpu     /proc/stat     -> system.cpu.cores, system.cpu.total.pct and
  *                             system.cpu.{user,system,nice,idle,iowait,irq,
  *                             softirq,steal}.pct between two samples

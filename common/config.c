@@ -1343,6 +1343,14 @@ static int bind_strings(struct binder *b, const struct lf_conf_key *k, const str
 static int bind_flags(struct binder *b, const struct lf_conf_key *k, const struct lf_conf_node *v,
                       void *base)
 {
+    /* One name alone ("sets: all") reads as a list of one. */
+    if (v->type == LF_CONF_NODE_SCALAR) {
+        struct scalar s;
+        if (read_scalar(b, k, LF_CONF_ENUM, v, &s))
+            return -1;
+        *(unsigned *)at(base, k->offset) = (unsigned)s.e;
+        return 0;
+    }
     if (want_container(b, k, v, LF_CONF_NODE_SEQ) || check_count(b, k, v, v->nkids))
         return -1;
     unsigned bits = 0;

@@ -12,11 +12,13 @@
  * already (binary search), and would it be a value and an object at once
  * (its first successor is a child, or one of its prefixes is a value).
  *
- * Why these types: JSON numbers from grammars and the sampler are long or
- * double; Metricbeat maps load and pct as scaled_float, but a scaling factor
- * rounds what we send (pct already has four decimals, a factor of 100 would
- * drop two) and one more numeric type would make merges harder, so they are
- * double here: Kibana graphs both alike. Every keyword has ignore_above
+ * Why these types: JSON numbers from grammars are long or double. The
+ * metrics take Metricbeat's types, so that its dashboards and an index
+ * holding both agents' documents agree: every *.pct is scaled_float with
+ * scaling_factor 1000 (stored to 0.1 %; the sampler sends four decimals, so
+ * the index rounds the last one), system.load.* is half_float, bytes and
+ * counts are long, names keyword. Merging a grammar's long or double with
+ * one of those keeps the Metricbeat type. Every keyword has ignore_above
  * 1024, as Beats does, because a term over 32766 bytes fails the whole
  * document while a long value past the limit is only left unindexed.
  * date_detection is off so that a string field that first looks like a date
@@ -79,6 +81,10 @@ const char *lf_es_ftype_name(enum lf_es_ftype type)
         return "boolean";
     case LF_ES_IP:
         return "ip";
+    case LF_ES_SCALED_FLOAT:
+        return "scaled_float";
+    case LF_ES_HALF_FLOAT:
+        return "half_float";
     }
     return "keyword";
 }
@@ -135,7 +141,19 @@ static int merged(enum lf_es_ftype have, enum lf_es_ftype add)
 {
     if (have == add)
         return (int)have;
-    if ((have == LF_ES_LONG && add == LF_ES_DOUBLE) || (have == LF_ES_DOUBLE && add == LF_ES_LONG))
+    bool plain_have = have == LF_ES_LONG || have == LF_ES_DOUBLE;
+    bool plain_add = add == LF_ES_LONG || add == LF_ES_DOUBLE;
+    bool small_have = have == LF_ES_SCALED_FLOAT || have == LF_ES_HALF_FLOAT;
+    bool small_add = add == LF_ES_SCALED_FLOAT || add == LF_ES_HALF_FLOAT;
+    if (plain_have && plain_add)
+        return LF_ES_DOUBLE;
+    /* A metric's declared type wins over a grammar's plain number, in
+     * either order; two different narrow types widen to double. */
+    if (small_have && plain_add)
+        return (int)have;
+    if (plain_have && small_add)
+        return (int)add;
+    if (small_have && small_add)
         return LF_ES_DOUBLE;
     if ((have == LF_ES_KEYWORD && add == LF_ES_TEXT) ||
         (have == LF_ES_TEXT && add == LF_ES_KEYWORD))
@@ -244,45 +262,133 @@ static const struct lf_es_field_type builtin[] = {
     F("system.syslog.structured_data", KEYWORD),
     F("system.syslog.version", KEYWORD),
     /* load: the averages and their per-core share, as Metricbeat rounds them */
-    F("system.load.1", DOUBLE),
-    F("system.load.5", DOUBLE),
-    F("system.load.15", DOUBLE),
-    F("system.load.norm.1", DOUBLE),
-    F("system.load.norm.5", DOUBLE),
-    F("system.load.norm.15", DOUBLE),
+    F("system.load.1", HALF_FLOAT),
+    F("system.load.5", HALF_FLOAT),
+    F("system.load.15", HALF_FLOAT),
+    F("system.load.norm.1", HALF_FLOAT),
+    F("system.load.norm.5", HALF_FLOAT),
+    F("system.load.norm.15", HALF_FLOAT),
     F("system.load.cores", LONG),
     /* memory: bytes, and pct as fractions 0..1 */
     F("system.memory.total", LONG),
     F("system.memory.free", LONG),
     F("system.memory.used.bytes", LONG),
-    F("system.memory.used.pct", DOUBLE),
+    F("system.memory.used.pct", SCALED_FLOAT),
     F("system.memory.actual.free", LONG),
     F("system.memory.actual.used.bytes", LONG),
-    F("system.memory.actual.used.pct", DOUBLE),
+    F("system.memory.actual.used.pct", SCALED_FLOAT),
     F("system.memory.swap.total", LONG),
     F("system.memory.swap.free", LONG),
     F("system.memory.swap.used.bytes", LONG),
-    F("system.memory.swap.used.pct", DOUBLE),
+    F("system.memory.swap.used.pct", SCALED_FLOAT),
     /* cpu: pct is 0..cores, norm.pct 0..1 */
     F("system.cpu.cores", LONG),
-    F("system.cpu.total.pct", DOUBLE),
-    F("system.cpu.total.norm.pct", DOUBLE),
-    F("system.cpu.user.pct", DOUBLE),
-    F("system.cpu.user.norm.pct", DOUBLE),
-    F("system.cpu.nice.pct", DOUBLE),
-    F("system.cpu.nice.norm.pct", DOUBLE),
-    F("system.cpu.system.pct", DOUBLE),
-    F("system.cpu.system.norm.pct", DOUBLE),
-    F("system.cpu.idle.pct", DOUBLE),
-    F("system.cpu.idle.norm.pct", DOUBLE),
-    F("system.cpu.iowait.pct", DOUBLE),
-    F("system.cpu.iowait.norm.pct", DOUBLE),
-    F("system.cpu.irq.pct", DOUBLE),
-    F("system.cpu.irq.norm.pct", DOUBLE),
-    F("system.cpu.softirq.pct", DOUBLE),
-    F("system.cpu.softirq.norm.pct", DOUBLE),
-    F("system.cpu.steal.pct", DOUBLE),
-    F("system.cpu.steal.norm.pct", DOUBLE),
+    F("system.cpu.total.pct", SCALED_FLOAT),
+    F("system.cpu.total.norm.pct", SCALED_FLOAT),
+    F("system.cpu.user.pct", SCALED_FLOAT),
+    F("system.cpu.user.norm.pct", SCALED_FLOAT),
+    F("system.cpu.nice.pct", SCALED_FLOAT),
+    F("system.cpu.nice.norm.pct", SCALED_FLOAT),
+    F("system.cpu.system.pct", SCALED_FLOAT),
+    F("system.cpu.system.norm.pct", SCALED_FLOAT),
+    F("system.cpu.idle.pct", SCALED_FLOAT),
+    F("system.cpu.idle.norm.pct", SCALED_FLOAT),
+    F("system.cpu.iowait.pct", SCALED_FLOAT),
+    F("system.cpu.iowait.norm.pct", SCALED_FLOAT),
+    F("system.cpu.irq.pct", SCALED_FLOAT),
+    F("system.cpu.irq.norm.pct", SCALED_FLOAT),
+    F("system.cpu.softirq.pct", SCALED_FLOAT),
+    F("system.cpu.softirq.norm.pct", SCALED_FLOAT),
+    F("system.cpu.steal.pct", SCALED_FLOAT),
+    F("system.cpu.steal.norm.pct", SCALED_FLOAT),
+    F("system.memory.cached", LONG),
+    F("system.memory.hugepages.total", LONG),
+    F("system.memory.hugepages.free", LONG),
+    F("system.memory.hugepages.reserved", LONG),
+    F("system.memory.hugepages.surplus", LONG),
+    F("system.memory.hugepages.default_size", LONG),
+    F("system.memory.hugepages.used.bytes", LONG),
+    F("system.memory.hugepages.used.pct", SCALED_FLOAT),
+    /* Metricbeat's envelope (agent/in_metrics.c, hostinfo.c) */
+    F("ecs.version", KEYWORD),
+    F("event.duration", LONG),
+    F("event.module", KEYWORD),
+    F("metricset.name", KEYWORD),
+    F("metricset.period", LONG),
+    F("service.type", KEYWORD),
+    F("host.architecture", KEYWORD),
+    F("host.os.codename", KEYWORD),
+    F("host.os.family", KEYWORD),
+    F("host.os.kernel", KEYWORD),
+    F("host.os.name", KEYWORD),
+    F("host.os.platform", KEYWORD),
+    F("host.os.type", KEYWORD),
+    F("host.os.version", KEYWORD),
+    /* network, diskio, filesystem, fsstat, uptime (agent/sysmetrics.c) */
+    F("system.network.name", KEYWORD),
+    F("system.network.in.bytes", LONG),
+    F("system.network.in.packets", LONG),
+    F("system.network.in.errors", LONG),
+    F("system.network.in.dropped", LONG),
+    F("system.network.out.bytes", LONG),
+    F("system.network.out.packets", LONG),
+    F("system.network.out.errors", LONG),
+    F("system.network.out.dropped", LONG),
+    F("system.diskio.name", KEYWORD),
+    F("system.diskio.read.count", LONG),
+    F("system.diskio.read.bytes", LONG),
+    F("system.diskio.read.time", LONG),
+    F("system.diskio.write.count", LONG),
+    F("system.diskio.write.bytes", LONG),
+    F("system.diskio.write.time", LONG),
+    F("system.diskio.io.ops", LONG),
+    F("system.diskio.io.time", LONG),
+    F("system.filesystem.device_name", KEYWORD),
+    F("system.filesystem.mount_point", KEYWORD),
+    F("system.filesystem.type", KEYWORD),
+    F("system.filesystem.total", LONG),
+    F("system.filesystem.free", LONG),
+    F("system.filesystem.available", LONG),
+    F("system.filesystem.used.bytes", LONG),
+    F("system.filesystem.used.pct", SCALED_FLOAT),
+    F("system.filesystem.files", LONG),
+    F("system.filesystem.free_files", LONG),
+    F("system.fsstat.count", LONG),
+    F("system.fsstat.total_files", LONG),
+    F("system.fsstat.total_size.free", LONG),
+    F("system.fsstat.total_size.used", LONG),
+    F("system.fsstat.total_size.total", LONG),
+    F("system.uptime.duration.ms", LONG),
+    /* process_summary, process */
+    F("system.process.summary.total", LONG),
+    F("system.process.summary.running", LONG),
+    F("system.process.summary.sleeping", LONG),
+    F("system.process.summary.idle", LONG),
+    F("system.process.summary.stopped", LONG),
+    F("system.process.summary.zombie", LONG),
+    F("system.process.summary.dead", LONG),
+    F("system.process.summary.unknown", LONG),
+    F("process.parent.pid", LONG),
+    F("process.pgid", LONG),
+    F("process.state", KEYWORD),
+    F("process.command_line", KEYWORD),
+    F("process.cpu.pct", SCALED_FLOAT),
+    F("process.cpu.start_time", DATE),
+    F("process.memory.pct", SCALED_FLOAT),
+    F("user.name", KEYWORD),
+    F("system.process.state", KEYWORD),
+    F("system.process.cmdline", KEYWORD),
+    F("system.process.cpu.total.value", LONG),
+    F("system.process.cpu.user.ticks", LONG),
+    F("system.process.cpu.system.ticks", LONG),
+    F("system.process.cpu.total.ticks", LONG),
+    F("system.process.cpu.total.pct", SCALED_FLOAT),
+    F("system.process.cpu.total.norm.pct", SCALED_FLOAT),
+    F("system.process.cpu.start_time", DATE),
+    F("system.process.memory.size", LONG),
+    F("system.process.memory.rss.bytes", LONG),
+    F("system.process.memory.rss.pct", SCALED_FLOAT),
+    F("system.process.memory.share", LONG),
 };
 
 int lf_es_template_add_builtin(struct lf_es_template *t)
@@ -367,6 +473,8 @@ static int write_mapping(struct lf_buf *b, enum lf_es_ftype type)
 {
     if (type == LF_ES_KEYWORD)
         return lf_buf_puts(b, "{\"ignore_above\":1024,\"type\":\"keyword\"}");
+    if (type == LF_ES_SCALED_FLOAT)
+        return lf_buf_puts(b, "{\"scaling_factor\":1000,\"type\":\"scaled_float\"}");
     return lf_buf_printf(b, "{\"type\":\"%s\"}", lf_es_ftype_name(type));
 }
 

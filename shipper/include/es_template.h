@@ -28,7 +28,9 @@ enum lf_es_ftype {
     LF_ES_DOUBLE,
     LF_ES_DATE,
     LF_ES_BOOLEAN,
-    LF_ES_IP
+    LF_ES_IP,
+    LF_ES_SCALED_FLOAT, /* scaling_factor 1000, as Metricbeat's *.pct */
+    LF_ES_HALF_FLOAT    /* as Metricbeat's system.load.* */
 };
 
 /* One declared field: a dotted path and its type. */

@@ -107,6 +107,7 @@ static void check_defaults(const struct lf_agent_conf *c)
     assert_true(c->metrics_enabled);
     assert_int_equal(c->metrics_interval_ms, 10000);
     assert_int_equal(c->metrics_sets, LF_METRIC_LOAD | LF_METRIC_MEMORY | LF_METRIC_CPU);
+    assert_int_equal(c->metrics_top_n, 5);
     assert_string_equal(c->metrics_index, "metrics");
     assert_int_equal(c->nfiles, 0);
     assert_string_equal(c->omprog_grammar, "syslog");
@@ -150,6 +151,27 @@ static void test_no_file_is_defaults(void **state)
     lf_agent_conf_free(NULL);
 }
 
+/* sets takes one name without brackets, and `all`; a wrong single name
+ * reads like a wrong list item. */
+static void test_metric_sets_scalar_and_all(void **state)
+{
+    (void)state;
+    struct lf_agent_conf *c = load_ok("inputs:\n  metrics:\n    sets: all\n");
+    assert_int_equal(c->metrics_sets, LF_METRIC_ALL);
+    lf_agent_conf_free(c);
+    c = load_ok("inputs:\n  metrics:\n    sets: [cpu, all]\n");
+    assert_int_equal(c->metrics_sets, LF_METRIC_ALL);
+    lf_agent_conf_free(c);
+    c = load_ok("inputs:\n  metrics:\n    sets: process_summary\n");
+    assert_int_equal(c->metrics_sets, LF_METRIC_PROCESS_SUMMARY);
+    lf_agent_conf_free(c);
+    load_fails("inputs:\n  metrics:\n    sets: disk\n",
+               "t.yml:3:11: inputs.metrics.sets: expected one of load, memory, cpu, network, "
+               "diskio, filesystem, fsstat, process_summary, process, uptime, all, got 'disk'\n");
+    load_fails("inputs:\n  metrics:\n    top_processes: 1001\n",
+               "t.yml:3:20: inputs.metrics.top_processes: '1001' is out of range (0 to 1000)\n");
+}
+
 static void test_every_key(void **state)
 {
     (void)state;
@@ -171,7 +193,8 @@ static void test_every_key(void **state)
                                       "  metrics:\n"
                                       "    enabled: no\n"
                                       "    interval: 1.5s\n"
-                                      "    sets: [memory]\n"
+                                      "    sets: [memory, network, process]\n"
+                                      "    top_processes: 3\n"
                                       "    index: m\n"
                                       "  files:\n"
                                       "    - paths: [/var/log/syslog, '/var/log/*.log']\n"
@@ -223,7 +246,8 @@ static void test_every_key(void **state)
     assert_non_null(lf_agent_conf_grammar(c, "syslog"));
     assert_false(c->metrics_enabled);
     assert_int_equal(c->metrics_interval_ms, 1500);
-    assert_int_equal(c->metrics_sets, LF_METRIC_MEMORY);
+    assert_int_equal(c->metrics_sets, LF_METRIC_MEMORY | LF_METRIC_NETWORK | LF_METRIC_PROCESS);
+    assert_int_equal(c->metrics_top_n, 3);
     assert_string_equal(c->metrics_index, "m");
     assert_int_equal(c->nfiles, 2);
     const struct lf_files_conf *f = &c->files[0];
@@ -238,7 +262,7 @@ static void test_every_key(void **state)
     assert_int_equal(f->rescan_ms, 120000);
     assert_int_equal(f->partial_wait_ms, 0);
     assert_int_equal(f->max_open, 10);
-    assert_int_equal(f->line, 22);
+    assert_int_equal(f->line, 23);
     f = &c->files[1];
     assert_int_equal(f->npaths, 1);
     assert_int_equal(f->nexclude, 0);
@@ -248,7 +272,7 @@ static void test_every_key(void **state)
     assert_int_equal(f->rescan_ms, 10000);
     assert_int_equal(f->partial_wait_ms, 5000);
     assert_int_equal(f->max_open, 256);
-    assert_int_equal(f->line, 30);
+    assert_int_equal(f->line, 31);
     assert_string_equal(c->omprog_grammar, "kv");
     assert_string_equal(c->omprog_index, "rsyslog");
     assert_int_equal(c->output_type, LF_OUTPUT_STDOUT);
@@ -352,7 +376,7 @@ static void test_unknown_keys(void **state)
                "inputs, output)\n");
     load_fails("inputs:\n  metrics:\n    intervall: 5s\n",
                "t.yml:3:5: inputs.metrics: unknown key 'intervall', did you mean 'interval'? "
-               "(allowed: enabled, interval, sets, index)\n");
+               "(allowed: enabled, interval, sets, top_processes, index)\n");
     load_fails("inputs:\n  files:\n    - paths: [/a]\n    - paths: [/b]\n      colour: red\n",
                "t.yml:5:7: inputs.files[1]: unknown key 'colour' (allowed: paths, exclude, "
                "grammar, index, start_at, rescan, partial_wait, max_open)\n");
@@ -381,7 +405,7 @@ static void test_wrong_types(void **state)
                "inputs:\n"
                "  metrics:\n"
                "    enabled: maybe\n"
-               "    sets: load\n"
+               "    sets: {load: 1}\n"
                "  files: {paths: [/a]}\n"
                "  omprog: syslog\n"
                "output:\n"
@@ -403,8 +427,8 @@ static void test_wrong_types(void **state)
                "t.yml:12:18: grammars.g.match_limit: expected a whole number like 256, got "
                "'12x'\n"
                "t.yml:15:14: inputs.metrics.enabled: expected true or false, got 'maybe'\n"
-               "t.yml:16:11: inputs.metrics.sets: expected a list of load, memory, cpu, got "
-               "'load'\n"
+               "t.yml:16:11: inputs.metrics.sets: expected a list of load, memory, cpu, network, "
+               "diskio, filesystem, fsstat, process_summary, process, uptime, all, got a map\n"
                "t.yml:17:10: inputs.files: expected a list of sections, got a map\n"
                "t.yml:18:11: inputs.omprog: expected a section (a map of keys), got 'syslog'\n"
                "t.yml:20:19: output.batch_max_docs: expected a whole number like 256, got '-1'\n"
@@ -452,8 +476,8 @@ static void test_bad_values(void **state)
                "t.yml:7:15: grammars.g.max_line: '1.5B' is not a whole number of bytes\n"
                "t.yml:8:18: grammars.g.match_limit: '0' is out of range (1 to 4294967295)\n"
                "t.yml:11:15: inputs.metrics.interval: '0s' is out of range (100ms to 24h)\n"
-               "t.yml:12:18: inputs.metrics.sets[1]: expected one of load, memory, cpu, got "
-               "'disk'\n"
+               "t.yml:12:18: inputs.metrics.sets[1]: expected one of load, memory, cpu, network, "
+               "diskio, filesystem, fsstat, process_summary, process, uptime, all, got 'disk'\n"
                "t.yml:13:12: inputs.metrics.index: expected an index name (lowercase, no spaces "
                "or \\/*?\"<>|,#:, not starting with -, _ or +, at most 200 bytes), got "
                "'Metrics'\n"
@@ -985,6 +1009,7 @@ int main(void)
         cmocka_unit_test(test_empty_file_is_defaults),
         cmocka_unit_test(test_no_file_is_defaults),
         cmocka_unit_test(test_every_key),
+        cmocka_unit_test(test_metric_sets_scalar_and_all),
         cmocka_unit_test(test_syslog_grammar_redefined),
         cmocka_unit_test(test_strings_stay_strings),
         cmocka_unit_test(test_syntax_error),

@@ -115,15 +115,25 @@ static void test_builtin_body(void **state)
     assert_string_equal(type_of(root, "log.syslog.severity.name"), "keyword");
     assert_string_equal(type_of(root, "process.name"), "keyword");
     assert_string_equal(type_of(root, "process.pid"), "long");
-    assert_string_equal(type_of(root, "system.load.1"), "double");
-    assert_string_equal(type_of(root, "system.load.norm.15"), "double");
+    assert_string_equal(type_of(root, "system.load.1"), "half_float");
+    assert_string_equal(type_of(root, "system.load.norm.15"), "half_float");
     assert_string_equal(type_of(root, "system.load.cores"), "long");
     assert_string_equal(type_of(root, "system.memory.total"), "long");
     assert_string_equal(type_of(root, "system.memory.used.bytes"), "long");
-    assert_string_equal(type_of(root, "system.memory.used.pct"), "double");
-    assert_string_equal(type_of(root, "system.memory.swap.used.pct"), "double");
-    assert_string_equal(type_of(root, "system.cpu.total.norm.pct"), "double");
+    assert_string_equal(type_of(root, "system.memory.used.pct"), "scaled_float");
+    assert_string_equal(type_of(root, "system.memory.swap.used.pct"), "scaled_float");
+    assert_string_equal(type_of(root, "system.cpu.total.norm.pct"), "scaled_float");
     assert_string_equal(type_of(root, "system.cpu.cores"), "long");
+    /* scaled_float needs its factor: Metricbeat's 1000 */
+    assert_int_equal(json_integer_value(json_object_get(
+                         mapping_of(root, "system.cpu.total.norm.pct"), "scaling_factor")),
+                     1000);
+    assert_null(json_object_get(mapping_of(root, "system.load.1"), "scaling_factor"));
+    assert_string_equal(type_of(root, "system.network.in.bytes"), "long");
+    assert_string_equal(type_of(root, "system.filesystem.used.pct"), "scaled_float");
+    assert_string_equal(type_of(root, "system.filesystem.mount_point"), "keyword");
+    assert_string_equal(type_of(root, "process.cpu.start_time"), "date");
+    assert_string_equal(type_of(root, "metricset.period"), "long");
     /* An intermediate object has properties and no type. */
     assert_non_null(json_object_get(mapping_of(root, "system.memory"), "properties"));
     assert_null(json_object_get(mapping_of(root, "system.memory"), "type"));
@@ -181,6 +191,17 @@ static void test_merge_and_conflicts(void **state)
     assert_int_equal(add(t, "a.ratio", LF_ES_DOUBLE), 0);
     assert_int_equal(add(t, "a.ratio", LF_ES_LONG), 0);
     assert_type(t, "a.ratio", LF_ES_DOUBLE);
+    /* A metric's scaled_float or half_float wins over a plain number, in
+     * either order; the two narrow types together widen to double. */
+    assert_int_equal(add(t, "m.pct", LF_ES_SCALED_FLOAT), 0);
+    assert_int_equal(add(t, "m.pct", LF_ES_DOUBLE), 0);
+    assert_type(t, "m.pct", LF_ES_SCALED_FLOAT);
+    assert_int_equal(add(t, "m.load", LF_ES_LONG), 0);
+    assert_int_equal(add(t, "m.load", LF_ES_HALF_FLOAT), 0);
+    assert_type(t, "m.load", LF_ES_HALF_FLOAT);
+    assert_int_equal(add(t, "m.load", LF_ES_SCALED_FLOAT), 0);
+    assert_type(t, "m.load", LF_ES_DOUBLE);
+    assert_int_equal(add(t, "m.pct", LF_ES_KEYWORD), LF_ECONFLICT);
 
     /* KEYWORD and TEXT both take strings: the first stays, quietly. */
     assert_int_equal(add(t, "msg", LF_ES_TEXT), 0);
@@ -595,7 +616,10 @@ static void test_sampler_fields_are_declared(void **state)
         enum lf_es_ftype want = f->type == LF_VAL_INT     ? LF_ES_LONG
                                 : f->type == LF_VAL_FLOAT ? LF_ES_DOUBLE
                                                           : LF_ES_KEYWORD;
-        if (got != want)
+        /* floats map to Metricbeat's narrower float types */
+        bool fits = got == want || (want == LF_ES_DOUBLE &&
+                                    (got == LF_ES_SCALED_FLOAT || got == LF_ES_HALF_FLOAT));
+        if (!fits)
             fail_msg("%.*s is %s, the sampler writes a %s", (int)f->path_len, f->path,
                      lf_es_ftype_name(got), lf_es_ftype_name(want));
         metrics += f->type != LF_VAL_STRING;

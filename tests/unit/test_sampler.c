@@ -345,8 +345,14 @@ static void test_memory(void **state)
      * SwapTotal 2097148 kB = 2147479552 B     SwapFree 2000000 kB = 2048000000 B
      * swap.used = 99479552; / 2147479552 = 0.046323.. -> 0.0463
      */
-    assert_int_equal(fx->ev.nfields, 12);
+    /* + cached (Cached 4000000 kB = 4096000000 B) + 7 hugepages fields */
+    assert_int_equal(fx->ev.nfields, 20);
     check_string(&fx->ev, "event.dataset", "system.memory");
+    check_int(&fx->ev, "system.memory.cached", 4096000000);
+    check_int(&fx->ev, "system.memory.hugepages.total", 0);
+    check_int(&fx->ev, "system.memory.hugepages.default_size", 2097152);
+    check_int(&fx->ev, "system.memory.hugepages.used.bytes", 0);
+    check_float(&fx->ev, "system.memory.hugepages.used.pct", 0.0);
     check_int(&fx->ev, "system.memory.total", 8343793664);
     check_int(&fx->ev, "system.memory.free", 524636160);
     check_int(&fx->ev, "system.memory.used.bytes", 7819157504);
@@ -419,7 +425,30 @@ static void test_memory_half_up_and_no_swap(void **state)
     check_int(&fx->ev, "system.memory.swap.free", 0);
     check_int(&fx->ev, "system.memory.swap.used.bytes", 0);
     check_absent(&fx->ev, "system.memory.swap.used.pct");
-    assert_int_equal(fx->ev.nfields, 11);
+    check_int(&fx->ev, "system.memory.cached", 0);
+    check_absent(&fx->ev, "system.memory.hugepages.total"); /* no HugePages_ lines */
+    assert_int_equal(fx->ev.nfields, 12);
+    lf_sampler_destroy(s);
+}
+
+/* Huge pages in use are those not free plus those reserved (promised to a
+ * mapping, not yet faulted in), at the default size, as Metricbeat counts. */
+static void test_memory_hugepages(void **state)
+{
+    struct fixture *fx = *state;
+    make_tree(fx, "hugepages");
+    struct lf_sampler *s = lf_sampler_create(fx->dir, LF_METRIC_MEMORY, fx->err, sizeof(fx->err));
+    assert_non_null(s);
+    assert_int_equal(lf_sampler_collect(s, LF_METRIC_MEMORY, &fx->ev), 0);
+    /* total 100, free 60, reserved 10: used 100 - 60 + 10 = 50 pages of
+     * 2048 kB = 104857600 B; 50 / 100 = 0.5 */
+    check_int(&fx->ev, "system.memory.hugepages.total", 100);
+    check_int(&fx->ev, "system.memory.hugepages.free", 60);
+    check_int(&fx->ev, "system.memory.hugepages.reserved", 10);
+    check_int(&fx->ev, "system.memory.hugepages.surplus", 2);
+    check_int(&fx->ev, "system.memory.hugepages.default_size", 2097152);
+    check_int(&fx->ev, "system.memory.hugepages.used.bytes", 104857600);
+    check_float(&fx->ev, "system.memory.hugepages.used.pct", 0.5);
     lf_sampler_destroy(s);
 }
 
@@ -871,6 +900,7 @@ int main(void)
         cmocka_unit_test_setup_teardown(test_memory, setup, teardown),
         cmocka_unit_test_setup_teardown(test_memory_old_kernel, setup, teardown),
         cmocka_unit_test_setup_teardown(test_memory_half_up_and_no_swap, setup, teardown),
+        cmocka_unit_test_setup_teardown(test_memory_hugepages, setup, teardown),
         cmocka_unit_test_setup_teardown(test_cpu_two_samples, setup, teardown),
         cmocka_unit_test_setup_teardown(test_missing_files, setup, teardown),
         cmocka_unit_test_setup_teardown(test_garbage, setup, teardown),
