@@ -2,6 +2,7 @@
 # @AGENT_KEYS@ and @SHIPPER_KEYS@ become what `logferry check [--shipper]
 # --print-keys=roff` prints, from the same tables the daemons read their
 # files with. Run with -DLOGFERRY=binary -DINPUT=... -DOUTPUT=... -DVERSION=...
+cmake_minimum_required(VERSION 3.18)
 foreach(var LOGFERRY INPUT OUTPUT VERSION)
   if(NOT DEFINED ${var})
     message(FATAL_ERROR "manpage.cmake: ${var} is not set")
