@@ -62,16 +62,17 @@ void lf_log(enum lf_log_level level, const char *component, const char *fmt, ...
     char line[2048];
     int n;
     if (to_journal) {
-        n = snprintf(line, sizeof(line), "<%d>%s %s: ", level_priorities[level],
-                     level_names[level], component);
+        n = snprintf(line, sizeof(line), "<%d>%s %s: ", level_priorities[level], level_names[level],
+                     component);
     } else {
         struct timespec now;
         struct tm tm;
         clock_gettime(CLOCK_REALTIME, &now);
         gmtime_r(&now.tv_sec, &tm);
-        n = snprintf(line, sizeof(line), "%04d-%02d-%02dT%02d:%02d:%02d.%03ldZ %-5s %s: ",
-                     tm.tm_year + 1900, tm.tm_mon + 1, tm.tm_mday, tm.tm_hour, tm.tm_min,
-                     tm.tm_sec, now.tv_nsec / 1000000, level_names[level], component);
+        n = snprintf(line, sizeof(line),
+                     "%04d-%02d-%02dT%02d:%02d:%02d.%03ldZ %-5s %s: ", tm.tm_year + 1900,
+                     tm.tm_mon + 1, tm.tm_mday, tm.tm_hour, tm.tm_min, tm.tm_sec,
+                     now.tv_nsec / 1000000, level_names[level], component);
     }
     if (n < 0)
         return;

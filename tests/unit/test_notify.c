@@ -74,9 +74,9 @@ static void test_states(void **state)
     lf_notify_reloading();
     clock_gettime(CLOCK_MONOTONIC, &after);
     unsigned long long usec;
-    assert_int_equal(sscanf(next_message(buf, sizeof(buf), 10000),
-                            "RELOADING=1\nMONOTONIC_USEC=%llu", &usec),
-                     1);
+    assert_int_equal(
+        sscanf(next_message(buf, sizeof(buf), 10000), "RELOADING=1\nMONOTONIC_USEC=%llu", &usec),
+        1);
     /* systemd compares it with its own CLOCK_MONOTONIC reading. */
     assert_true(usec >= (unsigned long long)before.tv_sec * 1000000 + before.tv_nsec / 1000);
     assert_true(usec <= (unsigned long long)after.tv_sec * 1000000 + after.tv_nsec / 1000);
