@@ -67,7 +67,10 @@ check "postinst enables logferry-shipper.service only if it was before" \
   grep -q "debian-installed 'logferry-shipper.service'" "$out/control/postinst"
 check "logferry.yml(5) has the generated keys" \
   bash -c "zcat '$root/usr/share/man/man5/logferry.yml.5.gz' | grep -q '^\\\\fBoutput.elasticsearch.spool.max_size'"
+version=$(dpkg-deb -f "$deb" Version)
 for m in "$root"/usr/share/man/man*/*.gz; do
+  check "$(basename "$m"): says logferry $version" \
+    bash -c "zcat '$m' | grep -q '^\.TH .*\"logferry $version\"'"
   zcat "$m" | LC_ALL=C.UTF-8 groff -man -ww -z > "$out/groff.out" 2>&1 || echo "groff failed" >> "$out/groff.out"
   check "$(basename "$m"): formats without warnings" test ! -s "$out/groff.out"
   cat "$out/groff.out"
