@@ -15,6 +15,7 @@
 #include "agent_status.h"
 #include "es_conf.h"
 #include "input.h"
+#include "lf_notify.h"
 
 #include <errno.h>
 #include <signal.h>
@@ -361,6 +362,7 @@ static void drain(struct agent *a)
         lf_pipeline_flush(a->pipeline);
         lf_output_poll(a->out, 50);
         checkpoint(a);
+        lf_notify_watchdog(lf_now_mono_ms()); /* a long drain is not a hang */
         if (!delivering(a))
             break;
         if (lf_now_mono_ms() >= deadline) {
@@ -455,6 +457,9 @@ static int wait_ms(struct agent *a, int64_t now)
         if (d >= 0 && d < next)
             next = d;
     }
+    t = lf_notify_watchdog_every_ms();
+    if (t >= 0 && now + t < next)
+        next = now + t;
     return next <= now ? 0 : (int)(next - now);
 }
 
@@ -477,9 +482,11 @@ static int handle_signal(struct agent *a, const struct lf_agent_options *opt)
     struct signalfd_siginfo si;
     while (read(a->sigfd, &si, sizeof(si)) == (ssize_t)sizeof(si)) {
         if (si.ssi_signo == SIGHUP) {
+            lf_notify_reloading();
             reload(a, opt);
             if (!a->pipeline)
                 return 1;
+            lf_notify_ready();
         } else {
             lf_log(LF_LOG_INFO, "agent", "%s: shutting down", strsignal((int)si.ssi_signo));
             return 1;
@@ -493,6 +500,7 @@ static int loop(struct agent *a, const struct lf_agent_options *opt)
     struct epoll_event events[32];
     for (;;) {
         int64_t now = lf_now_mono_ms();
+        lf_notify_watchdog(now);
         int n = epoll_wait(a->epfd, events, 32, wait_ms(a, now));
         if (n < 0 && errno != EINTR) {
             lf_log(LF_LOG_ERROR, "agent", "epoll_wait: %s", strerror(errno));
@@ -532,6 +540,8 @@ int lf_agent_run(const struct lf_agent_options *opt)
         return 1;
     }
     apply_log_level(opt->log_level ? opt->log_level : a.conf->log_level);
+    if (opt->omprog)
+        lf_notify_forget();
 
     /* Before any thread (librdkafka's) starts: they inherit the mask. */
     a.sigfd = lf_signalfd_open();
@@ -546,7 +556,9 @@ int lf_agent_run(const struct lf_agent_options *opt)
                                           a.conf->unhealthy_after_ms, err, sizeof(err));
         if (!a.status)
             lf_log(LF_LOG_WARN, "agent", "%s; running without it", err);
+        lf_notify_ready();
         rc = loop(&a, opt) ? 1 : 0;
+        lf_notify_stopping();
         if (a.pipeline) {
             drain(&a);
             log_counters(&a);

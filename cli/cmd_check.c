@@ -34,7 +34,7 @@
 static void usage(FILE *out)
 {
     fprintf(out, "usage: logferry check [--shipper] -c FILE\n"
-                 "       logferry check [--shipper] --print-keys\n"
+                 "       logferry check [--shipper] --print-keys[=FORMAT]\n"
                  "       logferry check [--shipper] --print-template PREFIX [-c FILE] [--omprog]\n"
                  "\n"
                  "Checks an agent configuration: YAML syntax, every key, type and range, and\n"
@@ -43,8 +43,10 @@ static void usage(FILE *out)
                  "FILE:LINE:COL: message and exits 1.\n"
                  "\n"
                  "  -c, --config FILE   the configuration to check\n"
-                 "      --print-keys    print every key, its type, default and meaning as a\n"
-                 "                      Markdown table\n"
+                 "      --print-keys[=FORMAT]\n"
+                 "                      print every key, its type, default and meaning as a\n"
+                 "                      Markdown table (FORMAT markdown, the default) or as\n"
+                 "                      man page paragraphs (roff, for logferry.yml(5))\n"
                  "      --print-template PREFIX\n"
                  "                      print the index template the agent installs for\n"
                  "                      PREFIX (the body of PUT _index_template/logferry-PREFIX),\n"
@@ -107,11 +109,12 @@ static unsigned check_grammar(const char *file, const struct lf_grammar_conf *g)
     return problems;
 }
 
-static int print_keys(bool shipper)
+static int print_keys(bool shipper, bool roff)
 {
     struct lf_buf out;
     lf_buf_init(&out, 1u << 20);
-    int rc = lf_conf_write_keys(&out, shipper ? lf_shipper_conf_keys() : lf_agent_conf_keys());
+    const struct lf_conf_key *table = shipper ? lf_shipper_conf_keys() : lf_agent_conf_keys();
+    int rc = roff ? lf_conf_write_keys_roff(&out, table) : lf_conf_write_keys(&out, table);
     if (!rc && fwrite(out.data, 1, out.len, stdout) != out.len)
         rc = LF_EIO;
     if (!rc && fflush(stdout))
@@ -273,7 +276,7 @@ int lf_cmd_check(int argc, char **argv)
 {
     static const struct option longopts[] = {
         {"config", required_argument, NULL, 'c'},
-        {"print-keys", no_argument, NULL, 'k'},
+        {"print-keys", optional_argument, NULL, 'k'},
         {"print-template", required_argument, NULL, 't'},
         {"omprog", no_argument, NULL, 'o'},
         {"shipper", no_argument, NULL, 's'},
@@ -281,7 +284,7 @@ int lf_cmd_check(int argc, char **argv)
         {NULL, 0, NULL, 0},
     };
     const char *path = NULL, *prefix = NULL;
-    int keys = 0, omprog = 0, shipper = 0, ch;
+    int keys = 0, omprog = 0, shipper = 0, roff = 0, ch;
     optind = 1;
     while ((ch = getopt_long(argc, argv, "c:h", longopts, NULL)) != -1) {
         switch (ch) {
@@ -290,6 +293,13 @@ int lf_cmd_check(int argc, char **argv)
             break;
         case 'k':
             keys = 1;
+            if (optarg && strcmp(optarg, "roff") == 0) {
+                roff = 1;
+            } else if (optarg && strcmp(optarg, "markdown") != 0) {
+                fprintf(stderr, "logferry check: --print-keys=FORMAT: markdown or roff, not '%s'\n",
+                        optarg);
+                return LF_EXIT_USAGE;
+            }
             break;
         case 't':
             prefix = optarg;
@@ -331,7 +341,7 @@ int lf_cmd_check(int argc, char **argv)
         usage(stderr);
         return LF_EXIT_USAGE;
     }
-    int rc = keys ? print_keys(shipper) : LF_EXIT_OK;
+    int rc = keys ? print_keys(shipper, roff) : LF_EXIT_OK;
     if (rc == LF_EXIT_OK && path)
         rc = check_file(path, shipper);
     return rc;

@@ -40,6 +40,7 @@ static void usage(FILE *out)
 
 int main(int argc, char **argv)
 {
+    lf_log_detect_journal(); /* before any thread: it sets how lines look */
     if (argc < 2) {
         usage(stderr);
         return LF_EXIT_USAGE;

@@ -1743,6 +1743,73 @@ int lf_conf_write_keys(struct lf_buf *out, const struct lf_conf_key *table)
     return rc ? rc : write_rows(out, table, "");
 }
 
+/* ---- the same reference as man(7) roff --------------------------------- */
+
+/* Appends s as roff text: backslashes escaped, `code` in bold (where '-' is
+ * a real minus, so that it copies), a leading '.' or '\'' made literal. */
+static int put_roff(struct lf_buf *out, const char *s, bool bold)
+{
+    int rc = 0;
+    if (*s == '.' || *s == '\'')
+        rc = lf_buf_puts(out, "\\&");
+    if (bold)
+        rc = rc ? rc : lf_buf_puts(out, "\\fB");
+    for (; *s && !rc; s++) {
+        if (*s == '\\')
+            rc = lf_buf_puts(out, "\\e");
+        else if (*s == '`')
+            rc = lf_buf_puts(out, (bold = !bold) ? "\\fB" : "\\fR");
+        else if (*s == '-' && bold)
+            rc = lf_buf_puts(out, "\\-");
+        else
+            rc = lf_buf_putc(out, *s);
+    }
+    if (!rc && bold)
+        rc = lf_buf_puts(out, "\\fR");
+    return rc;
+}
+
+static int write_roff(struct lf_buf *out, const struct lf_conf_key *t, const char *prefix)
+{
+    int rc = 0;
+    for (const struct lf_conf_key *k = t; k->name && !rc; k++) {
+        char path[CONF_PATH_MAX], type[500];
+        snprintf(path, sizeof(path), "%s%s%s", prefix, *prefix ? "." : "", k->name);
+        describe_type(k, type, sizeof(type));
+        rc = lf_buf_puts(out, ".TP\n");
+        rc = rc ? rc : put_roff(out, path, true);
+        rc = rc ? rc : lf_buf_puts(out, "\n");
+        rc = rc ? rc : put_roff(out, type, false);
+        if (!rc && k->def) {
+            rc = lf_buf_puts(out, "; default: ");
+            rc = rc ? rc : put_roff(out, k->def, true);
+        } else if (!rc && k->def_doc) {
+            rc = lf_buf_puts(out, "; default: ");
+            rc = rc ? rc : put_roff(out, k->def_doc, false);
+        } else if (!rc && (k->flags & LF_CONF_REQUIRED)) {
+            rc = lf_buf_puts(out, "; required");
+        }
+        if (!rc && k->doc && *k->doc) {
+            rc = lf_buf_puts(out, "\n.br\n");
+            rc = rc ? rc : put_roff(out, k->doc, false);
+        }
+        rc = rc ? rc : lf_buf_puts(out, "\n");
+        if (rc || !k->sub)
+            continue;
+        if (k->type == LF_CONF_SECTION_LIST)
+            strncat(path, "[]", sizeof(path) - strlen(path) - 1);
+        else if (k->type == LF_CONF_SECTION_MAP)
+            strncat(path, ".<name>", sizeof(path) - strlen(path) - 1);
+        rc = write_roff(out, k->sub, path);
+    }
+    return rc;
+}
+
+int lf_conf_write_keys_roff(struct lf_buf *out, const struct lf_conf_key *table)
+{
+    return write_roff(out, table, "");
+}
+
 unsigned lf_conf_load(const struct lf_conf_key *table, const char *path, void *obj,
                       void (*finish)(void *obj, const struct lf_conf_doc *doc,
                                      struct lf_conf_errors *errs),

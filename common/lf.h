@@ -43,7 +43,17 @@ enum lf_log_level { LF_LOG_ERROR, LF_LOG_WARN, LF_LOG_INFO, LF_LOG_DEBUG };
 void lf_log_set_level(enum lf_log_level level);
 /* Parses "error", "warn", "info" or "debug"; returns 0 or LF_EINVAL. */
 int lf_log_parse_level(const char *name, enum lf_log_level *level);
-/* Writes one line to stderr: time, level, component, message. */
+/*
+ * Looks at JOURNAL_STREAM: when it names stderr's device and inode, stderr is
+ * connected to the systemd journal, and lines are then written as
+ * "<N>level component: message" (N the syslog priority, which the journal
+ * stores) without a timestamp of our own (the journal has one). Returns
+ * whether that is the case. Called once by main() before any thread starts;
+ * again after stderr was replaced.
+ */
+bool lf_log_detect_journal(void);
+/* Writes one line to stderr: time (or <priority> for the journal), level,
+ * component, message. */
 void lf_log(enum lf_log_level level, const char *component, const char *fmt, ...)
     __attribute__((format(printf, 3, 4)));
 

@@ -215,6 +215,9 @@ unsigned lf_conf_load(const struct lf_conf_key *table, const char *path, void *o
  * default, doc) as one Markdown table. Returns 0, LF_ENOMEM or LF_ELIMIT.
  */
 int lf_conf_write_keys(struct lf_buf *out, const struct lf_conf_key *table);
+/* The same reference as man(7) text: one .TP paragraph per key (for the
+ * logferry.yml(5) page). Returns 0, LF_ENOMEM or LF_ELIMIT. */
+int lf_conf_write_keys_roff(struct lf_buf *out, const struct lf_conf_key *table);
 
 /* ---- scalar readers (also for command-line flags) ---------------------- */
 

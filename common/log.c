@@ -2,18 +2,41 @@
  * log.c - one line per message on stderr, with a UTC timestamp, the level and
  * the component, so that an operator can grep a journal at three in the
  * morning. One write() per line keeps lines whole when threads log at once.
+ * Under systemd, stderr is the journal: the timestamp gives way to a "<N>"
+ * syslog priority prefix, which the journal parses (SyslogLevelPrefix=) and
+ * stores as the entry's PRIORITY, so `journalctl -p warning` works.
  */
 #define _POSIX_C_SOURCE 200809L
 #include "lf.h"
 
 #include <stdio.h>
+#include <stdlib.h>
 #include <string.h>
+#include <sys/stat.h>
 #include <time.h>
 #include <unistd.h>
 
 static enum lf_log_level max_level = LF_LOG_INFO;
+static bool to_journal;
 
 static const char *const level_names[] = {"error", "warn", "info", "debug"};
+/* syslog(3) priorities of the levels: LOG_ERR, LOG_WARNING, LOG_INFO, LOG_DEBUG. */
+static const int level_priorities[] = {3, 4, 6, 7};
+
+bool lf_log_detect_journal(void)
+{
+    /* systemd sets JOURNAL_STREAM=DEV:INODE of the stream it connected; a
+     * child whose stderr was redirected elsewhere inherits the variable, so
+     * the descriptor itself must match. */
+    const char *v = getenv("JOURNAL_STREAM");
+    unsigned long long dev, ino;
+    struct stat st;
+    char end;
+    to_journal = v && sscanf(v, "%llu:%llu%c", &dev, &ino, &end) == 2 &&
+                 fstat(STDERR_FILENO, &st) == 0 && (unsigned long long)st.st_dev == dev &&
+                 (unsigned long long)st.st_ino == ino;
+    return to_journal;
+}
 
 void lf_log_set_level(enum lf_log_level level)
 {
@@ -37,14 +60,20 @@ void lf_log(enum lf_log_level level, const char *component, const char *fmt, ...
         return;
 
     char line[2048];
-    struct timespec now;
-    struct tm tm;
-    clock_gettime(CLOCK_REALTIME, &now);
-    gmtime_r(&now.tv_sec, &tm);
-    int n = snprintf(line, sizeof(line),
+    int n;
+    if (to_journal) {
+        n = snprintf(line, sizeof(line), "<%d>%s %s: ", level_priorities[level], level_names[level],
+                     component);
+    } else {
+        struct timespec now;
+        struct tm tm;
+        clock_gettime(CLOCK_REALTIME, &now);
+        gmtime_r(&now.tv_sec, &tm);
+        n = snprintf(line, sizeof(line),
                      "%04d-%02d-%02dT%02d:%02d:%02d.%03ldZ %-5s %s: ", tm.tm_year + 1900,
                      tm.tm_mon + 1, tm.tm_mday, tm.tm_hour, tm.tm_min, tm.tm_sec,
                      now.tv_nsec / 1000000, level_names[level], component);
+    }
     if (n < 0)
         return;
 

@@ -30,6 +30,7 @@
 #include "es_conf.h"
 #include "kafka_common.h"
 #include "kafka_msg.h"
+#include "lf_notify.h"
 #include "shipper_config.h"
 
 #include <errno.h>
@@ -538,9 +539,13 @@ static bool read_signals(struct shipper *s)
 {
     struct signalfd_siginfo si;
     bool stop = false;
-    while (read(s->sigfd, &si, sizeof(si)) == (ssize_t)sizeof(si))
+    while (read(s->sigfd, &si, sizeof(si)) == (ssize_t)sizeof(si)) {
         if (si.ssi_signo == SIGTERM || si.ssi_signo == SIGINT)
             stop = true;
+        else if (si.ssi_signo == SIGHUP)
+            lf_log(LF_LOG_INFO, "shipper",
+                   "SIGHUP ignored: the shipper does not reload its configuration, restart it");
+    }
     return stop;
 }
 
@@ -555,6 +560,7 @@ static int64_t round_once(struct shipper *s)
 {
     consume(s);
     int64_t now = lf_now_mono_ms();
+    lf_notify_watchdog(now);
     lf_batcher_tick(s->batcher, now);
     if (lf_batcher_refused(s->batcher))
         pause_all(s, LF_ELIMIT);
@@ -583,6 +589,9 @@ static int64_t round_once(struct shipper *s)
     next = min_deadline(next, lf_output_deadline(s->out));
     if (s->paused_all)
         next = min_deadline(next, now + BUSY_WAIT_MS);
+    int64_t ping = lf_notify_watchdog_every_ms();
+    if (ping >= 0)
+        next = min_deadline(next, now + ping);
     return next;
 }
 
@@ -615,6 +624,7 @@ static void drain(struct shipper *s)
         consume(s); /* serves rebalances; messages are left for later */
         flush_batch(s);
         lf_output_poll(s->out, 50);
+        lf_notify_watchdog(lf_now_mono_ms()); /* a long drain is not a hang */
         if (lf_batcher_queued(s->batcher) == 0 && lf_output_pending(s->out) == 0)
             break;
         if (lf_now_mono_ms() >= until) {
@@ -803,7 +813,9 @@ int lf_shipper_run(const struct lf_shipper_options *opt)
     }
     lf_log(LF_LOG_INFO, "shipper", "running as %s in group %s: %zu topic%s -> %s", s.conf->name,
            s.conf->group, s.conf->ntopics, s.conf->ntopics == 1 ? "" : "s", s.conf->es.hosts[0]);
+    lf_notify_ready();
     loop(&s);
+    lf_notify_stopping();
     drain(&s);
     log_stats(&s, "at exit");
     rc = 0;

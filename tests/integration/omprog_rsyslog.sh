@@ -54,7 +54,7 @@ YML
 # The shipped snippet, pointed at this build and this directory; retries
 # after 1 s instead of 10 so that the restart does not make the test slow.
 sed -e "s#/usr/bin/logferry#$LOGFERRY#" \
-    -e "s#/etc/logferry/logferry.yml#$tmp/agent.yml#" \
+    -e "s#/etc/logferry/agent.yml#$tmp/agent.yml#" \
     -e "s#/var/log/logferry/omprog.log#$tmp/agent.log#" \
     -e 's#action.resumeInterval="10"#action.resumeInterval="1"#' \
     "$LF_SOURCE_DIR/packaging/rsyslog/logferry-omprog.conf" > "$tmp/logferry-omprog.conf"

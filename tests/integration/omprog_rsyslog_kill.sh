@@ -129,7 +129,7 @@ write_config false
 # after 1 s instead of 10, a confirmTimeout of 5 s so that the outage is
 # well past it.
 sed -e "s#/usr/bin/logferry#$LOGFERRY#" \
-  -e "s#/etc/logferry/logferry.yml#$tmp/agent.yml#" \
+  -e "s#/etc/logferry/agent.yml#$tmp/agent.yml#" \
   -e "s#/var/log/logferry/omprog.log#$tmp/agent.log#" \
   -e 's#action.resumeInterval="10"#action.resumeInterval="1"#' \
   -e 's#confirmTimeout="10000"#confirmTimeout="5000"#' \
