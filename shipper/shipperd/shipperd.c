@@ -14,8 +14,10 @@
  * Elasticsearch does not have.
  *
  * Back-pressure: when the output refuses a batch (its queue is full:
- * Elasticsearch is down or slow) or a partition has max_pending events in
- * flight, the partitions concerned are paused, and the message that did not
+ * Elasticsearch is down or slow), no message is taken until it accepts
+ * again; they wait in librdkafka's queue, whose bound stops the fetcher. A
+ * refusal that lasts (HOLD_MAX_MS), or a partition with max_pending events
+ * in flight, pauses the partitions concerned, and a message that did not
  * fit is dropped and fetched again later by seeking back to it on resume.
  * Memory stays bounded and the consumer keeps polling, so it stays in the
  * group.
@@ -35,6 +37,7 @@
 #include <errno.h>
 #include <fcntl.h>
 #include <inttypes.h>
+#include <malloc.h>
 #include <signal.h>
 #include <stdio.h>
 #include <stdlib.h>
@@ -47,6 +50,9 @@
 #define CONSUME_BURST 4096
 #define IDLE_WAIT_MS 500
 #define BUSY_WAIT_MS 50
+/* How long a refusal by the output only stops taking messages before the
+ * partitions are paused (see hold_back). */
+#define HOLD_MAX_MS 1000
 
 struct part {
     struct lf_ack_target target; /* first: the output calls back through it */
@@ -76,7 +82,8 @@ struct shipper {
     int wake[2]; /* the consumer queue's io-event pipe */
     int epfd, sigfd;
     struct part *parts; /* ours and detached ones */
-    bool paused_all;    /* the output refused a batch */
+    bool paused_all;    /* the output refused batches for HOLD_MAX_MS */
+    int64_t refused_ms; /* when the output began refusing (monotonic), 0 */
     bool stopping;
     int64_t next_commit_ms, next_stats_ms;
     uint64_t consumed, commits, commit_errors, rebalances;
@@ -366,6 +373,21 @@ static void pause_all(struct shipper *s, int why)
     s->paused_all = true;
 }
 
+/* The output refuses the open batch (kept, offered again by the batcher):
+ * consume() takes nothing meanwhile. Only a refusal that lasts pauses the
+ * partitions, so that polling goes on (rebalances, the group's poll
+ * interval): a pause makes librdkafka drop what it had fetched and fetch it
+ * again on resume, and with Elasticsearch a little slower than Kafka that
+ * came once a second (bench/kafka), the fetcher decompressing much of the
+ * topic twice. */
+static void hold_back(struct shipper *s, int64_t now)
+{
+    if (!s->refused_ms)
+        s->refused_ms = now;
+    else if (now - s->refused_ms >= HOLD_MAX_MS)
+        pause_all(s, LF_ELIMIT);
+}
+
 static void resume_all(struct shipper *s)
 {
     if (!s->paused_all || s->stopping)
@@ -464,7 +486,7 @@ static bool take(struct shipper *s, rd_kafka_message_t *rkm)
     p->consumed++;
     s->consumed++;
     if (rc > 0 && lf_batcher_added(s->batcher))
-        pause_all(s, LF_ELIMIT); /* full and refused: kept, offered again */
+        hold_back(s, lf_now_mono_ms()); /* full and refused: kept, offered again */
     return true;
 }
 
@@ -477,6 +499,10 @@ static bool take(struct shipper *s, rd_kafka_message_t *rkm)
 static void consume(struct shipper *s)
 {
     for (int i = 0; i < CONSUME_BURST; i++) {
+        /* Held back: the messages wait in librdkafka's queue. Once paused
+         * (or stopping) it polls again, for rebalances; take() drops. */
+        if (lf_batcher_refused(s->batcher) && !s->paused_all && !s->stopping)
+            return;
         rd_kafka_message_t *rkm = rd_kafka_consumer_poll(s->rk, 0);
         if (!rkm)
             return;
@@ -557,7 +583,9 @@ static int64_t round_once(struct shipper *s)
     int64_t now = lf_now_mono_ms();
     lf_batcher_tick(s->batcher, now);
     if (lf_batcher_refused(s->batcher))
-        pause_all(s, LF_ELIMIT);
+        hold_back(s, now);
+    else
+        s->refused_ms = 0;
     lf_output_poll(s->out, 0);
     if (s->paused_all && !lf_batcher_refused(s->batcher))
         resume_all(s);
@@ -581,6 +609,8 @@ static int64_t round_once(struct shipper *s)
     next = min_deadline(next, s->next_commit_ms);
     next = min_deadline(next, lf_batcher_due(s->batcher));
     next = min_deadline(next, lf_output_deadline(s->out));
+    if (s->refused_ms && !s->paused_all)
+        next = min_deadline(next, s->refused_ms + HOLD_MAX_MS);
     if (s->paused_all)
         next = min_deadline(next, now + BUSY_WAIT_MS);
     return next;
@@ -773,6 +803,15 @@ int lf_shipper_run(const struct lf_shipper_options *opt)
     enum lf_log_level level = LF_LOG_INFO;
     lf_log_parse_level(opt->log_level ? opt->log_level : s.conf->log_level, &level);
     lf_log_set_level(level);
+
+    /* Large buffers (fetch responses and their decompressed message sets in
+     * librdkafka's broker thread, batches and request bodies here) come and
+     * go all the time: from mmap, each use page-faults its memory in afresh
+     * (bench/kafka: 60k faults and a third of the fetch thread's CPU per
+     * million lines). Kept in the heap, they are reused; the cap on what is
+     * kept bounds the memory that stays. */
+    mallopt(M_MMAP_THRESHOLD, 32 << 20);
+    mallopt(M_TRIM_THRESHOLD, 64 << 20);
 
     /* Before librdkafka starts its threads, which inherit the mask. */
     int rc = 1;
