@@ -256,7 +256,8 @@ static void resume_part(struct shipper *s, struct part *p)
          * seek is ordered before the resume below on the partition's
          * queue, and a failure comes back as a consumer error. */
         rd_kafka_error_t *e = rd_kafka_seek_partitions(s->rk, list, 0);
-        if (!e && list->elems[0].err)
+        /* Without a wait, a seek that was started reports "in progress". */
+        if (!e && list->elems[0].err && list->elems[0].err != RD_KAFKA_RESP_ERR__IN_PROGRESS)
             lf_log(LF_LOG_WARN, "shipper", "seeking %s/%d to %" PRId64 ": %s", p->topic,
                    p->partition, p->resume_at, rd_kafka_err2str(list->elems[0].err));
         if (e) {
@@ -520,6 +521,29 @@ static void consume(struct shipper *s)
 
 /* ---- counters ------------------------------------------------------------ */
 
+#define WATERMARK_BUDGET_MS 1000
+
+/* A partition's high watermark, or -1. librdkafka keeps the one of its last
+ * fetch response, which a paused partition does not make: that one stayed
+ * where the pause left it, however much was produced since, so the broker
+ * is asked, within what is left of *budget_ms (the loop waits meanwhile, at
+ * most once per stats line and only while partitions are paused). */
+static int64_t high_watermark(struct shipper *s, const struct part *p, int64_t *budget_ms)
+{
+    int64_t lo = -1, hi = -1;
+    if ((p->paused || s->paused_all) && *budget_ms > 0) {
+        int64_t t0 = lf_now_mono_ms();
+        rd_kafka_resp_err_t err = rd_kafka_query_watermark_offsets(
+            s->rk, p->topic, p->partition, &lo, &hi, (int)*budget_ms);
+        *budget_ms -= lf_now_mono_ms() - t0;
+        if (!err)
+            return hi;
+        *budget_ms = 0; /* the broker is away: the others would wait too */
+    }
+    rd_kafka_get_watermark_offsets(s->rk, p->topic, p->partition, &lo, &hi);
+    return hi;
+}
+
 static void log_stats(struct shipper *s, const char *when)
 {
     const struct lf_output_counters *o = &s->out->counters;
@@ -532,11 +556,11 @@ static void log_stats(struct shipper *s, const char *when)
            when, s->consumed, o->acked, o->failed, o->retried, m->passed, m->json, m->raw,
            m->lines.unparsed, m->invalid, m->skipped, m->bad_headers, s->commits, s->commit_errors,
            s->rebalances, s->paused_all ? " (paused)" : "");
+    int64_t budget_ms = WATERMARK_BUDGET_MS;
     for (struct part *p = s->parts; p; p = p->next) {
         if (p->revoked)
             continue;
-        int64_t lo = -1, hi = -1;
-        rd_kafka_get_watermark_offsets(s->rk, p->topic, p->partition, &lo, &hi);
+        int64_t hi = high_watermark(s, p, &budget_ms);
         int64_t done = part_done_offset(p);
         char lag[32] = "?";
         if (hi >= 0 && done >= 0)
