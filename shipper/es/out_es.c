@@ -131,6 +131,9 @@ struct es_out {
     bool spool_turn;         /* the next job comes from the spool, if it has one */
     bool warned_spool_small; /* a batch larger than the whole spool was seen */
     struct lf_buf rec;
+    /* A finished job's data buffer, given to the next batch taken whole
+     * (job_take_batch), so that neither grows from nothing. */
+    struct lf_buf spare;
 
     struct lf_dead_letters *dead;
 
@@ -215,7 +218,13 @@ static void job_free(struct es_out *o, struct es_job *j)
     o->pending_docs -= j->n;
     for (size_t i = 0; i < j->n; i++)
         o->mem_docs -= !j->docs[i].from_spool;
-    lf_buf_free(&j->data);
+    /* Kept when about a batch's size: a huge one is not held for ever. */
+    if (!o->spare.data && j->data.data && j->data.cap <= 2 * o->opt.batch_bytes + (1u << 20)) {
+        o->spare = j->data;
+        lf_buf_reset(&o->spare);
+    } else {
+        lf_buf_free(&j->data);
+    }
     lf_buf_free(&j->body);
     lf_http_req_release(&j->req);
     free(j->docs);
@@ -1075,6 +1084,51 @@ static int job_from_batch(struct es_out *o, const struct lf_batch *b, bool only_
     return 0;
 }
 
+/*
+ * The whole batch as a job that takes over the batch's buffer instead of
+ * copying each document (the batch gets the spare buffer). Returns 0 with
+ * *out set, or LF_ELIMIT / LF_ENOMEM with the batch as it was.
+ */
+static int job_take_batch(struct es_out *o, struct lf_batch *b, struct es_job **out)
+{
+    *out = NULL;
+    struct es_job *j = job_new(o);
+    if (!j || job_reserve(j, b->ndocs, 0)) {
+        job_free(o, j);
+        return LF_ENOMEM;
+    }
+    for (size_t i = 0; i < b->ndocs; i++) {
+        const struct lf_doc *d = &b->docs[i];
+        int p = prefix_index(o, d->index, strlen(d->index));
+        if (p < 0) {
+            job_free(o, j);
+            return LF_ELIMIT;
+        }
+        struct es_doc *doc = &j->docs[i];
+        *doc = (struct es_doc){.off = (uint32_t)d->off,
+                               .len = (uint32_t)d->len,
+                               .prefix = (uint16_t)p,
+                               .ts_ms = d->ts_ms,
+                               .ack = d->ack,
+                               .seq = d->seq};
+        memcpy(doc->id, d->id, sizeof(doc->id));
+    }
+    j->n = b->ndocs;
+    size_t max = b->buf.max;
+    lf_buf_free(&j->data); /* empty so far */
+    j->data = b->buf;
+    j->data.max = SIZE_MAX / 2;
+    b->buf = o->spare;
+    b->buf.max = max;
+    lf_buf_reset(&b->buf);
+    o->spare = (struct lf_buf){.max = 0};
+    o->mem_bytes += j->data.len;
+    o->pending_docs += j->n;
+    o->mem_docs += j->n;
+    *out = j;
+    return 0;
+}
+
 /* Whether memory may take `bytes` more JSON (always when it holds none, so
  * that one large batch still moves). */
 static bool memory_room(const struct es_out *o, size_t bytes)
@@ -1088,12 +1142,13 @@ static int memory_batch(struct es_out *o, struct lf_batch *b)
 {
     if (!memory_room(o, b->buf.len))
         return LF_ELIMIT;
+    size_t bytes = b->buf.len;
     struct es_job *j;
-    int rc = job_from_batch(o, b, false, &j);
+    int rc = job_take_batch(o, b, &j);
     if (rc)
         return rc;
     o->base.counters.submitted += b->ndocs;
-    o->base.counters.bytes += b->buf.len;
+    o->base.counters.bytes += bytes;
     push_ready(o, j);
     return 0;
 }
@@ -1351,6 +1406,7 @@ static void es_destroy(struct lf_output *base)
     free_jobs(o, o->waiting);
     lf_http_req_release(&o->ctl);
     lf_buf_free(&o->ctl_body);
+    lf_buf_free(&o->spare);
     libdeflate_free_compressor(o->deflater);
     lf_es_results_free(&o->results);
     lf_spooler_close(o->spool);

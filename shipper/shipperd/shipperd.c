@@ -14,8 +14,10 @@
  * Elasticsearch does not have.
  *
  * Back-pressure: when the output refuses a batch (its queue is full:
- * Elasticsearch is down or slow) or a partition has max_pending events in
- * flight, the partitions concerned are paused, and the message that did not
+ * Elasticsearch is down or slow), no message is taken until it accepts
+ * again; they wait in librdkafka's queue, whose bound stops the fetcher. A
+ * refusal that lasts (HOLD_MAX_MS), or a partition with max_pending events
+ * in flight, pauses the partitions concerned, and a message that did not
  * fit is dropped and fetched again later by seeking back to it on resume.
  * Memory stays bounded and the consumer keeps polling, so it stays in the
  * group.
@@ -36,6 +38,7 @@
 #include <errno.h>
 #include <fcntl.h>
 #include <inttypes.h>
+#include <malloc.h>
 #include <signal.h>
 #include <stdio.h>
 #include <stdlib.h>
@@ -48,6 +51,9 @@
 #define CONSUME_BURST 4096
 #define IDLE_WAIT_MS 500
 #define BUSY_WAIT_MS 50
+/* How long a refusal by the output only stops taking messages before the
+ * partitions are paused (see hold_back). */
+#define HOLD_MAX_MS 1000
 
 struct part {
     struct lf_ack_target target; /* first: the output calls back through it */
@@ -77,7 +83,8 @@ struct shipper {
     int wake[2]; /* the consumer queue's io-event pipe */
     int epfd, sigfd;
     struct part *parts; /* ours and detached ones */
-    bool paused_all;    /* the output refused a batch */
+    bool paused_all;    /* the output refused batches for HOLD_MAX_MS */
+    int64_t refused_ms; /* when the output began refusing (monotonic), 0 */
     bool stopping;
     int64_t next_commit_ms, next_stats_ms;
     uint64_t consumed, commits, commit_errors, rebalances;
@@ -250,7 +257,8 @@ static void resume_part(struct shipper *s, struct part *p)
          * seek is ordered before the resume below on the partition's
          * queue, and a failure comes back as a consumer error. */
         rd_kafka_error_t *e = rd_kafka_seek_partitions(s->rk, list, 0);
-        if (!e && list->elems[0].err)
+        /* Without a wait, a seek that was started reports "in progress". */
+        if (!e && list->elems[0].err && list->elems[0].err != RD_KAFKA_RESP_ERR__IN_PROGRESS)
             lf_log(LF_LOG_WARN, "shipper", "seeking %s/%d to %" PRId64 ": %s", p->topic,
                    p->partition, p->resume_at, rd_kafka_err2str(list->elems[0].err));
         if (e) {
@@ -367,6 +375,21 @@ static void pause_all(struct shipper *s, int why)
     s->paused_all = true;
 }
 
+/* The output refuses the open batch (kept, offered again by the batcher):
+ * consume() takes nothing meanwhile. Only a refusal that lasts pauses the
+ * partitions, so that polling goes on (rebalances, the group's poll
+ * interval): a pause makes librdkafka drop what it had fetched and fetch it
+ * again on resume, and with Elasticsearch a little slower than Kafka that
+ * came once a second (bench/kafka), the fetcher decompressing much of the
+ * topic twice. */
+static void hold_back(struct shipper *s, int64_t now)
+{
+    if (!s->refused_ms)
+        s->refused_ms = now;
+    else if (now - s->refused_ms >= HOLD_MAX_MS)
+        pause_all(s, LF_ELIMIT);
+}
+
 static void resume_all(struct shipper *s)
 {
     if (!s->paused_all || s->stopping)
@@ -465,7 +488,7 @@ static bool take(struct shipper *s, rd_kafka_message_t *rkm)
     p->consumed++;
     s->consumed++;
     if (rc > 0 && lf_batcher_added(s->batcher))
-        pause_all(s, LF_ELIMIT); /* full and refused: kept, offered again */
+        hold_back(s, lf_now_mono_ms()); /* full and refused: kept, offered again */
     return true;
 }
 
@@ -478,6 +501,10 @@ static bool take(struct shipper *s, rd_kafka_message_t *rkm)
 static void consume(struct shipper *s)
 {
     for (int i = 0; i < CONSUME_BURST; i++) {
+        /* Held back: the messages wait in librdkafka's queue. Once paused
+         * (or stopping) it polls again, for rebalances; take() drops. */
+        if (lf_batcher_refused(s->batcher) && !s->paused_all && !s->stopping)
+            return;
         rd_kafka_message_t *rkm = rd_kafka_consumer_poll(s->rk, 0);
         if (!rkm)
             return;
@@ -495,6 +522,29 @@ static void consume(struct shipper *s)
 
 /* ---- counters ------------------------------------------------------------ */
 
+#define WATERMARK_BUDGET_MS 1000
+
+/* A partition's high watermark, or -1. librdkafka keeps the one of its last
+ * fetch response, which a paused partition does not make: that one stayed
+ * where the pause left it, however much was produced since, so the broker
+ * is asked, within what is left of *budget_ms (the loop waits meanwhile, at
+ * most once per stats line and only while partitions are paused). */
+static int64_t high_watermark(struct shipper *s, const struct part *p, int64_t *budget_ms)
+{
+    int64_t lo = -1, hi = -1;
+    if ((p->paused || s->paused_all) && *budget_ms > 0) {
+        int64_t t0 = lf_now_mono_ms();
+        rd_kafka_resp_err_t err = rd_kafka_query_watermark_offsets(
+            s->rk, p->topic, p->partition, &lo, &hi, (int)*budget_ms);
+        *budget_ms -= lf_now_mono_ms() - t0;
+        if (!err)
+            return hi;
+        *budget_ms = 0; /* the broker is away: the others would wait too */
+    }
+    rd_kafka_get_watermark_offsets(s->rk, p->topic, p->partition, &lo, &hi);
+    return hi;
+}
+
 static void log_stats(struct shipper *s, const char *when)
 {
     const struct lf_output_counters *o = &s->out->counters;
@@ -507,11 +557,11 @@ static void log_stats(struct shipper *s, const char *when)
            when, s->consumed, o->acked, o->failed, o->retried, m->passed, m->json, m->raw,
            m->lines.unparsed, m->invalid, m->skipped, m->bad_headers, s->commits, s->commit_errors,
            s->rebalances, s->paused_all ? " (paused)" : "");
+    int64_t budget_ms = WATERMARK_BUDGET_MS;
     for (struct part *p = s->parts; p; p = p->next) {
         if (p->revoked)
             continue;
-        int64_t lo = -1, hi = -1;
-        rd_kafka_get_watermark_offsets(s->rk, p->topic, p->partition, &lo, &hi);
+        int64_t hi = high_watermark(s, p, &budget_ms);
         int64_t done = part_done_offset(p);
         char lag[32] = "?";
         if (hi >= 0 && done >= 0)
@@ -563,7 +613,9 @@ static int64_t round_once(struct shipper *s)
     lf_notify_watchdog(now);
     lf_batcher_tick(s->batcher, now);
     if (lf_batcher_refused(s->batcher))
-        pause_all(s, LF_ELIMIT);
+        hold_back(s, now);
+    else
+        s->refused_ms = 0;
     lf_output_poll(s->out, 0);
     if (s->paused_all && !lf_batcher_refused(s->batcher))
         resume_all(s);
@@ -587,6 +639,8 @@ static int64_t round_once(struct shipper *s)
     next = min_deadline(next, s->next_commit_ms);
     next = min_deadline(next, lf_batcher_due(s->batcher));
     next = min_deadline(next, lf_output_deadline(s->out));
+    if (s->refused_ms && !s->paused_all)
+        next = min_deadline(next, s->refused_ms + HOLD_MAX_MS);
     if (s->paused_all)
         next = min_deadline(next, now + BUSY_WAIT_MS);
     int64_t ping = lf_notify_watchdog_every_ms();
@@ -783,6 +837,15 @@ int lf_shipper_run(const struct lf_shipper_options *opt)
     enum lf_log_level level = LF_LOG_INFO;
     lf_log_parse_level(opt->log_level ? opt->log_level : s.conf->log_level, &level);
     lf_log_set_level(level);
+
+    /* Large buffers (fetch responses and their decompressed message sets in
+     * librdkafka's broker thread, batches and request bodies here) come and
+     * go all the time: from mmap, each use page-faults its memory in afresh
+     * (bench/kafka: 60k faults and a third of the fetch thread's CPU per
+     * million lines). Kept in the heap, they are reused; the cap on what is
+     * kept bounds the memory that stays. */
+    mallopt(M_MMAP_THRESHOLD, 32 << 20);
+    mallopt(M_TRIM_THRESHOLD, 64 << 20);
 
     /* Before librdkafka starts its threads, which inherit the mask. */
     int rc = 1;

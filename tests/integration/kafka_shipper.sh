@@ -18,6 +18,10 @@
 #   es_down   Elasticsearch down at start: the shipper pauses, keeps its
 #             memory bounded, and everything arrives once it is up; then
 #             Elasticsearch killed mid-stream and back: nothing lost.
+#   lag       a partition paused at max_pending while Elasticsearch is down
+#             and more is produced: the stats line's lag is the high
+#             watermark's distance from the committed offset, not what is
+#             in flight; the resume's seek logs no warning; all arrives.
 # Every process is started here and stopped by its PID.
 set -euo pipefail
 : "${LOGFERRY:?path to the logferry binary}" "${LF_SOURCE_DIR:?source tree}"
@@ -42,7 +46,7 @@ cleanup() {
 trap cleanup EXIT
 
 # ---- servers -----------------------------------------------------------------
-"$MOCK" --brokers 3 --topic raw:4 --topic agent:3 --topic kill:6 --topic pair:6 --topic pair2:6 --topic down:4 \
+"$MOCK" --brokers 3 --topic raw:4 --topic agent:3 --topic kill:6 --topic pair:6 --topic pair2:6 --topic down:4 --topic lag:1 \
   --bootstrap-file "$tmp/bs" > "$tmp/mock.out" 2> "$tmp/mock.err" &
 mock_pid=$!
 wait_until 30 test -s "$tmp/bs" || { echo "the mock cluster did not start"; cat "$tmp/mock.err"; exit 1; }
@@ -78,6 +82,7 @@ produce_keyed() { # topic: the lines on stdin keyed by host (web00..web06), as t
 }
 
 # ---- shippers ----------------------------------------------------------------
+# stats=DURATION max_pending=N level=LEVEL (optional, from the environment)
 # start_shipper NAME TOPIC [extra yaml at the top level]: the shipper's pid in
 # $ship_pid, its log in $tmp/NAME.log.
 start_shipper() {
@@ -90,6 +95,8 @@ shipper:
   timezone: UTC
   commit_interval: 200ms
   shutdown_timeout: 20s
+  stats_interval: ${stats:-60s}
+  log_level: ${level:-info}
 grammars:
   app:
     expressions:
@@ -100,6 +107,7 @@ inputs:
     topics: [$topic]
     group: group-$topic
     grammar: app
+    max_pending: ${max_pending:-65536}
     properties:
       session.timeout.ms: "6000"
       heartbeat.interval.ms: "500"
@@ -286,6 +294,33 @@ total=$((total + n2))
 check "es_down: killed mid-stream and back: nothing lost, nothing doubled" \
   wait_until 120 count_is 'syslog-*' "$total"
 stop_shipper "$ship_pid"
+
+# ---- lag -------------------------------------------------------------------------
+lines 300 lag > "$tmp/lag1.txt"
+produce lag < "$tmp/lag1.txt"
+stats=1s max_pending=100 level=debug start_shipper lag lag
+total=$((total + 300))
+check "lag: the first lines are indexed" wait_until 60 count_is 'syslog-*' "$total"
+check "lag: ... and committed" wait_until 30 grep -q 'lag/0: .* committed 300 ' "$tmp/lag.log"
+stop_es
+lines 1000 lag2 > "$tmp/lag2.txt"
+produce lag < "$tmp/lag2.txt"
+check "lag: the partition pauses at max_pending" \
+  wait_until 60 grep -q 'lag/0: .* in flight 100 .*(paused)' "$tmp/lag.log"
+lines 2000 lag3 > "$tmp/lag3.txt"
+produce lag < "$tmp/lag3.txt"
+# 3000 produced since the committed 300, of which 100 in flight.
+check "lag: paused, the lag counts what was produced meanwhile" \
+  wait_until 30 grep -q 'lag/0: .* in flight 100 committed 300 lag 3000 .*(paused)' "$tmp/lag.log"
+start_es
+total=$((total + 3000))
+check "lag: everything arrives once Elasticsearch is back" wait_until 120 count_is 'syslog-*' "$total"
+check "lag: ... and the lag goes to 0" wait_until 30 grep -q 'lag/0: .* committed 3300 lag 0 ' "$tmp/lag.log"
+stop_shipper "$ship_pid"
+check "lag: the partition was fetched again from where it paused" \
+  grep -q 'lag/0: fetching again from' "$tmp/lag.log"
+check "no shipper warned about a seek that worked" \
+  sh -c "! grep -h 'seeking .*Operation in progress' '$tmp'/*.log"
 
 if [ "$failures" -ne 0 ]; then
   for f in "$tmp"/*.log; do echo "--- $f"; tail -n 15 "$f"; done
