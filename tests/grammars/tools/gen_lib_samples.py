@@ -1,3 +1,9 @@
+#!/usr/bin/env python3
+# Writes tests/grammars/lib_*.test: sample lines for each format of the
+# grammar library, from templates written for logferry, each with "want: ?"
+# (tests/grammars/tools/fill_wants.py fills them in). Seeded: the same
+# output every run.
+#   tests/grammars/tools/gen_lib_samples.py tests/grammars
 import random, sys
 random.seed(14)
 H=['bastion','web01','mx1','db-2','app03']
