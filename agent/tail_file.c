@@ -964,7 +964,9 @@ static void build_event(struct lf_tail_file *f, const struct line *l, int64_t *t
                         struct lf_input_counters *c)
 {
     struct lf_tail *t = f->tail;
-    int rc = lf_parser_parse(t->parser, l->p, l->len, l->cut, &t->ev, ts, c);
+    if (!f->parser)
+        f->parser = lf_parser_for_source(t->parser, f->path);
+    int rc = lf_parser_parse(f->parser, l->p, l->len, l->cut, &t->ev, ts, c);
     if (rc) {
         lf_log(LF_LOG_WARN, "tail", "%s: line at offset %" PRIu64 " not parsed (%s): shipped bare",
                f->path, l->start, lf_strerror(rc));

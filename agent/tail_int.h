@@ -90,6 +90,9 @@ struct lf_tail_file {
     char *path;
     const char *base; /* the file name part of path */
     size_t dir_len;   /* of path's directory part (base - path - 1, or 0) */
+    /* The grammar for its lines, picked by path on the first line
+     * (lf_parser_for_source); NULL until then. */
+    struct lf_parser *parser;
     int wd;           /* inotify watch of its directory, -1: polled */
     uint64_t dev, ino;
     int fd; /* -1 while closed to stay under max_open */

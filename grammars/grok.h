@@ -130,6 +130,10 @@ int lf_grok_field(const lf_grok *g, size_t i, const char **path, size_t *path_le
  * becomes a list.
  */
 int lf_grok_match(lf_grok *g, const char *line, size_t len, struct lf_event *ev);
+/* The same without tagging a line that matches nothing (LF_ENOMATCH, a
+ * limit hit included): for a second-stage grammar whose failure leaves the
+ * first stage's fields standing. */
+int lf_grok_try(lf_grok *g, const char *line, size_t len, struct lf_event *ev);
 
 const struct lf_grok_stats *lf_grok_get_stats(const lf_grok *g);
 

@@ -212,7 +212,7 @@ static int add_fields(lf_grok *g, const struct grok_expansion *exp, const char *
     return 0;
 }
 
-int lf_grok_match(lf_grok *g, const char *line, size_t len, struct lf_event *ev)
+static int match(lf_grok *g, const char *line, size_t len, struct lf_event *ev, bool tag)
 {
     int rc;
     bool limited = false;
@@ -254,7 +254,19 @@ int lf_grok_match(lf_grok *g, const char *line, size_t len, struct lf_event *ev)
     }
     /* As in Logstash: a line given up on is tagged as such, not as failed. */
     g->stats.unmatched++;
+    if (!tag)
+        return LF_ENOMATCH; /* a limit hit is in the stats */
     if ((rc = lf_event_add_tag(ev, limited ? LF_GROK_TAG_TIMEOUT : LF_GROK_TAG_FAILURE)))
         return rc;
     return LF_ENOMATCH;
+}
+
+int lf_grok_match(lf_grok *g, const char *line, size_t len, struct lf_event *ev)
+{
+    return match(g, line, len, ev, true);
+}
+
+int lf_grok_try(lf_grok *g, const char *line, size_t len, struct lf_event *ev)
+{
+    return match(g, line, len, ev, false);
 }

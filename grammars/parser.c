@@ -10,6 +10,7 @@
 #define _POSIX_C_SOURCE 200809L
 #include "parser.h"
 
+#include <fnmatch.h>
 #include <stdio.h>
 #include <stdlib.h>
 #include <string.h>
@@ -17,8 +18,81 @@
 
 enum zone_kind { ZONE_LOCAL, ZONE_FIXED };
 
+/*
+ * The built-in syslog grammar (a grammar whose one expression is
+ * %{LOGFERRY_SYSLOG}) runs in two stages instead of as one alternation of
+ * every program's messages: a strict, anchored header
+ * (LOGFERRY_SYSLOG_HEADER) and then, on the header's "message", the grammar
+ * of the program the header named. A message its program's grammar does not
+ * take keeps the header's fields, untagged. Each second-stage grammar is
+ * small, so a line pays for its own program's capture groups only.
+ */
+#define DISPATCH_EXPRESSION "%{LOGFERRY_SYSLOG}"
+#define HEADER_EXPRESSION "%{LOGFERRY_SYSLOG_HEADER}"
+
+struct program_grammar {
+    const char *name; /* process.name; ending in '/': a prefix ("postfix/smtpd") */
+    const char *expr;
+};
+
+static const struct program_grammar programs[] = {
+    {"sshd", "^(?:%{SSHD_MESSAGES}|%{PAM_MESSAGE})$"},
+    {"sudo", "^(?:%{SUDO_MESSAGE}|%{PAM_MESSAGE})$"},
+    {"su", "^(?:%{SU_MESSAGE}|%{PAM_MESSAGE})$"},
+    {"CRON", "^(?:%{CRON_MESSAGE}|%{PAM_MESSAGE})$"},
+    {"cron", "^(?:%{CRON_MESSAGE}|%{PAM_MESSAGE})$"},
+    {"crond", "^(?:%{CRON_MESSAGE}|%{PAM_MESSAGE})$"},
+    {"systemd", "^%{SYSTEMD_MESSAGES}$"},
+    {"systemd-logind", "^%{LOGIND_MESSAGE}$"},
+    {"kernel", "^%{KERNEL_LINE}$"},
+    {"useradd", "^%{SHADOW_MESSAGE}$"},
+    {"groupadd", "^%{SHADOW_MESSAGE}$"},
+    {"usermod", "^%{SHADOW_MESSAGE}$"},
+    {"userdel", "^%{SHADOW_MESSAGE}$"},
+    {"groupdel", "^%{SHADOW_MESSAGE}$"},
+    {"gpasswd", "^%{SHADOW_MESSAGE}$"},
+    {"passwd", "^(?:%{SHADOW_MESSAGE}|%{PAM_MESSAGE})$"},
+    {"chpasswd", "^(?:%{SHADOW_MESSAGE}|%{PAM_MESSAGE})$"},
+    {"chage", "^%{SHADOW_MESSAGE}$"},
+    {"login", "^%{PAM_MESSAGE}$"},
+    {"postfix/", "^%{POSTFIX_MESSAGES}$"},
+    {"dovecot", "^%{DOVECOT_MESSAGE}$"},
+    {"haproxy", "^%{HAPROXY_MESSAGE}$"},
+    {"nginx", "^%{NGINXACCESS_SYSLOG}$"},
+};
+#define NPROGRAMS (sizeof(programs) / sizeof(programs[0]))
+/* Any other program: logger(1) metrics and PAM, as LOGFERRY_SYSLOG had. */
+#define OTHER_PROGRAM_EXPRESSION "^(?:%{METRIC}|%{PAM_MESSAGE})$"
+
+/* Files whose lines are not syslog: their path picks their grammar (the
+ * whole path is matched, '*' crossing '/'; rotated ".1" names included). */
+struct source_grammar {
+    const char *glob;
+    const char *expr;
+};
+
+static const struct source_grammar sources[] = {
+    {"*/nginx/*access*", "^%{NGINX_ACCESSLOG}$"},
+    {"*/nginx/*error*", "^%{NGINX_ERRORLOG}$"},
+    {"*/apache2/*access*", "^%{APACHE_ACCESSLOG}$"},
+    {"*/apache2/*error*", "^%{APACHE_ERRORLOG}$"},
+    {"*/httpd/*access*", "^%{APACHE_ACCESSLOG}$"},
+    {"*/httpd/*error*", "^%{APACHE_ERRORLOG}$"},
+    {"*/dpkg.log*", "^%{DPKG_LOG}$"},
+    {"*/apt/history.log*", "^%{APT_HISTORY}$"},
+};
+#define NSOURCES (sizeof(sources) / sizeof(sources[0]))
+
 struct lf_parser {
     lf_grok *grok;
+    /* Two-stage syslog only (NULL otherwise): the library the later stages
+     * are compiled from, on first use; what they are; options. */
+    struct lf_grok_lib *lib;
+    struct lf_grok_options opt;
+    lf_grok *program_groks[NPROGRAMS + 1]; /* the last: any other program */
+    bool program_failed[NPROGRAMS + 1];    /* did not compile: header only */
+    struct lf_parser *source_parsers[NSOURCES];
+    char name[64]; /* the grammar's, for messages */
     enum zone_kind zone;
     int64_t fixed_offset_s; /* ZONE_FIXED: seconds east of UTC */
     /* Local-time offsets are looked up once per hour of the calendar. */
@@ -56,18 +130,38 @@ static int parse_timezone(struct lf_parser *p, const char *tz, char *errbuf, siz
     return LF_EINVAL;
 }
 
+static bool is_dispatch(const struct lf_grammar_conf *gc)
+{
+    return gc->nexpressions == 1 && strcmp(gc->expressions[0], DISPATCH_EXPRESSION) == 0;
+}
+
+static struct lf_parser *parser_new(const char *name, const char *timezone, char *errbuf,
+                                    size_t errlen)
+{
+    struct lf_parser *p = calloc(1, sizeof(*p));
+    if (!p) {
+        snprintf(errbuf, errlen, "out of memory");
+        return NULL;
+    }
+    p->cached_hour_key = INT64_MIN;
+    snprintf(p->name, sizeof(p->name), "%s", name);
+    if (parse_timezone(p, timezone, errbuf, errlen)) {
+        free(p);
+        return NULL;
+    }
+    return p;
+}
+
 struct lf_parser *lf_parser_create(const struct lf_grammar_conf *gc, const char *timezone,
                                    char *errbuf, size_t errlen)
 {
-    struct lf_parser *p = calloc(1, sizeof(*p));
+    struct lf_parser *p = parser_new(gc->name, timezone, errbuf, errlen);
     struct lf_grok_lib *lib = lf_grok_lib_create();
     if (!p || !lib) {
-        snprintf(errbuf, errlen, "out of memory");
+        if (p)
+            snprintf(errbuf, errlen, "out of memory");
         goto fail;
     }
-    p->cached_hour_key = INT64_MIN;
-    if (parse_timezone(p, timezone, errbuf, errlen))
-        goto fail;
     char err[1024];
     int rc = lf_grok_lib_load_builtin(lib, err, sizeof(err));
     for (size_t i = 0; !rc && i < gc->npatterns_dirs; i++)
@@ -79,17 +173,23 @@ struct lf_parser *lf_parser_create(const struct lf_grammar_conf *gc, const char 
         snprintf(errbuf, errlen, "grammar %s: %s", gc->name, err);
         goto fail;
     }
-    struct lf_grok_options opt;
-    lf_grok_options_default(&opt);
+    lf_grok_options_default(&p->opt);
     if (gc->max_line)
-        opt.max_line = (size_t)gc->max_line;
+        p->opt.max_line = (size_t)gc->max_line;
     if (gc->match_limit)
-        opt.match_limit = gc->match_limit;
-    p->grok = lf_grok_create(lib, (const char *const *)gc->expressions, gc->nexpressions, &opt, err,
-                             sizeof(err));
+        p->opt.match_limit = gc->match_limit;
+    const char *header[] = {HEADER_EXPRESSION};
+    bool dispatch = is_dispatch(gc);
+    p->grok = dispatch ? lf_grok_create(lib, header, 1, &p->opt, err, sizeof(err))
+                       : lf_grok_create(lib, (const char *const *)gc->expressions,
+                                        gc->nexpressions, &p->opt, err, sizeof(err));
     if (!p->grok) {
         snprintf(errbuf, errlen, "grammar %s: %s", gc->name, err);
         goto fail;
+    }
+    if (dispatch) {
+        p->lib = lib; /* kept for the second stages */
+        return p;
     }
     lf_grok_lib_destroy(lib);
     return p;
@@ -104,7 +204,80 @@ void lf_parser_destroy(struct lf_parser *p)
     if (!p)
         return;
     lf_grok_destroy(p->grok);
+    for (size_t i = 0; i <= NPROGRAMS; i++)
+        lf_grok_destroy(p->program_groks[i]);
+    for (size_t i = 0; i < NSOURCES; i++)
+        lf_parser_destroy(p->source_parsers[i]);
+    lf_grok_lib_destroy(p->lib);
     free(p);
+}
+
+struct lf_parser *lf_parser_for_source(struct lf_parser *p, const char *path)
+{
+    if (!p->lib || !path)
+        return p;
+    for (size_t i = 0; i < NSOURCES; i++) {
+        if (fnmatch(sources[i].glob, path, 0) != 0)
+            continue;
+        if (!p->source_parsers[i]) {
+            char err[1024];
+            struct lf_parser *c = parser_new(p->name, "local", err, sizeof(err));
+            if (!c)
+                return p;
+            c->zone = p->zone;
+            c->fixed_offset_s = p->fixed_offset_s;
+            c->grok = lf_grok_create(p->lib, &sources[i].expr, 1, &p->opt, err, sizeof(err));
+            if (!c->grok) {
+                /* A pattern the user redefined no longer compiles: say so
+                 * once, and keep syslog parsing for this file. */
+                lf_log(LF_LOG_ERROR, "grammar", "grammar %s, for %s: %s", p->name, path, err);
+                lf_parser_destroy(c);
+                return p;
+            }
+            p->source_parsers[i] = c;
+        }
+        return p->source_parsers[i];
+    }
+    return p;
+}
+
+/* The second-stage grammar of this program, compiled on first use; NULL
+ * when it did not compile. */
+static lf_grok *program_grok(struct lf_parser *p, const char *name, size_t n)
+{
+    size_t i;
+    for (i = 0; i < NPROGRAMS; i++) {
+        size_t len = strlen(programs[i].name);
+        if (programs[i].name[len - 1] == '/' ? n > len && memcmp(name, programs[i].name, len) == 0
+                                             : n == len && memcmp(name, programs[i].name, n) == 0)
+            break;
+    }
+    if (p->program_groks[i] || p->program_failed[i])
+        return p->program_groks[i];
+    const char *expr = i < NPROGRAMS ? programs[i].expr : OTHER_PROGRAM_EXPRESSION;
+    char err[1024];
+    if (!(p->program_groks[i] = lf_grok_create(p->lib, &expr, 1, &p->opt, err, sizeof(err)))) {
+        p->program_failed[i] = true;
+        lf_log(LF_LOG_ERROR, "grammar", "grammar %s, messages of %.*s: %s", p->name, (int)n, name,
+               err);
+    }
+    return p->program_groks[i];
+}
+
+/* The second stage: the program's fields from the header's message. */
+static int dispatch(struct lf_parser *p, struct lf_event *ev)
+{
+    const struct lf_field *prog = lf_event_get(ev, "process.name", 12);
+    const struct lf_field *msg = lf_event_get(ev, "message", 7);
+    if (!prog || prog->type != LF_VAL_STRING || !msg || msg->type != LF_VAL_STRING)
+        return 0;
+    const char *s = msg->str;
+    size_t n = msg->len;
+    lf_grok *g = program_grok(p, prog->str, prog->len);
+    if (!g)
+        return 0;
+    int rc = lf_grok_try(g, s, n, ev);
+    return rc == LF_ENOMATCH ? 0 : rc < 0 ? rc : 0;
 }
 
 /* Days since 1970-01-01 of a proleptic Gregorian date (Howard Hinnant's
@@ -197,17 +370,26 @@ static int parse_syslog_time(struct lf_parser *p, const char *s, size_t n, int64
     return 0;
 }
 
-/* "2026-11-21T17:02:01", fraction, "Z" / "+01:00" / "+0100" / none. */
+/* "2026-11-21T17:02:01", fraction, "Z" / "+01:00" / "+0100" / none; also
+ * nginx's "2026/11/21 17:02:01" and apt's "2026-11-21  17:02:01". */
 static int parse_iso_time(struct lf_parser *p, const char *s, size_t n, int64_t *ms)
 {
     int y, mo, d, hh, mi, ss = 0;
-    if (n < 16)
+    if (n < 16 || (s[4] != '-' && s[4] != '/') || s[7] != s[4])
         return 0;
-    if (!digits(s, n, 0, 4, &y) || s[4] != '-' || !digits(s, n, 5, 2, &mo) || s[7] != '-' ||
-        !digits(s, n, 8, 2, &d) || (s[10] != 'T' && s[10] != ' ') || !digits(s, n, 11, 2, &hh) ||
-        s[13] != ':' || !digits(s, n, 14, 2, &mi) || mo < 1 || mo > 12 || d < 1 || d > 31)
+    size_t t = 10; /* the date-time separator: 'T' or spaces */
+    if (s[t] == 'T')
+        t++;
+    else
+        while (t < n && s[t] == ' ')
+            t++;
+    if (t == 10 || t > 12)
         return 0;
-    size_t at = 16;
+    if (!digits(s, n, 0, 4, &y) || !digits(s, n, 5, 2, &mo) || !digits(s, n, 8, 2, &d) ||
+        !digits(s, n, t, 2, &hh) || t + 2 >= n || s[t + 2] != ':' ||
+        !digits(s, n, t + 3, 2, &mi) || mo < 1 || mo > 12 || d < 1 || d > 31)
+        return 0;
+    size_t at = t + 5;
     if (at < n && s[at] == ':') {
         if (!digits(s, n, at + 1, 2, &ss))
             return 0;
@@ -247,6 +429,44 @@ static int parse_iso_time(struct lf_parser *p, const char *s, size_t n, int64_t 
     return 1;
 }
 
+/* The access logs' "21/Nov/2026:17:02:01 +0000". */
+static int parse_http_time(const char *s, size_t n, int64_t *ms)
+{
+    int d, y, hh, mi, ss, oh, om, mo;
+    if (n != 26 || s[2] != '/' || s[6] != '/' || s[11] != ':' || s[20] != ' ' ||
+        (s[21] != '+' && s[21] != '-') || !digits(s, n, 0, 2, &d) ||
+        !(mo = month_number(s + 3)) || !digits(s, n, 7, 4, &y) || !digits(s, n, 12, 2, &hh) ||
+        !digits(s, n, 15, 2, &mi) || !digits(s, n, 18, 2, &ss) || !digits(s, n, 22, 2, &oh) ||
+        !digits(s, n, 24, 2, &om))
+        return 0;
+    int64_t local_s =
+        days_from_civil(y, (unsigned)mo, (unsigned)d) * 86400 + hh * 3600 + mi * 60 + ss;
+    *ms = (local_s - (s[21] == '-' ? -1 : 1) * (oh * 3600 + om * 60)) * 1000;
+    return 1;
+}
+
+/* Apache's error log: "Sat Nov 21 17:02:01.123456 2026", local time. */
+static int parse_ctime(struct lf_parser *p, const char *s, size_t n, int64_t *ms)
+{
+    int mo, d, hh, mi, ss, y, frac = 0;
+    if (n < 24 || s[3] != ' ' || !(mo = month_number(s + 4)) || s[7] != ' ' ||
+        !digits(s, n, 8, 2, &d) || s[10] != ' ' || !digits(s, n, 11, 2, &hh) ||
+        !digits(s, n, 14, 2, &mi) || !digits(s, n, 17, 2, &ss))
+        return 0;
+    size_t at = 19;
+    if (s[at] == '.') {
+        digits(s, n, at + 1, 3, &frac);
+        for (at++; at < n && s[at] >= '0' && s[at] <= '9'; at++)
+            ;
+    }
+    if (at + 5 != n || s[at] != ' ' || !digits(s, n, at + 1, 4, &y))
+        return 0;
+    int64_t local_s =
+        days_from_civil(y, (unsigned)mo, (unsigned)d) * 86400 + hh * 3600 + mi * 60 + ss;
+    *ms = (local_s - zone_offset(p, local_s)) * 1000 + frac;
+    return 1;
+}
+
 int lf_parser_parse(struct lf_parser *p, const char *line, size_t len, bool cut,
                     struct lf_event *ev, int64_t *ts_ms, struct lf_input_counters *c)
 {
@@ -266,6 +486,8 @@ int lf_parser_parse(struct lf_parser *p, const char *line, size_t len, bool cut,
         c->parsed++;
     else
         return rc;
+    if (rc >= 0 && p->lib && (rc = dispatch(p, ev)))
+        return rc;
     if (!lf_event_get(ev, "message", 7) && (rc = lf_event_add_string(ev, "message", line, len)))
         return rc;
 
@@ -274,7 +496,8 @@ int lf_parser_parse(struct lf_parser *p, const char *line, size_t len, bool cut,
         int64_t ms;
         int64_t now = p->now_override_ms ? p->now_override_ms : lf_now_wall_coarse_ms();
         if (parse_syslog_time(p, t->str, t->len, now, &ms) ||
-            parse_iso_time(p, t->str, t->len, &ms)) {
+            parse_iso_time(p, t->str, t->len, &ms) || parse_http_time(t->str, t->len, &ms) ||
+            parse_ctime(p, t->str, t->len, &ms)) {
             *ts_ms = ms;
             lf_event_remove(ev, "timestamp", 9);
         }

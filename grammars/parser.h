@@ -73,6 +73,11 @@ struct lf_parser;
 struct lf_parser *lf_parser_create(const struct lf_grammar_conf *gc, const char *timezone,
                                    char *errbuf, size_t errlen);
 void lf_parser_destroy(struct lf_parser *p);
+/* The parser for lines of the file at `path`: with the built-in syslog
+ * grammar (%{LOGFERRY_SYSLOG}), a well-known non-syslog file
+ * (/var/log/nginx/access.log, /var/log/dpkg.log...) gets its own grammar,
+ * owned by p; anything else, and any other grammar, gets p itself. */
+struct lf_parser *lf_parser_for_source(struct lf_parser *p, const char *path);
 /* The compiled grammar, e.g. for the fields it declares. */
 const lf_grok *lf_parser_grok(const struct lf_parser *p);
 /* Reads an ISO 8601 or syslog time the way parsed lines' timestamps are

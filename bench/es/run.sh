@@ -106,6 +106,11 @@ wait_for() {
   done
 }
 
+# The grammar: SYSLOGLINE, or LF_BENCH_EXPR (e.g. '%{LOGFERRY_SYSLOG}', the
+# built-in default, to measure what the default configuration costs).
+expr='%{SYSLOGLINE}'
+[ -n "${LF_BENCH_EXPR:-}" ] && expr=$LF_BENCH_EXPR
+
 # run GZIP ROUND: one measured run; appends a result line to $work/results.
 run() {
   local gzip=$1 round=$2 d=$work/run-$1-$2
@@ -120,7 +125,7 @@ agent:
   timezone: UTC
 grammars:
   syslog:
-    expressions: ['%{SYSLOGLINE}']
+    expressions: ['$expr']
 inputs:
   metrics:
     enabled: false
