@@ -132,17 +132,24 @@ static struct lf_output *create_es_output(struct agent *a, char *err, size_t err
 {
     const struct lf_agent_conf *c = a->conf;
     const char *prefixes[258];
-    const lf_grok *groks[258];
-    const char *names[258];
-    size_t ngroks = 0;
-    for (size_t i = 0; i < c->ngrammars && ngroks < 258; i++) {
-        groks[ngroks] = a->parsers[i] ? lf_parser_grok(a->parsers[i]) : NULL;
-        names[ngroks++] = c->grammars[i].name;
+    const char *grammar_names[258];
+    for (size_t i = 0; i < c->ngrammars && i < 258; i++)
+        grammar_names[i] = c->grammars[i].name;
+    const lf_grok **groks;
+    const char **names;
+    size_t ngroks;
+    if (lf_parser_groks_of(a->parsers, grammar_names, c->ngrammars < 258 ? c->ngrammars : 258,
+                           &groks, &names, &ngroks)) {
+        snprintf(err, errlen, "out of memory");
+        return NULL;
     }
-    return lf_es_conf_create_output(
+    struct lf_output *out = lf_es_conf_create_output(
         &c->es, "output.elasticsearch", prefixes,
         index_prefixes(a, prefixes, sizeof(prefixes) / sizeof(prefixes[0])), groks, names, ngroks,
         c->batch_max_docs, c->batch_max_bytes, err, errlen);
+    free(groks);
+    free(names);
+    return out;
 }
 
 /* `host` is the agent's name (host.name of its events): the message key

@@ -356,8 +356,8 @@ static const struct lf_conf_key kafka_output_keys[] = {
      .def = "16MiB",
      .min = KIB,
      .max = GIB,
-     .doc = "events in flight (JSON bytes) waiting for Kafka's acknowledgement; beyond it they go "
-            "to the spool (or the inputs wait)"},
+     .doc = "events in flight (JSON bytes) waiting for Kafka's acknowledgement; beyond it the "
+            "inputs wait, or, while Kafka is down or behind, the events go to the spool"},
     {.name = "dead_letter_file",
      .type = LF_CONF_PATH,
      .offset = K(dead_letter),

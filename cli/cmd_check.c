@@ -153,12 +153,11 @@ static int write_template(const struct template_source *src, const char *prefix,
 {
     size_t n = src->ngrammars;
     struct lf_parser **parsers = calloc(n ? n : 1, sizeof(*parsers));
-    const lf_grok **groks = calloc(n ? n : 1, sizeof(*groks));
     const char **names = calloc(n ? n : 1, sizeof(*names));
     struct lf_es_template *t = NULL;
     struct lf_buf out;
     lf_buf_init(&out, 64u << 20);
-    int rc = parsers && groks && names ? 0 : LF_ENOMEM;
+    int rc = parsers && names ? 0 : LF_ENOMEM;
     if (rc)
         snprintf(errbuf, ERRBUF_SIZE, "out of memory");
     /* Compiled as the daemon compiles them: unused grammars stay NULL. */
@@ -171,12 +170,17 @@ static int write_template(const struct template_source *src, const char *prefix,
         if (!parsers[i]) {
             snprintf(errbuf, ERRBUF_SIZE, "grammar %s: %s", names[i], err);
             rc = LF_EINVAL;
-        } else {
-            groks[i] = lf_parser_grok(parsers[i]);
         }
     }
-    if (!rc && !(t = lf_es_template_for_grammars(groks, names, n, errbuf, ERRBUF_SIZE)))
+    const lf_grok **all = NULL;
+    const char **all_names = NULL;
+    size_t nall = 0;
+    if (!rc && lf_parser_groks_of(parsers, names, n, &all, &all_names, &nall))
         rc = LF_ENOMEM;
+    if (!rc && !(t = lf_es_template_for_grammars(all, all_names, nall, errbuf, ERRBUF_SIZE)))
+        rc = LF_ENOMEM;
+    free(all);
+    free(all_names);
     if (!rc)
         rc = lf_es_template_body(t, src->index_pattern, prefix, &out, errbuf, ERRBUF_SIZE);
     if (!rc && (lf_buf_putc(&out, '\n') || fwrite(out.data, 1, out.len, stdout) != out.len ||
@@ -189,7 +193,6 @@ static int write_template(const struct template_source *src, const char *prefix,
     for (size_t i = 0; parsers && i < n; i++)
         lf_parser_destroy(parsers[i]);
     free(parsers);
-    free(groks);
     free(names);
     return rc;
 }

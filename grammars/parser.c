@@ -92,6 +92,7 @@ struct lf_parser {
     lf_grok *program_groks[NPROGRAMS + 1]; /* the last: any other program */
     bool program_failed[NPROGRAMS + 1];    /* did not compile: header only */
     struct lf_parser *source_parsers[NSOURCES];
+    bool source_failed[NSOURCES];
     char name[64]; /* the grammar's, for messages */
     enum zone_kind zone;
     int64_t fixed_offset_s; /* ZONE_FIXED: seconds east of UTC */
@@ -212,6 +213,28 @@ void lf_parser_destroy(struct lf_parser *p)
     free(p);
 }
 
+/* The parser of source i, compiled on first use; NULL when it does not
+ * compile (a pattern the user redefined: said once, at `path`). */
+static struct lf_parser *source_parser(struct lf_parser *p, size_t i, const char *path)
+{
+    if (p->source_parsers[i] || p->source_failed[i])
+        return p->source_parsers[i];
+    char err[1024];
+    struct lf_parser *c = parser_new(p->name, "local", err, sizeof(err));
+    if (!c)
+        return NULL;
+    c->zone = p->zone;
+    c->fixed_offset_s = p->fixed_offset_s;
+    c->grok = lf_grok_create(p->lib, &sources[i].expr, 1, &p->opt, err, sizeof(err));
+    if (!c->grok) {
+        lf_log(LF_LOG_ERROR, "grammar", "grammar %s, for %s: %s", p->name, path, err);
+        lf_parser_destroy(c);
+        p->source_failed[i] = true;
+        return NULL;
+    }
+    return p->source_parsers[i] = c;
+}
+
 struct lf_parser *lf_parser_for_source(struct lf_parser *p, const char *path)
 {
     if (!p->lib || !path)
@@ -219,39 +242,17 @@ struct lf_parser *lf_parser_for_source(struct lf_parser *p, const char *path)
     for (size_t i = 0; i < NSOURCES; i++) {
         if (fnmatch(sources[i].glob, path, 0) != 0)
             continue;
-        if (!p->source_parsers[i]) {
-            char err[1024];
-            struct lf_parser *c = parser_new(p->name, "local", err, sizeof(err));
-            if (!c)
-                return p;
-            c->zone = p->zone;
-            c->fixed_offset_s = p->fixed_offset_s;
-            c->grok = lf_grok_create(p->lib, &sources[i].expr, 1, &p->opt, err, sizeof(err));
-            if (!c->grok) {
-                /* A pattern the user redefined no longer compiles: say so
-                 * once, and keep syslog parsing for this file. */
-                lf_log(LF_LOG_ERROR, "grammar", "grammar %s, for %s: %s", p->name, path, err);
-                lf_parser_destroy(c);
-                return p;
-            }
-            p->source_parsers[i] = c;
-        }
-        return p->source_parsers[i];
+        /* Without its grammar the file keeps syslog parsing. */
+        struct lf_parser *c = source_parser(p, i, path);
+        return c ? c : p;
     }
     return p;
 }
 
-/* The second-stage grammar of this program, compiled on first use; NULL
- * when it did not compile. */
-static lf_grok *program_grok(struct lf_parser *p, const char *name, size_t n)
+/* The second-stage grammar i (NPROGRAMS: any other program), compiled on
+ * first use; NULL when it did not compile. */
+static lf_grok *program_grok_at(struct lf_parser *p, size_t i, const char *name, size_t n)
 {
-    size_t i;
-    for (i = 0; i < NPROGRAMS; i++) {
-        size_t len = strlen(programs[i].name);
-        if (programs[i].name[len - 1] == '/' ? n > len && memcmp(name, programs[i].name, len) == 0
-                                             : n == len && memcmp(name, programs[i].name, n) == 0)
-            break;
-    }
     if (p->program_groks[i] || p->program_failed[i])
         return p->program_groks[i];
     const char *expr = i < NPROGRAMS ? programs[i].expr : OTHER_PROGRAM_EXPRESSION;
@@ -262,6 +263,65 @@ static lf_grok *program_grok(struct lf_parser *p, const char *name, size_t n)
                err);
     }
     return p->program_groks[i];
+}
+
+/* The second-stage grammar of this program. */
+static lf_grok *program_grok(struct lf_parser *p, const char *name, size_t n)
+{
+    size_t i;
+    for (i = 0; i < NPROGRAMS; i++) {
+        size_t len = strlen(programs[i].name);
+        if (programs[i].name[len - 1] == '/' ? n > len && memcmp(name, programs[i].name, len) == 0
+                                             : n == len && memcmp(name, programs[i].name, n) == 0)
+            break;
+    }
+    return program_grok_at(p, i, name, n);
+}
+
+size_t lf_parser_groks(struct lf_parser *p, const lf_grok **out, size_t max)
+{
+    size_t n = 0;
+    const lf_grok *g = p->grok;
+    if (g && n++ < max)
+        out[n - 1] = g;
+    for (size_t i = 0; p->lib && i <= NPROGRAMS; i++) {
+        const char *name = i < NPROGRAMS ? programs[i].name : "(other programs)";
+        if ((g = program_grok_at(p, i, name, strlen(name))) && n++ < max)
+            out[n - 1] = g;
+    }
+    for (size_t i = 0; p->lib && i < NSOURCES; i++) {
+        struct lf_parser *c = source_parser(p, i, sources[i].glob);
+        if (c && (g = c->grok) && n++ < max)
+            out[n - 1] = g;
+    }
+    return n;
+}
+
+int lf_parser_groks_of(struct lf_parser *const *parsers, const char *const *names, size_t n,
+                       const lf_grok ***groks_out, const char ***names_out, size_t *count)
+{
+    size_t total = 0;
+    for (size_t i = 0; i < n; i++)
+        total += parsers[i] ? lf_parser_groks(parsers[i], NULL, 0) : 0;
+    const lf_grok **groks = calloc(total ? total : 1, sizeof(*groks));
+    const char **gnames = calloc(total ? total : 1, sizeof(*gnames));
+    if (!groks || !gnames) {
+        free(groks);
+        free(gnames);
+        return LF_ENOMEM;
+    }
+    size_t k = 0;
+    for (size_t i = 0; i < n; i++) {
+        if (!parsers[i])
+            continue;
+        size_t m = lf_parser_groks(parsers[i], groks + k, total - k);
+        for (size_t j = 0; j < m && k < total; j++)
+            gnames[k++] = names[i];
+    }
+    *groks_out = groks;
+    *names_out = gnames;
+    *count = k;
+    return 0;
 }
 
 /* The second stage: the program's fields from the header's message. */

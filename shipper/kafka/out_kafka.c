@@ -24,7 +24,8 @@
  *
  * "Down" starts when a delivery fails for a reason other than a refusal and
  * ends with the next delivery that succeeds. While down, new batches go to
- * the spool (without one they wait in memory, up to queue_max_bytes), and
+ * the spool (without one they wait in memory, up to queue_max_bytes); so do
+ * batches beyond queue_max_bytes while Kafka is behind (see kafka_behind), and
  * what is sent again goes one message at a time, as a probe: librdkafka
  * keeps retrying it, so the first success after the brokers return ends the
  * outage at once. A fatal error of the producer (it lost its idempotence
@@ -63,6 +64,8 @@
 #define RETRY_MAX_MS 10000
 #define DEAD_RETRY_MS 1000   /* after the dead-letter file failed */
 #define SPOOL_RETRY_MS 1000  /* after the spool failed or was full */
+/* Nothing delivered for this long with messages in flight: Kafka is behind. */
+#define BEHIND_AFTER_MS 2000
 #define RESTART_MAX_MS 30000 /* between new producers, when each fails for good */
 #define DESTROY_FLUSH_MS 1000
 #define PURGE_WAIT_MS 5000
@@ -125,6 +128,7 @@ struct kafka_out {
     size_t mem_docs;      /* documents from inputs not acknowledged yet */
     bool down;
     int64_t delivered_ms; /* monotonic: the last message Kafka took */
+    int64_t busy_ms;      /* monotonic: when messages went in flight after none */
     int64_t down_since_ms;
     uint64_t fails_unlogged;
     int64_t fail_logged_ms;
@@ -187,6 +191,8 @@ static void inflight_link(struct kafka_out *o, struct kmsg *m)
 {
     m->prev = NULL;
     m->next = o->inflight;
+    if (!o->inflight)
+        o->busy_ms = mono_ms();
     if (o->inflight)
         o->inflight->prev = m;
     o->inflight = m;
@@ -858,6 +864,23 @@ static void after_serve(struct kafka_out *o)
         o->base.counters.dropped = lf_spooler_tick(o->spool, false);
 }
 
+/*
+ * Whether Kafka is behind: down, messages waiting to be produced again, or
+ * nothing delivered for BEHIND_AFTER_MS while messages are in flight. Then
+ * a full memory queue spills new batches to the spool; a backlog that a
+ * healthy cluster takes at full speed makes the input wait instead (its
+ * file keeps the data) rather than pay for writing and reading it back.
+ */
+static bool kafka_behind(const struct kafka_out *o)
+{
+    if (o->down || o->retry.n || !o->rk)
+        return true;
+    if (!o->inflight_docs)
+        return false;
+    int64_t progress = o->delivered_ms > o->busy_ms ? o->delivered_ms : o->busy_ms;
+    return mono_ms() - progress > BEHIND_AFTER_MS;
+}
+
 static int kafka_submit(struct lf_output *base, struct lf_batch *b)
 {
     struct kafka_out *o = (struct kafka_out *)base;
@@ -866,7 +889,7 @@ static int kafka_submit(struct lf_output *base, struct lf_batch *b)
     bool room = o->mem_bytes + b->buf.len <= o->opt.queue_max_bytes || o->mem_bytes == 0;
     /* While Kafka takes messages, new batches go to it even when the spool
      * still drains: replay() produces from the spool beside them. */
-    if (o->spool && (o->down || !room || !o->rk))
+    if (o->spool && (o->down || !o->rk || (!room && kafka_behind(o))))
         return spool_batch(o, b);
     if (!room || !o->rk)
         return LF_ELIMIT;

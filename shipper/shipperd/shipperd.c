@@ -721,15 +721,21 @@ static int create_output(struct shipper *s, char *err, size_t errlen)
     for (size_t i = 0; i < c->nindex_prefixes && n < 66; i++)
         if (strcmp(c->index_prefixes[i], c->index) != 0)
             prefixes[n++] = c->index_prefixes[i];
-    const lf_grok *groks[258];
-    const char *names[258];
-    size_t ngroks = 0;
-    for (size_t i = 0; i < c->ngrammars && ngroks < 258; i++) {
-        groks[ngroks] = lf_parser_grok(s->parsers[i]);
-        names[ngroks++] = c->grammars[i].name;
+    const char *grammar_names[258];
+    for (size_t i = 0; i < c->ngrammars && i < 258; i++)
+        grammar_names[i] = c->grammars[i].name;
+    const lf_grok **groks;
+    const char **names;
+    size_t ngroks;
+    if (lf_parser_groks_of(s->parsers, grammar_names, c->ngrammars < 258 ? c->ngrammars : 258,
+                           &groks, &names, &ngroks)) {
+        snprintf(err, errlen, "out of memory");
+        return -1;
     }
     s->out = lf_es_conf_create_output(&c->es, "output.elasticsearch", prefixes, n, groks, names,
                                       ngroks, c->batch_max_docs, c->batch_max_bytes, err, errlen);
+    free(groks);
+    free(names);
     if (!s->out)
         return -1;
     s->batcher = lf_batcher_create(s->out, c->batch_max_docs, c->batch_max_bytes,
