@@ -7,10 +7,10 @@
 #     consumer: bench/omprog/consumer.c, answers every line at once
 #     agent:    logferry agent --omprog -> _bulk -> bench/sink (lf_es_sink)
 #     agent-notxn: the same with useTransactions="off" (a tenth of MESSAGES)
-#   and with LF_BENCH_429=1, a tenth of MESSAGES through the Python fake
-#   Elasticsearch (tests/fake_es), without faults and with 30% of the items
-#   refused with 429 (retried by the agent): the ratio of the two is the
-#   figure, the fake being the slower part.
+#   and with LF_BENCH_429=1, agent-429-5 and agent-429-30: the agent with
+#   transactions -> lf_es_sink refusing 5% / 30% of the items with 429
+#   (--reject-429), which the agent retries: their ratio to `agent` is the
+#   figure. LF_BENCH_MODES="consumer agent" runs only the modes named.
 #
 # Per run: msg/s from rsyslogd's start until the last message is delivered
 # (the consumer has answered it / the sink counted it), CPU seconds per
@@ -64,7 +64,7 @@ cpu_ticks() { # PID: utime + stime
 # run MODE ROUND: prints "msg/s prog_cpu_per_M rsyslog_cpu_per_M"
 run() {
   local mode=$1 r=$2 dir=$work/$1-$2 n=$messages corpus=$work/corpus.log
-  if [ "$mode" != agent ] && [ "$mode" != consumer ]; then
+  if [ "$mode" = agent-notxn ] || [ "${mode#fake}" != "$mode" ]; then
     n=$((messages / 10)) corpus=$work/corpus-small.log
   fi
   mkdir -p "$dir/rs" "$dir/data"
@@ -100,8 +100,10 @@ except Exception: print(0)')" -ge "$n" ]; do sleep 0.2; done
      touch "$done") &
   else
     rm -f "$dir/port"
+    local reject=0
+    [ "${mode#agent-429-}" != "$mode" ] && reject=${mode#agent-429-}
     "$sink" --port 0 --port-file "$dir/port" --check-ids --expect-docs "$n" \
-      --done-file "$done" > "$dir/sink.out" &
+      --reject-429 "$reject" --done-file "$done" > "$dir/sink.out" &
     sink_pid=$!
     until [ -s "$dir/port" ]; do sleep 0.05; done
     cat > "$dir/agent.yml" << YML
@@ -166,6 +168,8 @@ docs = s.get("docs", 0)
 bad = [k for k in ("duplicates", "item_errors", "bad_requests") if s.get(k)]
 if docs < int(sys.argv[2]) or bad:
     print("bench/omprog: CHECK FAILED:", docs, "documents,", {k: s[k] for k in bad})
+if s.get("rejected_429"):
+    print("  (the sink refused %d items with 429)" % s["rejected_429"])
 PY
   fi
   awk -v n="$n" -v ms=$((t1 - t0)) -v p="$p_cpu" -v rs="$rs_cpu" -v hz="$clk_tck" 'BEGIN {
@@ -174,7 +178,8 @@ PY
 
 declare -A all
 modes="consumer agent agent-notxn"
-[ -n "${LF_BENCH_429:-}" ] && modes="$modes fake fake-429"
+[ -n "${LF_BENCH_429:-}" ] && modes="$modes agent-429-5 agent-429-30"
+modes=${LF_BENCH_MODES:-$modes}
 for ((r = 1; r <= rounds; r++)); do
   for mode in $modes; do
     res=$(run "$mode" "$r")
@@ -193,9 +198,10 @@ for mode in $modes; do
   printf '%-12s %8s msg/s  program %6s CPU-s/M  rsyslogd %6s CPU-s/M\n' "$mode" "$rate" "$pc" "$rc"
   declare "rate_${mode//-/_}=$rate"
 done
-awk -v a="$rate_agent" -v c="$rate_consumer" -v b="$rate_agent_notxn" 'BEGIN {
-  printf "agent / consumer: %.0f%% (target >= 75%%); without transactions %.0f%%\n", 100 * a / c, 100 * b / c }'
-if [ -n "${LF_BENCH_429:-}" ]; then
-  awk -v a="$rate_fake_429" -v b="$rate_fake" 'BEGIN {
-    printf "30%% item 429s / no fault (fake Elasticsearch): %.0f%% (target >= 50%%)\n", 100 * a / b }'
-fi
+ratio() { # WHAT RATE BASE
+  awk -v w="$1" -v a="${2:-0}" -v b="${3:-0}" 'BEGIN { if (a && b) printf "%s: %.0f%%\n", w, 100 * a / b }'
+}
+ratio "agent / consumer (target >= 75%)" "${rate_agent:-}" "${rate_consumer:-}"
+ratio "agent without transactions / consumer" "${rate_agent_notxn:-}" "${rate_consumer:-}"
+ratio "agent, 5% item 429s / agent" "${rate_agent_429_5:-}" "${rate_agent:-}"
+ratio "agent, 30% item 429s / agent (target >= 50%)" "${rate_agent_429_30:-}" "${rate_agent:-}"

@@ -95,6 +95,8 @@ with open(os.path.join(d, "agent.yml"), "w") as f:
 inputs:
   metrics:
     enabled: false
+  omprog:
+    answer_timeout: {str(args.timeout_ms) + "ms" if args.timeout_ms else "30s"}
 output:
   type: elasticsearch
   batch_max_age: 100ms
@@ -108,8 +110,6 @@ output:
       enabled: {"true" if args.spool else "false"}
 """)
 env = dict(os.environ)
-if args.timeout_ms:
-    env["LOGFERRY_OMPROG_TIMEOUT_MS"] = str(args.timeout_ms)
 agent = subprocess.Popen([args.logferry, "agent", "--omprog", "-c", os.path.join(d, "agent.yml")],
                          stdin=subprocess.PIPE, stdout=subprocess.PIPE,
                          stderr=open(os.path.join(d, "agent.log"), "w"), env=env, bufsize=0)
