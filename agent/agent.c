@@ -65,8 +65,13 @@ static struct lf_output *create_es_output(struct agent *a, char *err, size_t err
         groks[ngroks] = a->parsers[i] ? lf_parser_grok(a->parsers[i]) : NULL;
         names[ngroks++] = c->grammars[i].name;
     }
+    /* rsyslog sends nothing new until the batch it handed over is safe: an
+     * item retried in memory after a backoff would stall everything behind
+     * it, the spool makes it safe at once (docs/OMPROG.md). */
+    struct lf_es_conf es = c->es;
+    es.spool_retries_at_once = a->omprog;
     return lf_es_conf_create_output(
-        &c->es, "output.elasticsearch", prefixes,
+        &es, "output.elasticsearch", prefixes,
         index_prefixes(a, prefixes, sizeof(prefixes) / sizeof(prefixes[0])), groks, names, ngroks,
         c->batch_max_docs, c->batch_max_bytes, err, errlen);
 }

@@ -34,8 +34,11 @@
  * --reject-429 PERCENT refuses that share of the create/index items, drawn
  * at random per item and per request (a document sent again is drawn
  * again), with 429 es_rejected_execution_exception as a busy Elasticsearch
- * does: what a shipper's item-level retries cost. Nothing is recorded for a
- * refused item.
+ * does: what a shipper's item-level retries cost. A refused item is not
+ * indexed; with --check-ids its _id counts as seen, and "seen_at" in the
+ * stats is when the --expect-docs'th distinct _id was first seen (refused
+ * or not): when a shipper had sent everything once, which is what its
+ * source waits for if refused items go to its spool.
  *
  * Documents are not stored. Counted: requests, connections, bulk requests,
  * gzip and chunked ones, body bytes as received and after decoding, actions,
@@ -689,6 +692,8 @@ struct stats {
     uint64_t bytes_received, body_bytes, decoded_bytes;
     uint64_t actions, docs, duplicates, item_errors, bad_requests, not_found, rejected_429;
     double first_bulk_at, last_bulk_at, done_at;
+    uint64_t seen; /* distinct _ids first seen (--check-ids), refused or not */
+    double seen_at;
     /* when the bulk request before the one that completed --expect-docs
      * was answered, and the documents by then: the rate without the wait
      * for the last, partial batch (a shipper's batch age) */
@@ -1360,6 +1365,14 @@ static void fail_item(struct outcome *o, int status, const char *type, const cha
     o->etype = type;
 }
 
+/* One more distinct _id seen: the moment the expected number is reached
+ * is kept. */
+static void note_seen(struct server *s)
+{
+    if (++s->st.seen == s->opt.expect_docs)
+        s->st.seen_at = now_real();
+}
+
 /* Judges one item against the ids seen (with --check-ids). */
 static void execute_item(struct server *s, const struct item *it, struct outcome *o)
 {
@@ -1382,6 +1395,15 @@ static void execute_item(struct server *s, const struct item *it, struct outcome
         s->rng ^= s->rng >> 7;
         s->rng ^= s->rng << 17;
         if (s->rng % 100 < s->opt.reject_429_pct) {
+            /* 0: not live, 1: live, 2: refused and never indexed yet */
+            unsigned char *live =
+                s->opt.check_ids && it->id
+                    ? id_lookup(&s->ids, it->index, it->index_len, it->id, it->id_len, true)
+                    : NULL;
+            if (live && *live == 0) {
+                *live = 2;
+                note_seen(s);
+            }
             fail_item(o, 429, "es_rejected_execution_exception",
                       "rejected execution of coordinating operation [shard_detail=[%.*s]]",
                       (int)(it->index_len > 64 ? 64 : it->index_len), it->index);
@@ -1402,7 +1424,9 @@ static void execute_item(struct server *s, const struct item *it, struct outcome
         s->ids.untracked++;
         return; /* out of memory: taken as new */
     }
-    bool exists = live && *live;
+    bool exists = live && *live == 1;
+    if (live && *live == 0 && (it->action == A_CREATE || it->action == A_INDEX))
+        note_seen(s);
     switch (it->action) {
     case A_CREATE:
         if (exists)
@@ -2152,12 +2176,13 @@ static void write_stats(struct server *s, struct sbuf *b)
     sb_printf(b,
               "\"ids\":{\"checked\":%s,\"unique\":%llu,\"untracked\":%llu},"
               "\"docs_checked\":%s,\"first_bulk_at\":%.6f,\"last_bulk_at\":%.6f,"
-              "\"done_at\":%.6f,\"before_last\":{\"at\":%.6f,\"docs\":%llu},\"cpu_s\":%.3f,\"max_"
+              "\"done_at\":%.6f,\"seen\":%llu,\"seen_at\":%.6f,\"before_last\":{\"at\":%.6f,\"docs\":%llu},\"cpu_s\":%.3f,\"max_"
               "rss_kb\":%ld,\"templates\":%zu,"
               "\"other_indices_docs\":%llu,\"indices\":{",
               s->opt.check_ids ? "true" : "false", (unsigned long long)s->ids.n,
               (unsigned long long)s->ids.untracked, s->opt.check_docs ? "true" : "false",
-              t->first_bulk_at, t->last_bulk_at, t->done_at, t->before_last_at,
+              t->first_bulk_at, t->last_bulk_at, t->done_at, (unsigned long long)t->seen,
+              t->seen_at, t->before_last_at,
               (unsigned long long)t->before_last_docs, cpu, ru.ru_maxrss, s->ntemplates,
               (unsigned long long)s->indices.other_docs);
     const struct index_slot **sorted = calloc(s->indices.n + 1, sizeof(*sorted));
