@@ -11,7 +11,7 @@
 #   transactions -> lf_es_sink refusing 5% / 30% of the items with 429
 #   (--reject-429), which the agent retries: their ratio to `agent` is the
 #   figure. LF_BENCH_MODES="consumer agent" runs only the modes named;
-#   LF_BENCH_AGENT_PREFIX="perf record -g -o /tmp/agent.data --" runs the
+#   LF_BENCH_AGENT_PREFIX="/usr/bin/perf record -g -o /tmp/agent.data --" runs the
 #   agent under a profiler (its CPU figure is then the profiler's);
 #   LF_BENCH_KEEP=1 keeps the work directory (logs, configs).
 #
@@ -153,6 +153,10 @@ CONF
   rs_pid=$!
   local prog=""
   until [ -e "$done" ]; do
+    kill -0 "$rs_pid" 2> /dev/null || {
+      echo "bench/omprog: rsyslogd exited ($dir/rs.out)" >&2
+      exit 1
+    }
     [ -n "$prog" ] || prog=$(pgrep -P "$rs_pid" | head -n1 || true)
     sleep 0.02
   done
