@@ -2176,15 +2176,15 @@ static void write_stats(struct server *s, struct sbuf *b)
     sb_printf(b,
               "\"ids\":{\"checked\":%s,\"unique\":%llu,\"untracked\":%llu},"
               "\"docs_checked\":%s,\"first_bulk_at\":%.6f,\"last_bulk_at\":%.6f,"
-              "\"done_at\":%.6f,\"seen\":%llu,\"seen_at\":%.6f,\"before_last\":{\"at\":%.6f,\"docs\":%llu},\"cpu_s\":%.3f,\"max_"
+              "\"done_at\":%.6f,\"seen\":%llu,\"seen_at\":%.6f,\"before_last\":{\"at\":%.6f,"
+              "\"docs\":%llu},\"cpu_s\":%.3f,\"max_"
               "rss_kb\":%ld,\"templates\":%zu,"
               "\"other_indices_docs\":%llu,\"indices\":{",
               s->opt.check_ids ? "true" : "false", (unsigned long long)s->ids.n,
               (unsigned long long)s->ids.untracked, s->opt.check_docs ? "true" : "false",
               t->first_bulk_at, t->last_bulk_at, t->done_at, (unsigned long long)t->seen,
-              t->seen_at, t->before_last_at,
-              (unsigned long long)t->before_last_docs, cpu, ru.ru_maxrss, s->ntemplates,
-              (unsigned long long)s->indices.other_docs);
+              t->seen_at, t->before_last_at, (unsigned long long)t->before_last_docs, cpu,
+              ru.ru_maxrss, s->ntemplates, (unsigned long long)s->indices.other_docs);
     const struct index_slot **sorted = calloc(s->indices.n + 1, sizeof(*sorted));
     size_t k = 0;
     for (size_t i = 0; sorted && i < s->indices.cap; i++)
