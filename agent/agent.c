@@ -143,8 +143,13 @@ static struct lf_output *create_es_output(struct agent *a, char *err, size_t err
         snprintf(err, errlen, "out of memory");
         return NULL;
     }
+    /* rsyslog sends nothing new until the batch it handed over is safe: an
+     * item retried in memory after a backoff would stall everything behind
+     * it, the spool makes it safe at once (docs/OMPROG.md). */
+    struct lf_es_conf es = c->es;
+    es.spool_retries_at_once = a->omprog;
     struct lf_output *out = lf_es_conf_create_output(
-        &c->es, "output.elasticsearch", prefixes,
+        &es, "output.elasticsearch", prefixes,
         index_prefixes(a, prefixes, sizeof(prefixes) / sizeof(prefixes[0])), groks, names, ngroks,
         c->batch_max_docs, c->batch_max_bytes, err, errlen);
     free(groks);
@@ -450,7 +455,7 @@ static void reload(struct agent *a, const struct lf_agent_options *opt)
 static int wait_ms(struct agent *a, int64_t now)
 {
     int64_t next = now + 1000;
-    int64_t t = lf_pipeline_tick(a->pipeline, now);
+    int64_t t = lf_pipeline_tick_due(a->pipeline, now, false);
     if (t >= 0 && t < next)
         next = t;
     t = a->out ? lf_output_deadline(a->out) : -1;
@@ -513,9 +518,13 @@ static int loop(struct agent *a, const struct lf_agent_options *opt)
             lf_log(LF_LOG_ERROR, "agent", "epoll_wait: %s", strerror(errno));
             return LF_EIO;
         }
-        for (int i = 0; i < n; i++)
+        bool out_ready = false;
+        for (int i = 0; i < n; i++) {
             if (events[i].data.fd == a->sigfd && handle_signal(a, opt))
                 return 0;
+            if (a->out && events[i].data.fd == lf_output_fd(a->out))
+                out_ready = true;
+        }
         now = lf_now_mono_ms();
         for (size_t i = 0; i < a->ninputs; i++) {
             int rc = a->inputs[i]->ops->run(a->inputs[i], now);
@@ -526,7 +535,7 @@ static int loop(struct agent *a, const struct lf_agent_options *opt)
             }
         }
         now = lf_now_mono_ms();
-        lf_pipeline_tick(a->pipeline, now);
+        lf_pipeline_tick_due(a->pipeline, now, out_ready);
         checkpoint(a);
         update_status(a, now);
         if (all_finished(a))
@@ -549,6 +558,7 @@ int lf_agent_run(const struct lf_agent_options *opt)
     apply_log_level(opt->log_level ? opt->log_level : a.conf->log_level);
     if (opt->omprog)
         lf_notify_forget();
+    lf_malloc_keep_buffers();
 
     /* Before any thread (librdkafka's) starts: they inherit the mask. */
     a.sigfd = lf_signalfd_open();

@@ -258,6 +258,16 @@ static const struct lf_conf_key omprog_keys[] = {
      .def = "syslog",
      .check = lf_es_check_index_prefix,
      .doc = "index prefix: events go to `<index>-YYYY.MM.dd`"},
+    {.name = "answer_timeout",
+     .type = LF_CONF_DURATION,
+     .offset = A(omprog_answer_timeout_ms),
+     .def = "30s",
+     .min = 100,
+     /* rsyslog restarts the program after 4 KiB of keep-alive dots (one
+      * every 2 s): an hour keeps well below. */
+     .max = HOUR,
+     .doc = "how long a message waits to be safe before rsyslog is answered with an error "
+            "(it then sends the message again); a `.` keep-alive goes out every 2 s meanwhile"},
     {.name = NULL}};
 
 static const struct lf_conf_key inputs_keys[] = {

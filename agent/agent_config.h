@@ -41,6 +41,7 @@
  *     omprog:
  *       grammar: syslog         # [syslog]
  *       index: syslog           # [syslog]
+ *       answer_timeout: 30s     # then an error answer: rsyslog resends   [30s]
  *   output:
  *     type: file                # file|stdout|elasticsearch|kafka   [file]
  *     batch_max_docs: 2048      # [2048]
@@ -149,6 +150,7 @@ struct lf_agent_conf {
 
     char *omprog_grammar;
     char *omprog_index;
+    uint64_t omprog_answer_timeout_ms;
 
     enum lf_output_type output_type;
     uint32_t batch_max_docs;

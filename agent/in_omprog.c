@@ -28,8 +28,8 @@
  *     exits 0.
  *
  * Never silent: whatever the output does, the message rsyslog waits for is
- * answered within timeout_ms (default 30 s; LOGFERRY_OMPROG_TIMEOUT_MS
- * overrides it): "OK" once safe, else an error line, after which the agent
+ * answered within timeout_ms (inputs.omprog.answer_timeout, 30 s by
+ * default): "OK" once safe, else an error line, after which the agent
  * forgets it (rsyslog sends it again; its event, if the output still
  * delivers it, has the same _id as the copy). Until then a dot goes out
  * every KEEPALIVE_MS. Lines are kept in a queue that grows as needed and
@@ -759,10 +759,7 @@ struct lf_input *lf_input_omprog_create(const struct lf_agent_conf *conf, struct
     o->in_fd = in_fd;
     o->out_fd = out_fd;
     o->in_flags = -1;
-    lf_input_omprog_set_timeout(&o->base, 0);
-    const char *env = getenv("LOGFERRY_OMPROG_TIMEOUT_MS");
-    if (env && *env)
-        lf_input_omprog_set_timeout(&o->base, strtoll(env, NULL, 10));
+    lf_input_omprog_set_timeout(&o->base, (int64_t)conf->omprog_answer_timeout_ms);
     o->cap = INITIAL_ENTRIES;
     lf_event_init(&o->ev);
     lf_buf_init(&o->out, 64 * MAX_ENTRIES); /* the longest answer is < 80 */

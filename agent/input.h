@@ -62,6 +62,11 @@ int lf_pipeline_flush(struct lf_pipeline *p);
 /* Sends the batch if it is old enough or a retry is due; polls the output.
  * Returns the monotonic ms of the next time it wants to be called, or -1. */
 int64_t lf_pipeline_tick(struct lf_pipeline *p, int64_t now_mono_ms);
+/* The same, but the output is polled only when it has something to do:
+ * out_ready (its descriptor is readable), a deadline of its own is due, a
+ * batch was submitted since the last poll, or a second went by. An output
+ * without a descriptor or deadline is polled every time. */
+int64_t lf_pipeline_tick_due(struct lf_pipeline *p, int64_t now_mono_ms, bool out_ready);
 /* Documents in the current (unsent) batch. */
 size_t lf_pipeline_queued(const struct lf_pipeline *p);
 /* Whether the output refused the open batch (reading waits). */

@@ -14,6 +14,10 @@
 #include <string.h>
 #include <time.h>
 
+/* The output is polled at least this often, for its periodic work (logs
+ * of refusals and drops) that has no deadline. */
+#define POLL_AT_LEAST_MS 1000
+
 struct lf_pipeline {
     struct lf_output *out;
     struct lf_batcher *batcher;
@@ -21,6 +25,8 @@ struct lf_pipeline {
     struct lf_ts_cache ts_cache; /* @timestamp text of the last second */
     /* host.name, agent.type, agent.version: constant, added in one go */
     struct lf_field common[3];
+    int64_t polled_ms;       /* the output's last poll */
+    uint64_t polled_submits; /* its counters.submitted then */
 };
 
 struct lf_pipeline *lf_pipeline_create(struct lf_output *out, const char *host, size_t max_docs,
@@ -86,10 +92,31 @@ int lf_pipeline_flush(struct lf_pipeline *p)
     return lf_batcher_flush(p->batcher);
 }
 
+static void poll_output(struct lf_pipeline *p, int64_t now)
+{
+    lf_output_poll(p->out, 0);
+    p->polled_ms = now;
+    p->polled_submits = p->out->counters.submitted;
+}
+
 int64_t lf_pipeline_tick(struct lf_pipeline *p, int64_t now)
 {
     int64_t next = lf_batcher_tick(p->batcher, now);
-    lf_output_poll(p->out, 0);
+    poll_output(p, now);
+    return next;
+}
+
+/* A poll is an epoll_wait of the output's own (and more): on the omprog path
+ * the agent turns once per message, and polling every turn cost two system
+ * calls per message for an output that had nothing to do. */
+int64_t lf_pipeline_tick_due(struct lf_pipeline *p, int64_t now, bool out_ready)
+{
+    int64_t next = lf_batcher_tick(p->batcher, now);
+    const struct lf_output *o = p->out;
+    int64_t d = lf_output_deadline(o);
+    if (out_ready || lf_output_fd(o) < 0 || !o->ops->deadline || (d >= 0 && d <= now) ||
+        o->counters.submitted != p->polled_submits || now - p->polled_ms >= POLL_AT_LEAST_MS)
+        poll_output(p, now);
     return next;
 }
 

@@ -7,13 +7,18 @@
 #     consumer: bench/omprog/consumer.c, answers every line at once
 #     agent:    logferry agent --omprog -> _bulk -> bench/sink (lf_es_sink)
 #     agent-notxn: the same with useTransactions="off" (a tenth of MESSAGES)
-#   and with LF_BENCH_429=1, a tenth of MESSAGES through the Python fake
-#   Elasticsearch (tests/fake_es), without faults and with 30% of the items
-#   refused with 429 (retried by the agent): the ratio of the two is the
-#   figure, the fake being the slower part.
+#   and with LF_BENCH_429=1, agent-429-5 and agent-429-30: the agent with
+#   transactions -> lf_es_sink refusing 5% / 30% of the items with 429
+#   (--reject-429), which the agent retries: their ratio to `agent` is the
+#   figure. LF_BENCH_MODES="consumer agent" runs only the modes named;
+#   LF_BENCH_AGENT_PREFIX="/usr/bin/perf record -g -o /tmp/agent.data --" runs the
+#   agent under a profiler (its CPU figure is then the profiler's);
+#   LF_BENCH_KEEP=1 keeps the work directory (logs, configs).
 #
 # Per run: msg/s from rsyslogd's start until the last message is delivered
-# (the consumer has answered it / the sink counted it), CPU seconds per
+# (the consumer has answered it / the sink counted it), "taken": until the
+# sink had seen every message once (then the agent had confirmed them all to
+# rsyslog: the refused ones wait in its spool), CPU seconds per
 # million messages of the program (agent or consumer) and of rsyslogd
 # (utime + stime from /proc/PID/stat at that moment), then the median of
 # ROUNDS and the agent's ratio to the consumer. Figures are printed, never
@@ -46,7 +51,7 @@ cleanup() {
   fi
   if [ -n "$sink_pid" ]; then kill -TERM "$sink_pid" 2> /dev/null || true; fi
   wait 2> /dev/null || true
-  rm -rf "$work"
+  if [ -n "${LF_BENCH_KEEP:-}" ]; then echo "kept $work" >&2; else rm -rf "$work"; fi
 }
 trap cleanup EXIT
 cc -O2 -o "$work/consumer" bench/omprog/consumer.c
@@ -64,7 +69,7 @@ cpu_ticks() { # PID: utime + stime
 # run MODE ROUND: prints "msg/s prog_cpu_per_M rsyslog_cpu_per_M"
 run() {
   local mode=$1 r=$2 dir=$work/$1-$2 n=$messages corpus=$work/corpus.log
-  if [ "$mode" != agent ] && [ "$mode" != consumer ]; then
+  if [ "$mode" = agent-notxn ] || [ "${mode#fake}" != "$mode" ]; then
     n=$((messages / 10)) corpus=$work/corpus-small.log
   fi
   mkdir -p "$dir/rs" "$dir/data"
@@ -100,10 +105,18 @@ except Exception: print(0)')" -ge "$n" ]; do sleep 0.2; done
      touch "$done") &
   else
     rm -f "$dir/port"
+    local reject=0
+    [ "${mode#agent-429-}" != "$mode" ] && reject=${mode#agent-429-}
     "$sink" --port 0 --port-file "$dir/port" --check-ids --expect-docs "$n" \
-      --done-file "$done" > "$dir/sink.out" &
+      --reject-429 "$reject" --done-file "$done" > "$dir/sink.out" &
     sink_pid=$!
-    until [ -s "$dir/port" ]; do sleep 0.05; done
+    until [ -s "$dir/port" ]; do
+      kill -0 "$sink_pid" 2> /dev/null || {
+        echo "bench/omprog: lf_es_sink did not start" >&2
+        exit 1
+      }
+      sleep 0.05
+    done
     cat > "$dir/agent.yml" << YML
 agent:
   data_dir: $dir/data
@@ -116,7 +129,7 @@ output:
   elasticsearch:
     hosts: [http://127.0.0.1:$(cat "$dir/port")]
 YML
-    binary="$bin agent --omprog -c $dir/agent.yml"
+    binary="${LF_BENCH_AGENT_PREFIX:+$LF_BENCH_AGENT_PREFIX }$bin agent --omprog -c $dir/agent.yml"
   fi
   local txn=on
   [ "$mode" = agent-notxn ] && txn=off
@@ -140,6 +153,10 @@ CONF
   rs_pid=$!
   local prog=""
   until [ -e "$done" ]; do
+    kill -0 "$rs_pid" 2> /dev/null || {
+      echo "bench/omprog: rsyslogd exited ($dir/rs.out)" >&2
+      exit 1
+    }
     [ -n "$prog" ] || prog=$(pgrep -P "$rs_pid" | head -n1 || true)
     sleep 0.02
   done
@@ -166,22 +183,36 @@ docs = s.get("docs", 0)
 bad = [k for k in ("duplicates", "item_errors", "bad_requests") if s.get(k)]
 if docs < int(sys.argv[2]) or bad:
     print("bench/omprog: CHECK FAILED:", docs, "documents,", {k: s[k] for k in bad})
+if s.get("rejected_429"):
+    print("  (the sink refused %d items with 429)" % s["rejected_429"])
 PY
   fi
-  awk -v n="$n" -v ms=$((t1 - t0)) -v p="$p_cpu" -v rs="$rs_cpu" -v hz="$clk_tck" 'BEGIN {
-    printf "%.0f %.2f %.2f\n", n / (ms / 1000), p / hz / n * 1e6, rs / hz / n * 1e6 }'
+  # taken: when the sink had seen every document once (refused or not),
+  # i.e. when the agent could confirm the last one to rsyslog (refused
+  # ones are in its spool then); the consumer's is its own rate.
+  local seen_ms=$t1
+  if [ "$mode" != consumer ] && [ "${mode#fake}" = "$mode" ]; then
+    seen_ms=$(python3 -c 'import json,sys
+s = json.load(open(sys.argv[1]))
+print(int(s["seen_at"] * 1000) if s.get("seen_at") else sys.argv[2])' "$done" "$t1")
+  fi
+  awk -v n="$n" -v ms=$((t1 - t0)) -v sms=$((seen_ms - t0)) -v p="$p_cpu" -v rs="$rs_cpu" \
+    -v hz="$clk_tck" 'BEGIN {
+    printf "%.0f %.2f %.2f %.0f\n", n / (ms / 1000), p / hz / n * 1e6, rs / hz / n * 1e6,
+      n / ((sms > 0 ? sms : ms) / 1000) }'
 }
 
 declare -A all
 modes="consumer agent agent-notxn"
-[ -n "${LF_BENCH_429:-}" ] && modes="$modes fake fake-429"
+[ -n "${LF_BENCH_429:-}" ] && modes="$modes agent-429-5 agent-429-30"
+modes=${LF_BENCH_MODES:-$modes}
 for ((r = 1; r <= rounds; r++)); do
   for mode in $modes; do
     res=$(run "$mode" "$r")
     all[$mode]+="$res"$'\n'
-    read -r rate pc rc <<< "$res"
-    printf '%-12s round %d: %8s msg/s  program %6s CPU-s/M  rsyslogd %6s CPU-s/M\n' \
-      "$mode" "$r" "$rate" "$pc" "$rc"
+    read -r rate pc rc taken <<< "$res"
+    printf '%-12s round %d: %8s msg/s  program %6s CPU-s/M  rsyslogd %6s CPU-s/M  taken %8s msg/s\n' \
+      "$mode" "$r" "$rate" "$pc" "$rc" "$taken"
   done
 done
 median() { sort -n | awk '{a[NR]=$1} END {print a[int((NR+1)/2)]}'; }
@@ -190,12 +221,17 @@ for mode in $modes; do
   rate=$(printf '%s' "${all[$mode]}" | awk 'NF{print $1}' | median)
   pc=$(printf '%s' "${all[$mode]}" | awk 'NF{print $2}' | median)
   rc=$(printf '%s' "${all[$mode]}" | awk 'NF{print $3}' | median)
-  printf '%-12s %8s msg/s  program %6s CPU-s/M  rsyslogd %6s CPU-s/M\n' "$mode" "$rate" "$pc" "$rc"
-  declare "rate_${mode//-/_}=$rate"
+  taken=$(printf '%s' "${all[$mode]}" | awk 'NF{print $4}' | median)
+  printf '%-12s %8s msg/s  program %6s CPU-s/M  rsyslogd %6s CPU-s/M  taken %8s msg/s\n' \
+    "$mode" "$rate" "$pc" "$rc" "$taken"
+  declare "rate_${mode//-/_}=$rate" "taken_${mode//-/_}=$taken"
 done
-awk -v a="$rate_agent" -v c="$rate_consumer" -v b="$rate_agent_notxn" 'BEGIN {
-  printf "agent / consumer: %.0f%% (target >= 75%%); without transactions %.0f%%\n", 100 * a / c, 100 * b / c }'
-if [ -n "${LF_BENCH_429:-}" ]; then
-  awk -v a="$rate_fake_429" -v b="$rate_fake" 'BEGIN {
-    printf "30%% item 429s / no fault (fake Elasticsearch): %.0f%% (target >= 50%%)\n", 100 * a / b }'
-fi
+ratio() { # WHAT RATE BASE
+  awk -v w="$1" -v a="${2:-0}" -v b="${3:-0}" 'BEGIN { if (a && b) printf "%s: %.0f%%\n", w, 100 * a / b }'
+}
+ratio "agent / consumer (target >= 75%)" "${rate_agent:-}" "${rate_consumer:-}"
+ratio "agent without transactions / consumer" "${rate_agent_notxn:-}" "${rate_consumer:-}"
+ratio "agent, 5% item 429s / agent, taken from rsyslog" "${taken_agent_429_5:-}" "${taken_agent:-}"
+ratio "agent, 30% item 429s / agent, taken from rsyslog (target >= 50%)" "${taken_agent_429_30:-}" "${taken_agent:-}"
+ratio "agent, 5% item 429s / agent, all delivered" "${rate_agent_429_5:-}" "${rate_agent:-}"
+ratio "agent, 30% item 429s / agent, all delivered" "${rate_agent_429_30:-}" "${rate_agent:-}"

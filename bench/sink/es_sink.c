@@ -31,6 +31,15 @@
  * within a path; exclusions are ignored); items left empty are pruned, as
  * Elasticsearch prunes them.
  *
+ * --reject-429 PERCENT refuses that share of the create/index items, drawn
+ * at random per item and per request (a document sent again is drawn
+ * again), with 429 es_rejected_execution_exception as a busy Elasticsearch
+ * does: what a shipper's item-level retries cost. A refused item is not
+ * indexed; with --check-ids its _id counts as seen, and "seen_at" in the
+ * stats is when the --expect-docs'th distinct _id was first seen (refused
+ * or not): when a shipper had sent everything once, which is what its
+ * source waits for if refused items go to its spool.
+ *
  * Documents are not stored. Counted: requests, connections, bulk requests,
  * gzip and chunked ones, body bytes as received and after decoding, actions,
  * documents per index (a hash table), duplicates, failed items, bad
@@ -41,7 +50,7 @@
  *
  *   lf_es_sink [--port N] [--port-file PATH] [--check-ids] [--check-docs]
  *              [--max-body BYTES] [--expect-docs N --done-file PATH]
- *              [--no-answer-gzip]
+ *              [--no-answer-gzip] [--reject-429 PERCENT]
  */
 #define _GNU_SOURCE /* accept4, signalfd, strcasestr, memmem */
 #include <arpa/inet.h>
@@ -675,13 +684,16 @@ struct options {
     uint64_t expect_docs;
     size_t max_body;
     bool check_ids, check_docs, answer_gzip;
+    unsigned reject_429_pct; /* of create/index items, refused with 429 */
 };
 
 struct stats {
     uint64_t requests, connections, bulk_requests, gzip_requests, chunked_requests;
     uint64_t bytes_received, body_bytes, decoded_bytes;
-    uint64_t actions, docs, duplicates, item_errors, bad_requests, not_found;
+    uint64_t actions, docs, duplicates, item_errors, bad_requests, not_found, rejected_429;
     double first_bulk_at, last_bulk_at, done_at;
+    uint64_t seen; /* distinct _ids first seen (--check-ids), refused or not */
+    double seen_at;
     /* when the bulk request before the one that completed --expect-docs
      * was answered, and the documents by then: the rate without the wait
      * for the last, partial batch (a shipper's batch age) */
@@ -719,6 +731,7 @@ struct server {
     z_stream inflater, deflater;
     bool inflater_ok, deflater_ok;
     uint64_t seq_no, auto_id;
+    uint64_t rng; /* xorshift64: --reject-429 draws */
     size_t nconns;
     struct conn *conns;
     bool done_written;
@@ -1352,6 +1365,14 @@ static void fail_item(struct outcome *o, int status, const char *type, const cha
     o->etype = type;
 }
 
+/* One more distinct _id seen: the moment the expected number is reached
+ * is kept. */
+static void note_seen(struct server *s)
+{
+    if (++s->st.seen == s->opt.expect_docs)
+        s->st.seen_at = now_real();
+}
+
 /* Judges one item against the ids seen (with --check-ids). */
 static void execute_item(struct server *s, const struct item *it, struct outcome *o)
 {
@@ -1369,6 +1390,26 @@ static void execute_item(struct server *s, const struct item *it, struct outcome
         fail_item(o, 400, "document_parsing_exception", "[1:1] failed to parse: %s", why);
         return;
     }
+    if (s->opt.reject_429_pct && (it->action == A_CREATE || it->action == A_INDEX)) {
+        s->rng ^= s->rng << 13;
+        s->rng ^= s->rng >> 7;
+        s->rng ^= s->rng << 17;
+        if (s->rng % 100 < s->opt.reject_429_pct) {
+            /* 0: not live, 1: live, 2: refused and never indexed yet */
+            unsigned char *live =
+                s->opt.check_ids && it->id
+                    ? id_lookup(&s->ids, it->index, it->index_len, it->id, it->id_len, true)
+                    : NULL;
+            if (live && *live == 0) {
+                *live = 2;
+                note_seen(s);
+            }
+            fail_item(o, 429, "es_rejected_execution_exception",
+                      "rejected execution of coordinating operation [shard_detail=[%.*s]]",
+                      (int)(it->index_len > 64 ? 64 : it->index_len), it->index);
+            return;
+        }
+    }
     if (!s->opt.check_ids || !it->id) {
         if (it->action == A_UPDATE)
             fail_item(o, 404, "document_missing_exception", "[%.*s]: document missing",
@@ -1383,7 +1424,9 @@ static void execute_item(struct server *s, const struct item *it, struct outcome
         s->ids.untracked++;
         return; /* out of memory: taken as new */
     }
-    bool exists = live && *live;
+    bool exists = live && *live == 1;
+    if (live && *live == 0 && (it->action == A_CREATE || it->action == A_INDEX))
+        note_seen(s);
     switch (it->action) {
     case A_CREATE:
         if (exists)
@@ -1514,6 +1557,8 @@ static void answer_bulk(struct server *s, size_t n, unsigned mask, double t0, st
             }
         } else if (o.status == 409) {
             s->st.duplicates++;
+        } else if (o.status == 429) {
+            s->st.rejected_429++;
         } else if (o.status == 404 && !o.etype) {
             s->st.not_found++;
         } else {
@@ -2119,25 +2164,27 @@ static void write_stats(struct server *s, struct sbuf *b)
               "\"gzip_requests\":%llu,\"chunked_requests\":%llu,\"bytes_received\":%llu,"
               "\"body_bytes\":%llu,\"decoded_bytes\":%llu,\"actions\":%llu,\"docs\":%llu,"
               "\"duplicates\":%llu,\"not_found\":%llu,\"item_errors\":%llu,"
-              "\"bad_requests\":%llu,",
+              "\"bad_requests\":%llu,\"rejected_429\":%llu,",
               (unsigned long long)t->requests, (unsigned long long)t->connections,
               (unsigned long long)t->bulk_requests, (unsigned long long)t->gzip_requests,
               (unsigned long long)t->chunked_requests, (unsigned long long)t->bytes_received,
               (unsigned long long)t->body_bytes, (unsigned long long)t->decoded_bytes,
               (unsigned long long)t->actions, (unsigned long long)t->docs,
               (unsigned long long)t->duplicates, (unsigned long long)t->not_found,
-              (unsigned long long)t->item_errors, (unsigned long long)t->bad_requests);
+              (unsigned long long)t->item_errors, (unsigned long long)t->bad_requests,
+              (unsigned long long)t->rejected_429);
     sb_printf(b,
               "\"ids\":{\"checked\":%s,\"unique\":%llu,\"untracked\":%llu},"
               "\"docs_checked\":%s,\"first_bulk_at\":%.6f,\"last_bulk_at\":%.6f,"
-              "\"done_at\":%.6f,\"before_last\":{\"at\":%.6f,\"docs\":%llu},\"cpu_s\":%.3f,\"max_"
+              "\"done_at\":%.6f,\"seen\":%llu,\"seen_at\":%.6f,\"before_last\":{\"at\":%.6f,"
+              "\"docs\":%llu},\"cpu_s\":%.3f,\"max_"
               "rss_kb\":%ld,\"templates\":%zu,"
               "\"other_indices_docs\":%llu,\"indices\":{",
               s->opt.check_ids ? "true" : "false", (unsigned long long)s->ids.n,
               (unsigned long long)s->ids.untracked, s->opt.check_docs ? "true" : "false",
-              t->first_bulk_at, t->last_bulk_at, t->done_at, t->before_last_at,
-              (unsigned long long)t->before_last_docs, cpu, ru.ru_maxrss, s->ntemplates,
-              (unsigned long long)s->indices.other_docs);
+              t->first_bulk_at, t->last_bulk_at, t->done_at, (unsigned long long)t->seen,
+              t->seen_at, t->before_last_at, (unsigned long long)t->before_last_docs, cpu,
+              ru.ru_maxrss, s->ntemplates, (unsigned long long)s->indices.other_docs);
     const struct index_slot **sorted = calloc(s->indices.n + 1, sizeof(*sorted));
     size_t k = 0;
     for (size_t i = 0; sorted && i < s->indices.cap; i++)
@@ -2194,7 +2241,7 @@ static void usage(void)
 {
     fprintf(stderr, "usage: lf_es_sink [--port N] [--port-file PATH] [--check-ids] "
                     "[--check-docs] [--max-body BYTES] [--expect-docs N --done-file PATH] "
-                    "[--no-answer-gzip]\n");
+                    "[--no-answer-gzip] [--reject-429 PERCENT]\n");
     exit(2);
 }
 
@@ -2230,10 +2277,12 @@ static void parse_args(int argc, char **argv, struct options *o)
             o->check_docs = true;
         else if (strcmp(a, "--no-answer-gzip") == 0)
             o->answer_gzip = false;
+        else if (strcmp(a, "--reject-429") == 0 && has_val)
+            o->reject_429_pct = (unsigned)parse_u64(argv[++i]);
         else
             usage();
     }
-    if (o->port > 65535 || o->max_body == 0)
+    if (o->port > 65535 || o->max_body == 0 || o->reject_429_pct > 100)
         usage();
 }
 
@@ -2309,6 +2358,7 @@ int main(int argc, char **argv)
 {
     static struct server s;
     parse_args(argc, argv, &s.opt);
+    s.rng = 0x9E3779B97F4A7C15ull ^ (uint64_t)getpid();
     sigset_t mask;
     sigemptyset(&mask);
     sigaddset(&mask, SIGTERM);

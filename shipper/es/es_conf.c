@@ -295,6 +295,7 @@ struct lf_output *lf_es_conf_create_output(const struct lf_es_conf *c, const cha
                   .max_bytes = c->spool.max_bytes,
                   .fsync = (enum lf_spool_fsync)c->spool.fsync,
                   .full = (enum lf_spool_full)c->spool.full},
+        .spool_retries_at_once = c->spool_retries_at_once,
     };
     struct lf_es_template *t = NULL;
     if (c->templates && !(t = lf_es_template_for_grammars(groks, grok_names, ngroks, err, errlen)))

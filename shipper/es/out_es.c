@@ -625,7 +625,8 @@ static void judge_items(struct es_out *o, struct es_job *j)
             lf_log(LF_LOG_WARN, "out_es", "%zu of %zu documents to retry (first: %d %s)", retry->n,
                    j->n, r->items[first].status, r->items[first].error_type);
         }
-        if (retry->attempts < RETRY_ROUNDS_IN_MEMORY || !spill(o, retry))
+        unsigned in_memory = o->opt.spool_retries_at_once ? 1 : RETRY_ROUNDS_IN_MEMORY;
+        if (retry->attempts < in_memory || !spill(o, retry))
             push_waiting(o, retry);
     }
     job_free(o, j);

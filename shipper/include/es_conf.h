@@ -42,6 +42,8 @@ struct lf_es_conf {
     char *ca_file, *cert_file, *key_file;
     bool verify;
     struct lf_spool_conf spool; /* spool.dir: worked out by the owner when absent */
+    /* Not a key: set by the owner (struct lf_es_options) */
+    bool spool_retries_at_once;
 };
 /* Bind with .offset of the struct lf_es_conf in the owner's struct. */
 extern const struct lf_conf_key lf_es_conf_keys[];

@@ -294,6 +294,11 @@ struct lf_es_options {
     size_t nprefixes;
     struct lf_http_options http;
     struct lf_spool_options spool; /* spool.dir NULL: no spool (inputs wait) */
+    /* Items to retry (429, 5xx) go to the spool at once instead of waiting
+     * a backoff or two in memory: for an input that sends nothing new until
+     * everything it handed over is safe (rsyslog's omprog transactions),
+     * where a retry in memory stalls the whole stream. */
+    bool spool_retries_at_once;
 };
 
 /*

@@ -38,7 +38,6 @@
 #include <errno.h>
 #include <fcntl.h>
 #include <inttypes.h>
-#include <malloc.h>
 #include <signal.h>
 #include <stdio.h>
 #include <stdlib.h>
@@ -844,14 +843,8 @@ int lf_shipper_run(const struct lf_shipper_options *opt)
     lf_log_parse_level(opt->log_level ? opt->log_level : s.conf->log_level, &level);
     lf_log_set_level(level);
 
-    /* Large buffers (fetch responses and their decompressed message sets in
-     * librdkafka's broker thread, batches and request bodies here) come and
-     * go all the time: from mmap, each use page-faults its memory in afresh
-     * (bench/kafka: 60k faults and a third of the fetch thread's CPU per
-     * million lines). Kept in the heap, they are reused; the cap on what is
-     * kept bounds the memory that stays. */
-    mallopt(M_MMAP_THRESHOLD, 32 << 20);
-    mallopt(M_TRIM_THRESHOLD, 64 << 20);
+    /* librdkafka's fetch buffers too: before its threads start. */
+    lf_malloc_keep_buffers();
 
     /* Before librdkafka starts its threads, which inherit the mask. */
     int rc = 1;

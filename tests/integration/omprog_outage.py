@@ -12,6 +12,12 @@ go in transactions of TXN as rsyslog batches them (BEGIN, DEFER_COMMIT each,
 COMMIT), a failed COMMIT sending every message again in its own transaction,
 as rsyslogd 8.2302 does.
 
+With --reject-429 F the fake refuses that share of the items with 429 and
+--down 0 means no outage: with transactions and the spool, refused items go
+to the spool at once and the COMMIT does not wait for their retry (a
+backoff_min of 20 s makes a COMMIT that waits for one take 10 s or more:
+--max-seconds bounds the whole conversation).
+
 Checks: every message answered; no gap over CONFIRM; after the last answer
 stdin is closed and the agent exits 0 within EXIT seconds; every message in
 the fake's journal, each under one _id. Prints "ok"/"FAIL" lines and exits 1
@@ -19,7 +25,8 @@ on a failure.
 
     omprog_outage.py --logferry BIN --fake FAKE_ES_PY --dir DIR [--messages N]
         [--down-after K] [--down SECONDS] [--spool|--no-spool]
-        [--timeout-ms MS] [--transactions [--txn N]]
+        [--timeout-ms MS] [--transactions [--txn N]] [--reject-429 F]
+        [--backoff-min DURATION] [--max-seconds S]
 """
 
 import argparse
@@ -30,6 +37,7 @@ import signal
 import subprocess
 import sys
 import time
+import urllib.request
 
 ap = argparse.ArgumentParser()
 ap.add_argument("--logferry", required=True)
@@ -44,6 +52,9 @@ ap.add_argument("--confirm", type=float, default=10, help="rsyslog's confirmTime
 ap.add_argument("--exit", type=float, default=15, help="rsyslog's closeTimeout, s")
 ap.add_argument("--transactions", action="store_true")
 ap.add_argument("--txn", type=int, default=64)
+ap.add_argument("--reject-429", type=float, default=0, help="share of items the fake refuses")
+ap.add_argument("--backoff-min", default="50ms", help="output.elasticsearch.backoff_min")
+ap.add_argument("--max-seconds", type=float, default=0, help="bound on the conversation, s")
 args = ap.parse_args()
 
 failures = 0
@@ -68,7 +79,9 @@ def start_fake(port=0):
         os.unlink(pf)
     fake = subprocess.Popen(
         ["/usr/bin/python3", args.fake, "--port", str(port), "--port-file", pf,
-         "--data", os.path.join(d, "journal")],
+         "--data", os.path.join(d, "journal")] +
+        (["--faults", json.dumps({"reject_429_fraction": args.reject_429})]
+         if args.reject_429 else []),
         stderr=open(os.path.join(d, "fake.err"), "a"))
     deadline = time.time() + 20
     while not (os.path.exists(pf) and open(pf).read().strip()):
@@ -95,12 +108,14 @@ with open(os.path.join(d, "agent.yml"), "w") as f:
 inputs:
   metrics:
     enabled: false
+  omprog:
+    answer_timeout: {str(args.timeout_ms) + "ms" if args.timeout_ms else "30s"}
 output:
   type: elasticsearch
   batch_max_age: 100ms
   elasticsearch:
     hosts: [http://127.0.0.1:{port}]
-    backoff_min: 50ms
+    backoff_min: {args.backoff_min}
     backoff_max: 1s
     connect_timeout: 1s
     timeout: 5s
@@ -108,8 +123,6 @@ output:
       enabled: {"true" if args.spool else "false"}
 """)
 env = dict(os.environ)
-if args.timeout_ms:
-    env["LOGFERRY_OMPROG_TIMEOUT_MS"] = str(args.timeout_ms)
 agent = subprocess.Popen([args.logferry, "agent", "--omprog", "-c", os.path.join(d, "agent.yml")],
                          stdin=subprocess.PIPE, stdout=subprocess.PIPE,
                          stderr=open(os.path.join(d, "agent.log"), "w"), env=env, bufsize=0)
@@ -162,6 +175,8 @@ t0 = time.time()
 
 def maybe_outage():
     global down_at, up_at, port
+    if args.down <= 0:
+        return
     if down_at is None and sent >= args.down_after:
         stop_fake()
         down_at = time.time()
@@ -242,7 +257,19 @@ print(f"     {sent} messages in {took:.1f} s, {errors} error answers, {resent} s
       f"longest silence {max_gap:.1f} s", flush=True)
 check(f"every message answered ({sent} of {args.messages})", sent == args.messages and not silent)
 check(f"never silent for {args.confirm:.0f} s (longest {max_gap:.1f} s)", max_gap < args.confirm)
-check("the outage happened during the run", down_at is not None)
+if args.down > 0:
+    check("the outage happened during the run", down_at is not None)
+if args.max_seconds:
+    check(f"answered within {args.max_seconds:.0f} s ({took:.1f} s)", took < args.max_seconds)
+if args.reject_429:
+    with urllib.request.urlopen(f"http://127.0.0.1:{port}/_fake/stats", timeout=10) as r:
+        refused = json.load(r)["faults"]["item_429"]
+    check(f"the fake refused items with 429 ({refused})", refused > 0)
+    # The spool's retries are 10 s and more away: what is left in it goes
+    # at once to the second agent below, the fake accepting everything now.
+    req = urllib.request.Request(f"http://127.0.0.1:{port}/_fake/faults", data=b"{}",
+                                 method="PUT", headers={"Content-Type": "application/json"})
+    urllib.request.urlopen(req, timeout=10).close()
 
 agent.stdin.close()
 t_close = time.time()

@@ -42,5 +42,10 @@ else
   run txn-spool --messages 6000 --down 12 --transactions --txn 128
   run txn-nospool --messages 1000 --down 12 --no-spool --transactions --txn 64 --timeout-ms 2000
 fi
+# 30% of the items refused with 429, retries 10 s to 30 s away: refused
+# items go to the spool at once, so no COMMIT waits for a retry (10
+# transactions waiting would take 100 s or more).
+run txn-429 --messages 1280 --down 0 --transactions --txn 128 --reject-429 0.3 \
+  --backoff-min 20s --max-seconds 60
 echo "$failures failed"
 test "$failures" = 0

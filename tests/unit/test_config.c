@@ -112,6 +112,7 @@ static void check_defaults(const struct lf_agent_conf *c)
     assert_int_equal(c->nfiles, 0);
     assert_string_equal(c->omprog_grammar, "syslog");
     assert_string_equal(c->omprog_index, "syslog");
+    assert_int_equal(c->omprog_answer_timeout_ms, 30000);
     assert_int_equal(c->output_type, LF_OUTPUT_FILE);
     assert_int_equal(c->batch_max_docs, 2048);
     assert_int_equal(c->batch_max_bytes, 5 * 1048576);
@@ -209,6 +210,7 @@ static void test_every_key(void **state)
                                       "  omprog:\n"
                                       "    grammar: kv\n"
                                       "    index: rsyslog\n"
+                                      "    answer_timeout: 2500ms\n"
                                       "output:\n"
                                       "  type: stdout\n"
                                       "  batch_max_docs: 10\n"
@@ -275,6 +277,7 @@ static void test_every_key(void **state)
     assert_int_equal(f->line, 31);
     assert_string_equal(c->omprog_grammar, "kv");
     assert_string_equal(c->omprog_index, "rsyslog");
+    assert_int_equal(c->omprog_answer_timeout_ms, 2500);
     assert_int_equal(c->output_type, LF_OUTPUT_STDOUT);
     assert_int_equal(c->batch_max_docs, 10);
     assert_int_equal(c->batch_max_bytes, 1500000);
@@ -492,6 +495,8 @@ static void test_bad_values(void **state)
                "t.yml:20:9: output.type: expected one of file, stdout, elasticsearch, kafka, got 'redis'\n"
                "t.yml:21:20: output.batch_max_bytes: '2GiB' is out of range (1KiB to 1GiB)\n"
                "t.yml:22:18: output.batch_max_age: '2h' is out of range (1ms to 1h)\n");
+    load_fails("inputs:\n  omprog:\n    answer_timeout: 50ms\n",
+               "t.yml:3:21: inputs.omprog.answer_timeout: '50ms' is out of range (100ms to 1h)\n");
     load_fails("agent:\n  timezone: '+15:00'\n",
                "t.yml:2:13: agent.timezone: expected local, UTC or an offset like +01:00, got "
                "'+15:00'\n");
