@@ -45,6 +45,9 @@ struct lf_es_conf {
 };
 /* Bind with .offset of the struct lf_es_conf in the owner's struct. */
 extern const struct lf_conf_key lf_es_conf_keys[];
+/* The same without `spool` (the shipper's: Kafka is its spool); a spool
+ * section there is refused with the reason. */
+extern const struct lf_conf_key lf_es_conf_keys_no_spool[];
 
 /*
  * The output described by c. `section` names it in messages

@@ -183,7 +183,7 @@ static const struct lf_conf_key output_keys[] = {
     {.name = "elasticsearch",
      .type = LF_CONF_SECTION,
      .offset = C(es),
-     .sub = lf_es_conf_keys,
+     .sub = lf_es_conf_keys_no_spool,
      .doc = "where events go: as the agent's `output.elasticsearch`, without `spool`"},
     {.name = NULL}};
 
@@ -235,12 +235,6 @@ static void cross_check(const struct lf_shipper_conf *conf, const struct lf_conf
 {
     const struct lf_conf_node *root = doc ? doc->root : NULL;
     const char *origin = doc ? doc->origin : ORIGIN_DEFAULTS;
-    const struct lf_conf_node *spool =
-        lf_conf_get(lf_conf_get(lf_conf_get(root, "output"), "elasticsearch"), "spool");
-    if (spool)
-        lf_conf_errorf(errs, origin, spool->key_line, spool->key_col,
-                       "output.elasticsearch.spool: the shipper has no spool: Kafka keeps "
-                       "events until Elasticsearch has them");
     if (conf->grammar && !lf_grammar_conf_find(conf->grammars, conf->ngrammars, conf->grammar)) {
         const struct lf_conf_node *v =
             lf_conf_get(lf_conf_get(lf_conf_get(root, "inputs"), "kafka"), "grammar");

@@ -77,6 +77,7 @@ set +e
 "$LOGFERRY" check > /dev/null 2>&1; rc7=$?
 "$LOGFERRY" check --bogus > /dev/null 2>&1; rc8=$?
 "$LOGFERRY" check -c a.yml extra > /dev/null 2>&1; rc9=$?
+not() { ! "$@"; }
 set -e
 check "usage errors exit 2" test "$rc7" = 2 -a "$rc8" = 2 -a "$rc9" = 2
 check "--help exits 0" "$LOGFERRY" check --help > /dev/null
@@ -112,6 +113,8 @@ check "... and the spool it does not have" grep -q "ship_bad.yml:8:5: output.ela
 check "a shipper config checked as an agent's says --shipper" grep -q -- "--shipper" "$tmp/ship_as_agent.err"
 "$LOGFERRY" check --shipper --print-keys > "$tmp/ship_keys"
 sed -n '/^<!-- generated: /,$p' "$LF_SOURCE_DIR/docs/SHIPPER.md" | tail -n +2 > "$tmp/doc_ship_keys"
+check "the shipper's reference lists no spool key (it refuses them)" \
+  not grep -q 'output.elasticsearch.spool' "$tmp/ship_keys"
 check "docs/SHIPPER.md is up to date (regenerate: see its marker line)" same "$tmp/ship_keys" "$tmp/doc_ship_keys"
 
 echo "$failures failed"
