@@ -40,12 +40,6 @@ static const char *check_file_name_glob(const char *s)
     return strchr(s, '/') ? "a glob on the file name, without '/'" : NULL;
 }
 
-/* A bootstrap broker: host:port (or a librdkafka listener URL); one per item. */
-static const char *check_broker(const char *s)
-{
-    return strpbrk(s, ", \t") ? "one broker per item, host:port" : NULL;
-}
-
 /* A topic pattern: a legal topic name once %{prefix} is replaced. The
  * prefixes themselves are checked against it in cross_check. */
 static const char *check_topic(const char *s)
@@ -289,7 +283,7 @@ static const struct lf_conf_key kafka_output_keys[] = {
      .def = "[localhost:9092]",
      .min = 1,
      .max = 64,
-     .check = check_broker,
+     .check = lf_kafka_check_broker,
      .doc = "bootstrap brokers, `host:port`; the rest of the cluster is found from them"},
     {.name = "topic",
      .type = LF_CONF_STRING,
@@ -437,7 +431,6 @@ const struct lf_grammar_conf *lf_agent_conf_grammar(const struct lf_agent_conf *
     return lf_grammar_conf_find(conf->grammars, conf->ngrammars, name);
 }
 
-
 /* "<data_dir><tail>", without doubling a trailing '/'. */
 
 /* Host name and output directory, when the file does not give them. */
@@ -468,7 +461,8 @@ static void fill_computed(struct lf_agent_conf *conf, struct lf_conf_errors *err
     if (!conf->es.spool.dir && conf->data_dir)
         conf->es.spool.dir = lf_conf_path_under(conf->data_dir, "/spool", errs);
     if (!conf->kafka.dead_letter && conf->data_dir)
-        conf->kafka.dead_letter = lf_conf_path_under(conf->data_dir, "/dead-letter-kafka.ndjson", errs);
+        conf->kafka.dead_letter =
+            lf_conf_path_under(conf->data_dir, "/dead-letter-kafka.ndjson", errs);
     if (!conf->kafka.spool.dir && conf->data_dir)
         conf->kafka.spool.dir = lf_conf_path_under(conf->data_dir, "/spool-kafka", errs);
     lf_grammar_conf_add_default(&conf->grammars, &conf->ngrammars, errs);
@@ -537,8 +531,8 @@ static void check_kafka(const struct lf_agent_conf *conf, const char *origin,
     }
     static const char *const names[] = {"compression.codec"};
     const char *values[] = {k->compression ? k->compression : "lz4"};
-    rd_kafka_conf_t *c = lf_kafka_conf_new("output.kafka", brokers, k->nbrokers, names,
-                                           values, 1, NULL, NULL, 0, err, sizeof(err));
+    rd_kafka_conf_t *c = lf_kafka_conf_new("output.kafka", brokers, k->nbrokers, names, values, 1,
+                                           NULL, NULL, 0, err, sizeof(err));
     if (c) {
         rd_kafka_conf_destroy(c);
     } else {
@@ -565,6 +559,11 @@ static void cross_check(const struct lf_agent_conf *conf, const struct lf_conf_d
                       conf->omprog_grammar, errs);
     const struct lf_conf_node *kafka = lf_conf_get(lf_conf_get(root, "output"), "kafka");
     check_kafka(conf, origin, kafka, errs);
+    lf_grammar_conf_check(conf->grammars, conf->ngrammars, conf->timezone,
+                          lf_conf_get(root, "grammars"), origin, errs);
+    lf_es_conf_check(&conf->es, "output.elasticsearch",
+                     lf_conf_get(lf_conf_get(root, "output"), "elasticsearch"),
+                     conf->output_type == LF_OUTPUT_ELASTICSEARCH, origin, errs);
     if (conf->output_type == LF_OUTPUT_KAFKA) {
         const struct lf_conf_node *topic = lf_conf_get(kafka, "topic");
         if (conf->metrics_enabled)

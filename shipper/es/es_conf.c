@@ -4,8 +4,11 @@
  */
 #define _POSIX_C_SOURCE 200809L
 #include "es_conf.h"
+#include "es_http.h"
+#include "es_int.h"
 #include "es_template.h"
 
+#include <curl/curl.h>
 #include <errno.h>
 #include <stdio.h>
 #include <stdlib.h>
@@ -261,6 +264,118 @@ static void wipe_free(char *secret)
         memset(secret, 0, strlen(secret));
         free(secret);
     }
+}
+
+/* ---- checks at load time ------------------------------------------------ */
+
+/* Where a key's value is, for a message (0, 0 when absent). */
+static void at_node(const struct lf_conf_node *n, unsigned *line, unsigned *col)
+{
+    *line = n ? n->line : 0;
+    *col = n ? n->col : 0;
+}
+
+/* A host URL as libcurl will read it: http or https, a host, a port in
+ * 1..65535. Returns NULL or what is wrong. */
+static const char *url_problem(const char *url, char *why, size_t whylen)
+{
+    CURLU *u = curl_url();
+    if (!u)
+        return "out of memory";
+    char *scheme = NULL, *host = NULL, *port = NULL;
+    CURLUcode rc = curl_url_set(u, CURLUPART_URL, url, 0);
+    if (rc) {
+        snprintf(why, whylen, "not a URL libcurl accepts: %s", curl_url_strerror(rc));
+    } else if (curl_url_get(u, CURLUPART_SCHEME, &scheme, 0) ||
+               (strcmp(scheme, "http") != 0 && strcmp(scheme, "https") != 0)) {
+        snprintf(why, whylen, "the scheme must be http or https");
+    } else if (curl_url_get(u, CURLUPART_HOST, &host, 0) || !host[0]) {
+        snprintf(why, whylen, "no host in the URL");
+    } else if (!curl_url_get(u, CURLUPART_PORT, &port, 0) && atol(port) == 0) {
+        snprintf(why, whylen, "port 0 is not a port to connect to");
+    } else {
+        why[0] = '\0';
+    }
+    curl_free(scheme);
+    curl_free(host);
+    curl_free(port);
+    curl_url_cleanup(u);
+    return why[0] ? why : NULL;
+}
+
+/* A file the output will read at start or at its first request. */
+static void check_readable(const char *path, const char *section, const char *key,
+                           const struct lf_conf_node *sec, const char *origin,
+                           struct lf_conf_errors *errs)
+{
+    unsigned line, col;
+    at_node(lf_conf_get(sec, key), &line, &col);
+    FILE *f = fopen(path, "r");
+    if (!f) {
+        lf_conf_errorf(errs, origin, line, col, "%s.%s: cannot read %s: %s", section, key, path,
+                       strerror(errno));
+        return;
+    }
+    fclose(f);
+}
+
+void lf_es_conf_check(const struct lf_es_conf *c, const char *section,
+                      const struct lf_conf_node *sec, bool in_use, const char *origin,
+                      struct lf_conf_errors *errs)
+{
+    unsigned line, col;
+    char err[512];
+    const struct lf_conf_node *hosts = lf_conf_get(sec, "hosts");
+    for (size_t i = 0; i < c->nhosts; i++) {
+        const char *why = url_problem(c->hosts[i], err, sizeof(err));
+        if (!why)
+            continue;
+        /* Items refused while binding are not in c->hosts: find this one's
+         * node by its text. */
+        const struct lf_conf_node *item = hosts;
+        size_t pos = i;
+        for (size_t k = 0; hosts && hosts->type == LF_CONF_NODE_SEQ && k < hosts->nkids; k++)
+            if (hosts->kids[k]->text && strcmp(hosts->kids[k]->text, c->hosts[i]) == 0) {
+                item = hosts->kids[k];
+                pos = k;
+                break;
+            }
+        at_node(item, &line, &col);
+        char shown[256];
+        lf_http_redact(c->hosts[i], shown, sizeof(shown));
+        lf_conf_errorf(errs, origin, line, col, "%s.hosts[%zu]: '%s': %s", section, pos, shown,
+                       why);
+    }
+    if (c->index) {
+        struct lf_es_index_pattern *p = lf_es_index_pattern_compile(c->index, err, sizeof(err));
+        if (!p) {
+            at_node(lf_conf_get(sec, "index"), &line, &col);
+            lf_conf_errorf(errs, origin, line, col, "%s.index: %s", section, err);
+        }
+        lf_es_index_pattern_free(p);
+    }
+    if (!in_use)
+        return;
+    /* The secrets are read as the output reads them; certificates and
+     * keys are only opened: libcurl says more at the first request. */
+    static const char *const secrets[] = {"password_file", "api_key_file"};
+    const char *secret_paths[] = {c->password_file, c->api_key_file};
+    for (size_t i = 0; i < 2; i++) {
+        if (!secret_paths[i])
+            continue;
+        char *s = read_secret(secret_paths[i], section, secrets[i], err, sizeof(err));
+        if (!s) {
+            at_node(lf_conf_get(sec, secrets[i]), &line, &col);
+            lf_conf_errorf(errs, origin, line, col, "%s", err);
+        }
+        wipe_free(s);
+    }
+    if (c->ca_file)
+        check_readable(c->ca_file, section, "ca_file", sec, origin, errs);
+    if (c->cert_file)
+        check_readable(c->cert_file, section, "cert_file", sec, origin, errs);
+    if (c->key_file)
+        check_readable(c->key_file, section, "key_file", sec, origin, errs);
 }
 
 struct lf_output *lf_es_conf_create_output(const struct lf_es_conf *c, const char *section,

@@ -18,6 +18,7 @@
 #include <stdio.h>
 #include <stdlib.h>
 #include <string.h>
+#include <sys/stat.h>
 #include <unistd.h>
 
 #include "agent_config.h"
@@ -40,6 +41,7 @@ static int teardown(void **state)
 {
     (void)state;
     unlink("t.yml");
+    rmdir("patterns");
     assert_int_equal(chdir("/"), 0);
     rmdir(tmpdir);
     return 0;
@@ -153,6 +155,8 @@ static void test_no_file_is_defaults(void **state)
 static void test_every_key(void **state)
 {
     (void)state;
+    /* the grammar's pattern directory must exist: loading compiles it */
+    assert_int_equal(mkdir("patterns", 0700), 0);
     struct lf_agent_conf *c = load_ok("agent:\n"
                                       "  name: web01\n"
                                       "  data_dir: /srv/lf/\n"
@@ -163,7 +167,7 @@ static void test_every_key(void **state)
                                       "grammars:\n"
                                       "  kv:\n"
                                       "    expressions: ['%{WORD:k}=%{MYNUM:v:int}', '%{WORD:k}']\n"
-                                      "    patterns_dirs: [/etc/logferry/patterns]\n"
+                                      "    patterns_dirs: [patterns]\n"
                                       "    definitions: {MYNUM: '[0-9]+', OTHER: x}\n"
                                       "    max_line: 64KiB\n"
                                       "    match_limit: 5000\n"
@@ -212,7 +216,7 @@ static void test_every_key(void **state)
     assert_string_equal(g->expressions[0], "%{WORD:k}=%{MYNUM:v:int}");
     assert_string_equal(g->expressions[1], "%{WORD:k}");
     assert_int_equal(g->npatterns_dirs, 1);
-    assert_string_equal(g->patterns_dirs[0], "/etc/logferry/patterns");
+    assert_string_equal(g->patterns_dirs[0], "patterns");
     assert_int_equal(g->ndefinitions, 2);
     assert_string_equal(g->definition_names[0], "MYNUM");
     assert_string_equal(g->definition_regexes[0], "[0-9]+");
@@ -423,51 +427,52 @@ static void test_wrong_types(void **state)
 static void test_bad_values(void **state)
 {
     (void)state;
-    load_fails("agent:\n"
-               "  timezone: Europe/Paris\n"
-               "  shutdown_timeout: 0.5ms\n"
-               "grammars:\n"
-               "  g:\n"
-               "    expressions: [x]\n"
-               "    max_line: 1.5B\n"
-               "    match_limit: 0\n"
-               "inputs:\n"
-               "  metrics:\n"
-               "    interval: 0s\n"
-               "    sets: [load, disk]\n"
-               "    index: Metrics\n"
-               "  files:\n"
-               "    - paths: [relative.log]\n"
-               "      exclude: ['/var/*.gz']\n"
-               "      start_at: middle\n"
-               "      max_open: 99999999999999999999999\n"
-               "output:\n"
-               "  type: redis\n"
-               "  batch_max_bytes: 2GiB\n"
-               "  batch_max_age: 2h\n",
-               "t.yml:2:13: agent.timezone: expected local, UTC or an offset like +01:00, got "
-               "'Europe/Paris'\n"
-               "t.yml:3:21: agent.shutdown_timeout: '0.5ms' is not a whole number of "
-               "milliseconds\n"
-               "t.yml:7:15: grammars.g.max_line: '1.5B' is not a whole number of bytes\n"
-               "t.yml:8:18: grammars.g.match_limit: '0' is out of range (1 to 4294967295)\n"
-               "t.yml:11:15: inputs.metrics.interval: '0s' is out of range (100ms to 24h)\n"
-               "t.yml:12:18: inputs.metrics.sets[1]: expected one of load, memory, cpu, got "
-               "'disk'\n"
-               "t.yml:13:12: inputs.metrics.index: expected an index name (lowercase, no spaces "
-               "or \\/*?\"<>|,#:, not starting with -, _ or +, at most 200 bytes), got "
-               "'Metrics'\n"
-               "t.yml:15:15: inputs.files[0].paths[0]: expected an absolute path or glob "
-               "(starting with /), got 'relative.log'\n"
-               "t.yml:16:17: inputs.files[0].exclude[0]: expected a glob on the file name, "
-               "without '/', got '/var/*.gz'\n"
-               "t.yml:17:17: inputs.files[0].start_at: expected one of end, beginning, got "
-               "'middle'\n"
-               "t.yml:18:17: inputs.files[0].max_open: '99999999999999999999999' is out of "
-               "range (1 to 65536)\n"
-               "t.yml:20:9: output.type: expected one of file, stdout, elasticsearch, kafka, got 'redis'\n"
-               "t.yml:21:20: output.batch_max_bytes: '2GiB' is out of range (1KiB to 1GiB)\n"
-               "t.yml:22:18: output.batch_max_age: '2h' is out of range (1ms to 1h)\n");
+    load_fails(
+        "agent:\n"
+        "  timezone: Europe/Paris\n"
+        "  shutdown_timeout: 0.5ms\n"
+        "grammars:\n"
+        "  g:\n"
+        "    expressions: [x]\n"
+        "    max_line: 1.5B\n"
+        "    match_limit: 0\n"
+        "inputs:\n"
+        "  metrics:\n"
+        "    interval: 0s\n"
+        "    sets: [load, disk]\n"
+        "    index: Metrics\n"
+        "  files:\n"
+        "    - paths: [relative.log]\n"
+        "      exclude: ['/var/*.gz']\n"
+        "      start_at: middle\n"
+        "      max_open: 99999999999999999999999\n"
+        "output:\n"
+        "  type: redis\n"
+        "  batch_max_bytes: 2GiB\n"
+        "  batch_max_age: 2h\n",
+        "t.yml:2:13: agent.timezone: expected local, UTC or an offset like +01:00, got "
+        "'Europe/Paris'\n"
+        "t.yml:3:21: agent.shutdown_timeout: '0.5ms' is not a whole number of "
+        "milliseconds\n"
+        "t.yml:7:15: grammars.g.max_line: '1.5B' is not a whole number of bytes\n"
+        "t.yml:8:18: grammars.g.match_limit: '0' is out of range (1 to 4294967295)\n"
+        "t.yml:11:15: inputs.metrics.interval: '0s' is out of range (100ms to 24h)\n"
+        "t.yml:12:18: inputs.metrics.sets[1]: expected one of load, memory, cpu, got "
+        "'disk'\n"
+        "t.yml:13:12: inputs.metrics.index: expected an index name (lowercase, no spaces "
+        "or \\/*?\"<>|,#:, not starting with -, _ or +, at most 200 bytes), got "
+        "'Metrics'\n"
+        "t.yml:15:15: inputs.files[0].paths[0]: expected an absolute path or glob "
+        "(starting with /), got 'relative.log'\n"
+        "t.yml:16:17: inputs.files[0].exclude[0]: expected a glob on the file name, "
+        "without '/', got '/var/*.gz'\n"
+        "t.yml:17:17: inputs.files[0].start_at: expected one of end, beginning, got "
+        "'middle'\n"
+        "t.yml:18:17: inputs.files[0].max_open: '99999999999999999999999' is out of "
+        "range (1 to 65536)\n"
+        "t.yml:20:9: output.type: expected one of file, stdout, elasticsearch, kafka, got 'redis'\n"
+        "t.yml:21:20: output.batch_max_bytes: '2GiB' is out of range (1KiB to 1GiB)\n"
+        "t.yml:22:18: output.batch_max_age: '2h' is out of range (1ms to 1h)\n");
     load_fails("agent:\n  timezone: '+15:00'\n",
                "t.yml:2:13: agent.timezone: expected local, UTC or an offset like +01:00, got "
                "'+15:00'\n");
@@ -502,13 +507,14 @@ static void test_several_errors_in_file_order(void **state)
 {
     (void)state;
     /* Found in table order, reported in file order. */
-    load_fails("output:\n  type: x\ninputs:\n  metrics:\n    interval: x\nagent:\n  name: [x]\n"
-               "bogus: 1\n",
-               "t.yml:2:9: output.type: expected one of file, stdout, elasticsearch, kafka, got 'x'\n"
-               "t.yml:5:15: inputs.metrics.interval: expected a duration like 10s, 500ms, 2m or "
-               "1h, got 'x'\n"
-               "t.yml:7:9: agent.name: expected a string, got a list\n"
-               "t.yml:8:1: unknown key 'bogus' (allowed: agent, grammars, inputs, output)\n");
+    load_fails(
+        "output:\n  type: x\ninputs:\n  metrics:\n    interval: x\nagent:\n  name: [x]\n"
+        "bogus: 1\n",
+        "t.yml:2:9: output.type: expected one of file, stdout, elasticsearch, kafka, got 'x'\n"
+        "t.yml:5:15: inputs.metrics.interval: expected a duration like 10s, 500ms, 2m or "
+        "1h, got 'x'\n"
+        "t.yml:7:9: agent.name: expected a string, got a list\n"
+        "t.yml:8:1: unknown key 'bogus' (allowed: agent, grammars, inputs, output)\n");
 }
 
 /* ---- environment ------------------------------------------------------- */
