@@ -41,12 +41,6 @@ static const char *check_file_name_glob(const char *s)
     return strchr(s, '/') ? "a glob on the file name, without '/'" : NULL;
 }
 
-/* A bootstrap broker: host:port (or a librdkafka listener URL); one per item. */
-static const char *check_broker(const char *s)
-{
-    return strpbrk(s, ", \t") ? "one broker per item, host:port" : NULL;
-}
-
 /* A topic pattern: a legal topic name once %{prefix} is replaced. The
  * prefixes themselves are checked against it in cross_check. */
 static const char *check_topic(const char *s)
@@ -328,7 +322,7 @@ static const struct lf_conf_key kafka_output_keys[] = {
      .def = "[localhost:9092]",
      .min = 1,
      .max = 64,
-     .check = check_broker,
+     .check = lf_kafka_check_broker,
      .doc = "bootstrap brokers, `host:port`; the rest of the cluster is found from them"},
     {.name = "topic",
      .type = LF_CONF_STRING,
@@ -604,6 +598,11 @@ static void cross_check(const struct lf_agent_conf *conf, const struct lf_conf_d
                       conf->omprog_grammar, errs);
     const struct lf_conf_node *kafka = lf_conf_get(lf_conf_get(root, "output"), "kafka");
     check_kafka(conf, origin, kafka, errs);
+    lf_grammar_conf_check(conf->grammars, conf->ngrammars, conf->timezone,
+                          lf_conf_get(root, "grammars"), origin, errs);
+    lf_es_conf_check(&conf->es, "output.elasticsearch",
+                     lf_conf_get(lf_conf_get(root, "output"), "elasticsearch"),
+                     conf->output_type == LF_OUTPUT_ELASTICSEARCH, origin, errs);
     if (conf->output_type == LF_OUTPUT_KAFKA) {
         const struct lf_conf_node *topic = lf_conf_get(kafka, "topic");
         if (conf->metrics_enabled)

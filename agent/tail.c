@@ -94,7 +94,8 @@ struct files_input {
     bool blocked;          /* the pipeline refused an event in the last run */
     int64_t blocked_until; /* files are driven again then, or when woken */
     bool watch_limit_logged;
-    size_t rr; /* where the next run starts, for fairness */
+    struct lf_tail_path_watch *path_watch; /* one per pattern: why it finds nothing */
+    size_t rr;                             /* where the next run starts, for fairness */
     int64_t now;
     int64_t next_rescan, last_rescan, next_tick, files_due;
 };
@@ -737,6 +738,9 @@ static void rescan(struct files_input *fi, int64_t now)
                    conf->paths[i]);
         for (size_t j = 0; rc == 0 && j < g.gl_pathc; j++)
             consider(fi, g.gl_pathv[j]);
+        if (fi->path_watch)
+            lf_tail_path_seen(&fi->path_watch[i], fi->t.name, conf->paths[i],
+                              rc == 0 ? g.gl_pathc : 0, now);
         if (rc != GLOB_NOMATCH)
             globfree(&g);
     }
@@ -1056,6 +1060,7 @@ static void files_destroy(struct lf_input *in)
     for (size_t i = 0; i < fi->ndirs; i++)
         free(fi->dirs[i].path);
     free(fi->dirs);
+    free(fi->path_watch);
     if (fi->ifd >= 0)
         close(fi->ifd);
     if (fi->epfd >= 0)
@@ -1148,6 +1153,12 @@ struct lf_input *lf_input_files_create(const struct lf_agent_conf *conf, size_t 
     fi->ifd = -1;
     fi->epfd = -1;
     setup(fi, conf, index);
+    fi->path_watch = calloc(conf->files[index].npaths, sizeof(*fi->path_watch));
+    if (!fi->path_watch) {
+        snprintf(errbuf, errlen, "files[%zu]: out of memory", index);
+        files_destroy(&fi->t.base);
+        return NULL;
+    }
     fi->t.parser = parser;
     fi->t.pipe = p;
     fi->t.reg = lf_registry_open(conf->data_dir, errbuf, errlen);

@@ -261,4 +261,35 @@ int lf_tail_find_content(const char *dir, size_t dir_len, const struct lf_tail_w
  * 4 KiB before n. */
 bool lf_tail_same_bytes(int a, int b, uint64_t n);
 
+/* ---- why a path pattern leads to no file (tail_paths.c) ------------------ */
+
+enum lf_tail_path_state {
+    LF_TAIL_PATH_OK,      /* it matches files (or nothing was said yet) */
+    LF_TAIL_PATH_NONE,    /* a glob that matches nothing, a literal path not there */
+    LF_TAIL_PATH_MISSING, /* its directory does not exist */
+    LF_TAIL_PATH_DENIED   /* the agent may not look into its directory */
+};
+
+/* What was said last about one pattern; zeroed at the start. */
+struct lf_tail_path_watch {
+    enum lf_tail_path_state said_state;
+    char why[320];
+    int64_t said_ms;      /* 0: nothing said yet */
+    bool had_files;       /* it matched files once */
+    int64_t bad_since_ms; /* since when it has none again (0: it has) */
+};
+
+/*
+ * After a scan found `matches` files for `pattern` (of input `input`, for
+ * messages): warns why a pattern leads to nothing (missing directory,
+ * permission denied, no match) at the first scan and when that changes,
+ * says at once when it matches files again; a new warning at most once per
+ * 10 s per pattern, and one that still holds again every hour. A pattern
+ * that matched files and lost them is warned only after 30 s without any
+ * (a rotation empties a path for a moment), one that matches nothing from
+ * the start after 5 s; a missing or denied directory at once.
+ */
+void lf_tail_path_seen(struct lf_tail_path_watch *w, const char *input, const char *pattern,
+                       size_t matches, int64_t now_ms);
+
 #endif

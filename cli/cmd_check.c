@@ -59,56 +59,6 @@ static void usage(FILE *out)
                  "  -h, --help          this text\n");
 }
 
-/*
- * Builds the pattern library of one grammar and compiles its expressions.
- * Prints each problem to stderr at the grammar's position; returns how many.
- */
-static unsigned check_grammar(const char *file, const struct lf_grammar_conf *g)
-{
-    char where[64] = "", err[1024];
-    unsigned problems = 0;
-    if (g->line)
-        snprintf(where, sizeof(where), ":%u:%u", g->line, g->col);
-    struct lf_grok_lib *lib = lf_grok_lib_create();
-    if (!lib) {
-        fprintf(stderr, "%s%s: grammar %s: out of memory\n", file, where, g->name);
-        return 1;
-    }
-    if (lf_grok_lib_load_builtin(lib, err, sizeof(err))) {
-        fprintf(stderr, "%s%s: grammar %s: %s\n", file, where, g->name, err);
-        problems++;
-    }
-    for (size_t i = 0; i < g->npatterns_dirs; i++) {
-        if (lf_grok_lib_load_dir(lib, g->patterns_dirs[i], err, sizeof(err))) {
-            fprintf(stderr, "%s%s: grammar %s: %s\n", file, where, g->name, err);
-            problems++;
-        }
-    }
-    for (size_t i = 0; i < g->ndefinitions; i++) {
-        if (lf_grok_lib_define(lib, g->definition_names[i], g->definition_regexes[i], err,
-                               sizeof(err))) {
-            fprintf(stderr, "%s%s: grammar %s: %s\n", file, where, g->name, err);
-            problems++;
-        }
-    }
-    /* A library that failed to load would only add "unknown pattern" noise. */
-    if (!problems) {
-        struct lf_grok_options opt;
-        lf_grok_options_default(&opt);
-        opt.max_line = (size_t)g->max_line;
-        opt.match_limit = g->match_limit;
-        lf_grok *grok = lf_grok_create(lib, (const char *const *)g->expressions, g->nexpressions,
-                                       &opt, err, sizeof(err));
-        if (!grok) {
-            fprintf(stderr, "%s%s: grammar %s: %s\n", file, where, g->name, err);
-            problems++;
-        }
-        lf_grok_destroy(grok);
-    }
-    lf_grok_lib_destroy(lib);
-    return problems;
-}
-
 static int print_keys(bool shipper, bool roff)
 {
     struct lf_buf out;
@@ -253,8 +203,7 @@ static int print_template(const char *path, const char *prefix, bool omprog, boo
     if (errbuf)
         rc = write_template(&l.src, prefix, l.agent ? agent_uses : NULL, l.agent, omprog, errbuf);
     if (rc)
-        fprintf(stderr, "%s: %s\n", path ? path : "(defaults)",
-                errbuf ? errbuf : "out of memory");
+        fprintf(stderr, "%s: %s\n", path ? path : "(defaults)", errbuf ? errbuf : "out of memory");
     free(errbuf);
     unload(&l);
     return rc ? LF_EXIT_FAILURE : LF_EXIT_OK;
@@ -265,12 +214,8 @@ static int check_file(const char *path, bool shipper)
     struct loaded l;
     if (load(path, shipper, &l))
         return LF_EXIT_FAILURE;
-    unsigned problems = 0;
-    for (size_t i = 0; i < l.src.ngrammars; i++)
-        problems += check_grammar(path, &l.src.grammars[i]);
+    /* Loading did every check the daemon does at start (grammars too). */
     unload(&l);
-    if (problems)
-        return LF_EXIT_FAILURE;
     printf("%s: OK\n", path);
     return LF_EXIT_OK;
 }

@@ -1574,6 +1574,13 @@ static void bind_table(struct binder *b, const struct lf_conf_key *t,
     }
     for (const struct lf_conf_key *k = t; k->name; k++) {
         const struct lf_conf_node *v = lf_conf_get(node, k->name);
+        if (k->flags & LF_CONF_REFUSED) {
+            size_t mark = path_push(b, ".", k->name, 0);
+            if (v)
+                berr(b, v->key_line, v->key_col, "%s", k->doc);
+            path_pop(b, mark);
+            continue;
+        }
         if (!v && (k->flags & LF_CONF_REQUIRED)) {
             if (wrong)
                 continue;
@@ -1606,6 +1613,8 @@ static void free_strings(char **arr, size_t n)
 void lf_conf_release(const struct lf_conf_key *table, void *obj)
 {
     for (const struct lf_conf_key *k = table; k->name; k++) {
+        if (k->flags & LF_CONF_REFUSED)
+            continue;
         void *p = at(obj, k->offset);
         switch (k->type) {
         case LF_CONF_STRING:
@@ -1710,6 +1719,8 @@ static int write_rows(struct lf_buf *out, const struct lf_conf_key *t, const cha
     int rc = 0;
     for (const struct lf_conf_key *k = t; k->name && !rc; k++) {
         char path[CONF_PATH_MAX], type[500];
+        if (k->flags & LF_CONF_REFUSED)
+            continue; /* not a key of this file: its doc says so when it is used */
         snprintf(path, sizeof(path), "%s%s%s", prefix, *prefix ? "." : "", k->name);
         describe_type(k, type, sizeof(type));
         rc = lf_buf_printf(out, "| `%s` | %s | ", path, type);

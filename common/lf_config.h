@@ -148,6 +148,10 @@ enum lf_conf_type {
 #define LF_CONF_AS_STRING 0x2 /* LF_CONF_ENUM: store the name (char *), not the value */
 #define LF_CONF_SET_LINE 0x4  /* _SECTION_LIST, _MAP: fill each item's line_at */
 #define LF_CONF_SET_COL 0x8   /* _SECTION_LIST, _MAP: fill each item's col_at */
+/* A key this table knows only to refuse (a key of another daemon's file): its
+ * presence is a problem whose message is `doc`; nothing is bound, and the
+ * reference (lf_conf_write_keys) leaves it out. */
+#define LF_CONF_REFUSED 0x10
 
 struct lf_conf_enum {
     const char *name; /* NULL ends the table */

@@ -7,8 +7,10 @@
 #include "parser.h"
 
 #include <stddef.h>
+#include <stdio.h>
 #include <stdlib.h>
 #include <string.h>
+#include <sys/stat.h>
 
 #define G(field) offsetof(struct lf_grammar_conf, field)
 #define KIB 1024ull
@@ -117,4 +119,84 @@ const char *lf_conf_check_timezone(const char *s)
             return why;
     int hh = (s[1] - '0') * 10 + (s[2] - '0'), mm = (s[4] - '0') * 10 + (s[5] - '0');
     return hh > 14 || mm > 59 || (hh == 14 && mm) ? why : NULL;
+}
+
+/* The column in the file of byte `off` of scalar n's text: exact when the
+ * file's line holds the text verbatim from the scalar's start (plain, or
+ * quoted without escapes before that byte), else the scalar's own column. */
+static unsigned file_col(const char *origin, const struct lf_conf_node *n, size_t off)
+{
+    unsigned col = n->col;
+    struct stat st;
+    /* a regular file only: a pipe was read already, a terminal would wait */
+    FILE *f = origin && stat(origin, &st) == 0 && S_ISREG(st.st_mode) ? fopen(origin, "r") : NULL;
+    if (!f)
+        return col;
+    char line[4096];
+    unsigned at = 0;
+    while (at < n->line && fgets(line, sizeof(line), f))
+        at++;
+    fclose(f);
+    size_t len = strlen(line), start = n->col - 1;
+    if (at != n->line || start >= len || off > n->len)
+        return col;
+    size_t q = line[start] == '\'' || line[start] == '"';
+    if (start + q + off <= len && memcmp(line + start + q, n->text, off) == 0)
+        col = (unsigned)(start + q + off + 1);
+    return col;
+}
+
+void lf_grammar_conf_check(const struct lf_grammar_conf *g, size_t n, const char *timezone,
+                           const struct lf_conf_node *section, const char *origin,
+                           struct lf_conf_errors *errs)
+{
+    /* A grammar whose keys are wrong was reported already; compiling what is
+     * left of it would only say it again. */
+    if (errs->count)
+        return;
+    for (size_t i = 0; i < n; i++) {
+        char err[1200];
+        struct lf_parser *p = lf_parser_create(&g[i], timezone, err, sizeof(err));
+        if (p) {
+            lf_parser_destroy(p);
+            continue;
+        }
+        /* the timezone is the agent's, reported once by its own key */
+        if (strncmp(err, "grammar ", 8) != 0)
+            return;
+        unsigned line = g[i].line, col = g[i].col, expr = 0, ecol = 0;
+        const char *msg = err;
+        const char *e = strstr(err, ": expression ");
+        const struct lf_conf_node *exprs =
+            lf_conf_get(lf_conf_get(section, g[i].name), "expressions");
+        /* "grammar NAME: expression N, column C: why" points into the
+         * expression: say it at that place in the file. */
+        if (e && sscanf(e, ": expression %u, column %u:", &expr, &ecol) == 2 && expr >= 1 &&
+            exprs && exprs->type == LF_CONF_NODE_SEQ && expr <= exprs->nkids) {
+            const struct lf_conf_node *x = exprs->kids[expr - 1];
+            line = x->line;
+            col = ecol >= 1 ? file_col(origin, x, ecol - 1) : x->col;
+        }
+        const struct lf_conf_node *gn = lf_conf_get(section, g[i].name);
+        const struct lf_conf_node *dirs = lf_conf_get(gn, "patterns_dirs"),
+                                  *defs = lf_conf_get(gn, "definitions");
+        /* a pattern directory or an inline definition: at its own place */
+        for (size_t k = 0; !expr && dirs && dirs->type == LF_CONF_NODE_SEQ && k < dirs->nkids; k++)
+            if (dirs->kids[k]->text && strstr(err, dirs->kids[k]->text)) {
+                line = dirs->kids[k]->line;
+                col = dirs->kids[k]->col;
+                break;
+            }
+        for (size_t k = 0; !expr && defs && defs->type == LF_CONF_NODE_MAP && k < defs->nkids;
+             k++) {
+            char quoted[300];
+            snprintf(quoted, sizeof(quoted), "inline pattern '%s'", defs->kids[k]->key);
+            if (strstr(err, quoted)) {
+                line = defs->kids[k]->key_line;
+                col = defs->kids[k]->key_col;
+                break;
+            }
+        }
+        lf_conf_errorf(errs, origin, line, col, "grammars.%s", msg + 8);
+    }
 }

@@ -269,7 +269,7 @@ int lf_grok_lib_load_dir(struct lf_grok_lib *lib, const char *dir, char *errbuf,
     closedir(d);
     if (rc)
         snprintf(errbuf, errlen, "pattern directory %s: out of memory", dir);
-    else
+    else if (n) /* an empty directory has no array: qsort wants one */
         qsort(names, n, sizeof(*names), compare_names);
 
     for (size_t i = 0; i < n && !rc; i++) {

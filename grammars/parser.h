@@ -39,6 +39,15 @@ extern const struct lf_conf_key lf_grammar_conf_keys[];
 /* The grammar of that name among n, or NULL. */
 const struct lf_grammar_conf *lf_grammar_conf_find(const struct lf_grammar_conf *g, size_t n,
                                                    const char *name);
+/*
+ * When errs holds no problem yet: compiles each of the n grammars as the daemons do (lf_parser_create with
+ * their timezone) and reports each one that does not compile in errs: at
+ * the expression's own line and column when the problem is in one (section:
+ * the `grammars` node, NULL when absent), else at the grammar's name.
+ */
+void lf_grammar_conf_check(const struct lf_grammar_conf *g, size_t n, const char *timezone,
+                           const struct lf_conf_node *section, const char *origin,
+                           struct lf_conf_errors *errs);
 /* Appends the built-in syslog grammar unless one of that name is there; it
  * is bound through the same table, so it gets the same defaults. */
 void lf_grammar_conf_add_default(struct lf_grammar_conf **grammars, size_t *n,

@@ -31,6 +31,9 @@ static bool plain(const char *s, size_t n)
     return true;
 }
 
+static int append_slow(struct lf_buf *body, const char *type, const char *index, size_t index_len,
+                       const char *id, const char *json, size_t json_len);
+
 static char *put(char *p, const char *s, size_t n)
 {
     memcpy(p, s, n);
@@ -63,10 +66,30 @@ int lf_bulk_append(struct lf_buf *body, const char *index, size_t index_len, con
         body->len += need;
         return 0;
     }
-    size_t start = body->len;
+    return append_slow(body, NULL, index, index_len, id, json, json_len);
+}
+
+int lf_bulk_append_typed(struct lf_buf *body, const char *type, const char *index, size_t index_len,
+                         const char *id, const char *json, size_t json_len)
+{
+    if (json_len == 0 || memchr(json, '\n', json_len))
+        return LF_EINVAL;
+    return append_slow(body, type, index, index_len, id, json, json_len);
+}
+
+/* Any index and id, escaped; `type` NULL for none. */
+static int append_slow(struct lf_buf *body, const char *type, const char *index, size_t index_len,
+                       const char *id, const char *json, size_t json_len)
+{
+    size_t start = body->len, id_len = strlen(id);
     int rc = lf_buf_puts(body, "{\"create\":{\"_index\":");
     if (!rc)
         rc = lf_json_write_string(body, index, index_len);
+    if (!rc && type) {
+        rc = lf_buf_puts(body, ",\"_type\":");
+        if (!rc)
+            rc = lf_json_write_string(body, type, strlen(type));
+    }
     if (!rc)
         rc = lf_buf_puts(body, ",\"_id\":");
     if (!rc)

@@ -23,4 +23,10 @@
 int lf_bulk_append(struct lf_buf *body, const char *index, size_t index_len, const char *id,
                    const char *json, size_t json_len);
 
+/* The same with a mapping type in the action,
+ *   {"create":{"_index":"<index>","_type":"<type>","_id":"<id>"}}
+ * which Elasticsearch 6.8 requires (7.x ignores it, 8.x refuses it). */
+int lf_bulk_append_typed(struct lf_buf *body, const char *type, const char *index, size_t index_len,
+                         const char *id, const char *json, size_t json_len);
+
 #endif

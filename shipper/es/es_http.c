@@ -201,6 +201,7 @@ int lf_http_start(struct lf_http *h, struct lf_http_req *req, const char *method
     req->status = 0;
     req->transport_rc = 0;
     req->error[0] = '\0';
+    req->product[0] = '\0';
     req->done = done;
     req->ctx = ctx;
     lf_buf_init(&req->response, h->o.max_response ? h->o.max_response : (16u << 20));
@@ -286,6 +287,12 @@ static void collect_finished(struct lf_http *h)
         req->transport_rc = (int)m->data.result;
         if (m->data.result == CURLE_OK) {
             curl_easy_getinfo(m->easy_handle, CURLINFO_RESPONSE_CODE, &req->status);
+            /* Elasticsearch 7.14+ names itself here; OpenSearch never does. */
+            struct curl_header *ph = NULL;
+            if (curl_easy_header(m->easy_handle, "X-Elastic-Product", 0, CURLH_HEADER, -1, &ph) ==
+                    CURLHE_OK &&
+                ph->value)
+                snprintf(req->product, sizeof(req->product), "%s", ph->value);
         } else {
             req->status = 0;
             if (!req->error[0])

@@ -26,6 +26,7 @@ struct lf_http_req {
     long status;      /* HTTP status, 0 if none came */
     int transport_rc; /* CURLcode, 0 when an answer came */
     char error[256];  /* why the transport failed */
+    char product[32]; /* the X-Elastic-Product header, "" when none */
     struct lf_buf response;
     /* private */
     void *easy;

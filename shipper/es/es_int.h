@@ -135,4 +135,33 @@ bool lf_es_index_pattern_uses_time(const struct lf_es_index_pattern *p);
 size_t lf_es_index_wildcard(const struct lf_es_index_pattern *p, char *out, size_t outlen,
                             const char *prefix);
 
+/* ---- the server (es_version.c) ----------------------------------------- */
+
+/* How logferry talks to a server: which template API, whether bulk actions
+ * need a mapping type. */
+enum lf_es_api {
+    LF_ES_API_NONE,        /* refused: too old, or not a cluster */
+    LF_ES_API_COMPOSABLE,  /* _index_template; ES 7.8+, every OpenSearch */
+    LF_ES_API_LEGACY,      /* _template, typeless: ES 7.0-7.7 */
+    LF_ES_API_LEGACY_TYPED /* _template with a _doc mapping type, "_type" in bulk: ES 6.8 */
+};
+
+struct lf_es_server {
+    bool opensearch;
+    bool compat; /* OpenSearch answering as Elasticsearch 7.10.2 */
+    bool future; /* a major newer than logferry knows: used as the newest */
+    int major, minor;
+    char name[64]; /* "Elasticsearch 9.0.0", "OpenSearch 3.0.0", ... for logs */
+};
+
+/*
+ * Judges the answer to GET /: version.number, version.distribution and the
+ * tagline (NULL when absent) and the X-Elastic-Product header (NULL when
+ * absent). Fills s and returns the API to use, or LF_ES_API_NONE with the
+ * reason for an operator in why (never "unreachable": it answered).
+ */
+enum lf_es_api lf_es_server_judge(const char *number, const char *distribution, const char *tagline,
+                                  const char *product, struct lf_es_server *s, char *why,
+                                  size_t whylen);
+
 #endif

@@ -529,6 +529,19 @@ static const char dynamic_templates[] =
     "{\"strings_as_keyword\":{\"mapping\":{\"ignore_above\":1024,\"type\":\"keyword\"},"
     "\"match_mapping_type\":\"string\"}}]";
 
+/* The mapping's own keys, without braces: the same in both template APIs. */
+static int write_mapping_keys(const struct lf_es_template *t, struct lf_buf *b)
+{
+    int rc = lf_buf_puts(b, "\"date_detection\":false,");
+    if (!rc)
+        rc = lf_buf_puts(b, dynamic_templates);
+    if (!rc)
+        rc = lf_buf_putc(b, ',');
+    if (!rc)
+        rc = write_properties(t, b);
+    return rc;
+}
+
 /* Everything after "_meta", without the opening brace. */
 static int write_rest(const struct lf_es_template *t, const char *index_wildcard, int priority,
                       struct lf_buf *b)
@@ -539,13 +552,7 @@ static int write_rest(const struct lf_es_template *t, const char *index_wildcard
     if (!rc)
         rc = lf_buf_printf(b, "],\"priority\":%d,\"template\":{\"mappings\":{", priority);
     if (!rc)
-        rc = lf_buf_puts(b, "\"date_detection\":false,");
-    if (!rc)
-        rc = lf_buf_puts(b, dynamic_templates);
-    if (!rc)
-        rc = lf_buf_putc(b, ',');
-    if (!rc)
-        rc = write_properties(t, b);
+        rc = write_mapping_keys(t, b);
     if (!rc)
         rc = lf_buf_puts(b, "}}}");
     return rc;
@@ -582,6 +589,66 @@ int lf_es_template_write(const struct lf_es_template *t, const char *index_wildc
     if (!rc)
         rc = lf_buf_append(out, rest.data, rest.len);
     lf_buf_free(&rest);
+    if (rc && out->data) {
+        out->len = start;
+        out->data[start] = '\0';
+    }
+    return rc;
+}
+
+/* "_meta" as both APIs carry it, with the fingerprint of `rest`. */
+static int write_meta(struct lf_buf *out, const struct lf_buf *rest)
+{
+    int rc = lf_buf_printf(out, "\"_meta\":{\"fingerprint\":\"%016" PRIx64 "\",",
+                           fnv1a64(rest->data, rest->len));
+    if (!rc)
+        rc = lf_buf_puts(out, "\"logferry_version\":");
+    if (!rc)
+        rc = lf_json_write_string(out, LF_VERSION, strlen(LF_VERSION));
+    if (!rc)
+        rc = lf_buf_puts(out, ",\"managed_by\":\"logferry\"}");
+    return rc;
+}
+
+int lf_es_template_write_legacy(const struct lf_es_template *t, const char *index_wildcard,
+                                int order, const char *type, struct lf_buf *out)
+{
+    if (!index_wildcard || !*index_wildcard || order < 0)
+        return LF_EINVAL;
+    size_t start = out->len;
+    struct lf_buf keys, fp;
+    lf_buf_init(&keys, out->max);
+    lf_buf_init(&fp, out->max);
+    /* The fingerprint covers what the composable one does: patterns, order,
+     * type and mapping. */
+    int rc = write_mapping_keys(t, &keys);
+    if (!rc)
+        rc = lf_buf_printf(&fp, "%d/%s/%s/", order, type ? type : "", index_wildcard);
+    if (!rc)
+        rc = lf_buf_append(&fp, keys.data, keys.len);
+    if (!rc)
+        rc = lf_buf_puts(out, "{\"index_patterns\":[");
+    if (!rc)
+        rc = lf_json_write_string(out, index_wildcard, strlen(index_wildcard));
+    if (!rc)
+        rc = lf_buf_puts(out, "],\"mappings\":{");
+    if (!rc && type) {
+        rc = lf_json_write_string(out, type, strlen(type));
+        if (!rc)
+            rc = lf_buf_puts(out, ":{");
+    }
+    if (!rc)
+        rc = write_meta(out, &fp);
+    if (!rc)
+        rc = lf_buf_putc(out, ',');
+    if (!rc)
+        rc = lf_buf_append(out, keys.data, keys.len);
+    if (!rc)
+        rc = lf_buf_puts(out, type ? "}}" : "}");
+    if (!rc)
+        rc = lf_buf_printf(out, ",\"order\":%d}", order);
+    lf_buf_free(&keys);
+    lf_buf_free(&fp);
     if (rc && out->data) {
         out->len = start;
         out->data[start] = '\0';

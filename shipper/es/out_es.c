@@ -111,8 +111,10 @@ struct es_out {
     struct lf_buf ctl_body;
     int64_t ctl_retry_ms;
     unsigned ctl_fails;
-    bool refused; /* GET / named a server we cannot serve */
-    char version[32];
+    bool refused;      /* GET / named a server we cannot serve */
+    char refusal[160]; /* why, for the line that says documents are spooled */
+    char version[64];
+    enum lf_es_api api; /* template API and bulk dialect of that server */
 
     /* jobs */
     struct es_job *ready, *ready_tail; /* FIFO */
@@ -465,7 +467,10 @@ static int build_body(struct es_out *o, struct es_job *j)
         const char *json = j->data.data + d->off;
         size_t ilen = lf_es_index_format(o->pattern, index, sizeof(index), o->prefixes[d->prefix],
                                          d->ts_ms, o->opt.local_dates);
-        int rc = ilen ? lf_bulk_append(&j->body, index, ilen, d->id, json, d->len) : LF_EINVAL;
+        int rc = !ilen ? LF_EINVAL
+                 : o->api == LF_ES_API_LEGACY_TYPED
+                     ? lf_bulk_append_typed(&j->body, "_doc", index, ilen, d->id, json, d->len)
+                     : lf_bulk_append(&j->body, index, ilen, d->id, json, d->len);
         if (rc == LF_ENOMEM)
             return rc;
         if (rc) {
@@ -722,26 +727,31 @@ static void ctl_failed(struct es_out *o, const char *why)
                (long long)wait);
 }
 
-/* Whether this server is one we can serve; says why not. */
-static bool supported(json_t *info, char *ver, size_t verlen, char *why, size_t whylen)
+/* Whether this server is one we can serve (sets o->api and o->version);
+ * says why not. */
+static bool supported(struct es_out *o, json_t *info, const char *product, char *why, size_t whylen)
 {
     json_t *version = json_object_get(info, "version");
-    const char *number = json_string_value(json_object_get(version, "number"));
-    const char *dist = json_string_value(json_object_get(version, "distribution"));
-    if (!number) {
-        snprintf(why, whylen, "GET / answered without version.number: not Elasticsearch?");
-        return false;
-    }
-    int major = atoi(number), minor = strchr(number, '.') ? atoi(strchr(number, '.') + 1) : 0;
-    bool opensearch = dist && strcmp(dist, "opensearch") == 0;
-    snprintf(ver, verlen, "%s %s", opensearch ? "OpenSearch" : "Elasticsearch", number);
-    if (opensearch ? (major >= 1 && major <= 2) : (major == 8 || (major == 7 && minor >= 8)))
-        return true;
-    snprintf(why, whylen,
-             "%s is not supported: logferry needs Elasticsearch 7.8 or later 7.x, 8.x, or "
-             "OpenSearch 1.x or 2.x (composable index templates, typeless bulk)",
-             ver);
-    return false;
+    struct lf_es_server srv;
+    o->api = lf_es_server_judge(json_string_value(json_object_get(version, "number")),
+                                json_string_value(json_object_get(version, "distribution")),
+                                json_string_value(json_object_get(info, "tagline")),
+                                product[0] ? product : NULL, &srv, why, whylen);
+    snprintf(o->version, sizeof(o->version), "%s", srv.name);
+    if (srv.future)
+        lf_log(LF_LOG_WARN, "out_es",
+               "%s is newer than logferry knows (tested up to Elasticsearch 9.x and OpenSearch "
+               "3.x): used as those; report what fails",
+               srv.name);
+    return o->api != LF_ES_API_NONE;
+}
+
+/* The template API's path for the current prefix's template. */
+static void template_path(const struct es_out *o, char *path, size_t len)
+{
+    snprintf(path, len, "/%s/logferry-%s",
+             o->api == LF_ES_API_COMPOSABLE ? "_index_template" : "_template",
+             o->prefixes[o->tmpl_at]);
 }
 
 static void next_template(struct es_out *o);
@@ -775,6 +785,31 @@ static const char *meta_fingerprint(json_t *meta)
     return json_string_value(json_object_get(meta, "fingerprint"));
 }
 
+/* The _meta of a legacy template's mappings: at the top, or under the one
+ * mapping type (6.8 answers with the type unless include_type_name=false). */
+static json_t *legacy_meta(json_t *mappings)
+{
+    json_t *meta = json_object_get(mappings, "_meta");
+    if (!meta && json_object_size(mappings) == 1)
+        meta = json_object_get(json_object_iter_value(json_object_iter(mappings)), "_meta");
+    return meta;
+}
+
+/* The _meta of a template, as GET answers it (got) or as we write it. */
+static json_t *template_meta(const struct es_out *o, json_t *got, bool answer)
+{
+    if (o->api == LF_ES_API_COMPOSABLE)
+        return answer
+                   ? json_object_get(
+                         json_object_get(json_array_get(json_object_get(got, "index_templates"), 0),
+                                         "index_template"),
+                         "_meta")
+                   : json_object_get(got, "_meta");
+    /* GET _template/<name> answers {"<name>": {...}} */
+    json_t *t = answer ? json_object_iter_value(json_object_iter(got)) : got;
+    return legacy_meta(json_object_get(t, "mappings"));
+}
+
 /* Writes our template for the current prefix into ctl_body; 0 or an error. */
 static int render_template(struct es_out *o)
 {
@@ -782,7 +817,11 @@ static int render_template(struct es_out *o)
     lf_buf_reset(&o->ctl_body);
     if (!lf_es_index_wildcard(o->pattern, wildcard, sizeof(wildcard), o->prefixes[o->tmpl_at]))
         return LF_EINVAL;
-    return lf_es_template_write(o->tmpl, wildcard, lf_es_template_priority(wildcard), &o->ctl_body);
+    int prio = lf_es_template_priority(wildcard);
+    if (o->api == LF_ES_API_COMPOSABLE)
+        return lf_es_template_write(o->tmpl, wildcard, prio, &o->ctl_body);
+    return lf_es_template_write_legacy(
+        o->tmpl, wildcard, prio, o->api == LF_ES_API_LEGACY_TYPED ? "_doc" : NULL, &o->ctl_body);
 }
 
 /* Given the answer to GET _index_template/logferry-<prefix>: whether to put
@@ -794,16 +833,13 @@ static bool template_wanted(struct es_out *o, const struct lf_buf *answer)
         return true;
     json_error_t err;
     json_t *got = json_loadb(answer->data, answer->len, 0, &err);
-    json_t *meta =
-        json_object_get(json_object_get(json_array_get(json_object_get(got, "index_templates"), 0),
-                                        "index_template"),
-                        "_meta");
+    json_t *meta = template_meta(o, got, true);
     const char *by = json_string_value(json_object_get(meta, "managed_by"));
     bool ours = by && strcmp(by, "logferry") == 0, wanted = false;
     if (ours && render_template(o) == 0) {
         json_t *mine = json_loadb(o->ctl_body.data, o->ctl_body.len, 0, &err);
         const char *a = meta_fingerprint(meta),
-                   *b = meta_fingerprint(json_object_get(mine, "_meta"));
+                   *b = meta_fingerprint(template_meta(o, mine, false));
         wanted = !a || !b || strcmp(a, b) != 0;
         json_decref(mine);
     }
@@ -843,13 +879,17 @@ static void on_ctl_done(struct lf_http_req *req, void *ctx)
             snprintf(why, sizeof(why), "%s: GET / %s%s", shown, detail,
                      req->status == 200 ? " (not a cluster description)" : "");
             ctl_failed(o, why);
-        } else if (!supported(info, o->version, sizeof(o->version), why, sizeof(why))) {
+        } else if (!supported(o, info, req->product, why, sizeof(why))) {
             /* Refused loudly, retried slowly: the data waits in the spool. */
             o->refused = true;
-            ctl_failed(o, why);
+            snprintf(o->refusal, sizeof(o->refusal), "%s is not supported", o->version);
+            ctl_failed(o, NULL); /* said once, below, with the address */
             lf_log(LF_LOG_ERROR, "out_es", "%s: %s", shown, why);
         } else {
-            lf_log(LF_LOG_INFO, "out_es", "%s: %s", shown, o->version);
+            lf_log(LF_LOG_INFO, "out_es", "%s: %s%s", shown, o->version,
+                   o->api == LF_ES_API_COMPOSABLE ? ""
+                   : o->api == LF_ES_API_LEGACY   ? " (legacy _template API)"
+                                                  : " (legacy _template API, mapping type _doc)");
             o->ctl_fails = 0;
             o->refused = false;
             o->tmpl_at = 0;
@@ -867,8 +907,9 @@ static void on_ctl_done(struct lf_http_req *req, void *ctx)
             next_template(o);
         } else {
             describe_failure(&o->hosts[o->tmpl_host], req, detail, sizeof(detail));
-            snprintf(why, sizeof(why), "%s: GET _index_template/logferry-%s %s", shown,
-                     o->prefixes[o->tmpl_at], detail);
+            char path[512];
+            template_path(o, path, sizeof(path));
+            snprintf(why, sizeof(why), "%s: GET %s %s", shown, path + 1, detail);
             template_failed(o, req->status, why);
         }
     } else if (o->state == ES_TEMPLATE_PUT) {
@@ -880,8 +921,9 @@ static void on_ctl_done(struct lf_http_req *req, void *ctx)
             next_template(o);
         } else {
             describe_failure(&o->hosts[o->tmpl_host], req, detail, sizeof(detail));
-            snprintf(why, sizeof(why), "%s: PUT _index_template/logferry-%s %s", shown,
-                     o->prefixes[o->tmpl_at], detail);
+            char path[512];
+            template_path(o, path, sizeof(path));
+            snprintf(why, sizeof(why), "%s: PUT %s %s", shown, path + 1, detail);
             template_failed(o, req->status, why);
         }
     }
@@ -896,7 +938,7 @@ static void next_template(struct es_out *o)
         return;
     }
     char path[512];
-    snprintf(path, sizeof(path), "/_index_template/logferry-%s", o->prefixes[o->tmpl_at]);
+    template_path(o, path, sizeof(path));
     if (o->state == ES_TEMPLATE_GET) {
         ctl_start(o, "GET", path, NULL, 0);
         return;
@@ -951,6 +993,8 @@ static bool spoolable_doc(const struct es_out *o, const struct es_doc *d)
 /* Why documents go to the spool, for the line that says it starts. */
 static const char *spool_why(const struct es_out *o)
 {
+    if (o->refused)
+        return o->refusal[0] ? o->refusal : "the server is not supported";
     return o->down ? "Elasticsearch is unreachable" : "Elasticsearch is behind";
 }
 

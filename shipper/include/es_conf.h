@@ -47,6 +47,9 @@ struct lf_es_conf {
 };
 /* Bind with .offset of the struct lf_es_conf in the owner's struct. */
 extern const struct lf_conf_key lf_es_conf_keys[];
+/* The same without `spool` (the shipper's: Kafka is its spool); a spool
+ * section there is refused with the reason. */
+extern const struct lf_conf_key lf_es_conf_keys_no_spool[];
 
 /*
  * The output described by c. `section` names it in messages
@@ -55,6 +58,19 @@ extern const struct lf_conf_key lf_es_conf_keys[];
  * map (NULL entries are skipped); batch_docs and batch_bytes size the
  * batches read back from the spool. Returns NULL with the reason in err.
  */
+/*
+ * What the Elasticsearch output would refuse or trip over at start, as
+ * configuration problems at their place in the file (origin, sec: the
+ * section's node, NULL when absent): each host URL as libcurl parses it
+ * (scheme, host, port), the index pattern; when the output is `in_use`, the
+ * files its *_file keys name (password_file and api_key_file read as the
+ * output reads them, ca_file, cert_file and key_file opened). `section`
+ * names it in messages ("output.elasticsearch").
+ */
+void lf_es_conf_check(const struct lf_es_conf *c, const char *section,
+                      const struct lf_conf_node *sec, bool in_use, const char *origin,
+                      struct lf_conf_errors *errs);
+
 struct lf_output *lf_es_conf_create_output(const struct lf_es_conf *c, const char *section,
                                            const char *const *prefixes, size_t nprefixes,
                                            const lf_grok *const *groks,

@@ -125,6 +125,24 @@ size_t lf_es_template_count(const struct lf_es_template *t);
 int lf_es_template_write(const struct lf_es_template *t, const char *index_wildcard, int priority,
                          struct lf_buf *out);
 
+/*
+ * The same template for the legacy API (PUT _template/<name>), which is all
+ * Elasticsearch 6.8 and 7.0-7.7 have:
+ *
+ *   {"index_patterns":["logs-*"],
+ *    "mappings":{"_meta":{"fingerprint":...,"managed_by":"logferry"},
+ *                "date_detection":false,...},
+ *    "order":200}
+ *
+ * `order` plays the part of the priority (the higher wins); `type` NULL for
+ * a typeless mapping (7.x), "_doc" to wrap the mapping in a type (6.8). The
+ * _meta sits in the mapping, the one place a legacy template keeps it, and
+ * its fingerprint covers patterns, order, type and mapping. Same return
+ * values as lf_es_template_write().
+ */
+int lf_es_template_write_legacy(const struct lf_es_template *t, const char *index_wildcard,
+                                int order, const char *type, struct lf_buf *out);
+
 /* The lowest priority logferry installs its templates with: above the 100
  * of Elasticsearch's built-in logs-*-* and metrics-*-*, so that ours wins for
  * our indices, and low enough for an operator's own to override. */

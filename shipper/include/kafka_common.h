@@ -39,6 +39,11 @@ rd_kafka_conf_t *lf_kafka_conf_new(const char *section, const char *const *broke
                                    const char *const *values, size_t nprops, char *err,
                                    size_t errlen);
 
+/* The check of a bootstrap broker item, for the configuration tables: NULL
+ * when s is one host:port (or a listener URL, SCHEME://host:port) with a
+ * port in 1..65535, else what was expected. */
+const char *lf_kafka_check_broker(const char *s);
+
 /* Whether a property's value must never be printed (passwords, keys). */
 int lf_kafka_secret_property(const char *name);
 

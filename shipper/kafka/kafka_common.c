@@ -6,6 +6,8 @@
 #include "kafka_common.h"
 #include "lf.h"
 
+#include <ctype.h>
+#include <errno.h>
 #include <stdio.h>
 #include <stdlib.h>
 #include <string.h>
@@ -80,4 +82,18 @@ fail:
         rd_kafka_conf_destroy(conf);
     lf_buf_free(&list);
     return NULL;
+}
+
+const char *lf_kafka_check_broker(const char *s)
+{
+    static const char *why = "one broker per item, host:port with a port from 1 to 65535";
+    const char *colon = strrchr(s, ':');
+    if (strpbrk(s, ", \t") || !colon || colon == s || !colon[1])
+        return why;
+    /* a listener URL ("SSL://host:9093") has a second colon; the port is last */
+    char *end;
+    errno = 0;
+    long port = strtol(colon + 1, &end, 10);
+    return *end || errno || port < 1 || port > 65535 || !isdigit((unsigned char)colon[1]) ? why
+                                                                                          : NULL;
 }

@@ -7,6 +7,7 @@
  */
 #define _POSIX_C_SOURCE 200809L
 #include "shipper_config.h"
+#include "kafka_common.h"
 #include "lf_config.h"
 
 #include <limits.h>
@@ -32,11 +33,6 @@ static const struct lf_conf_enum formats[] = {{"auto", LF_KAFKA_FORMAT_AUTO},
                                               {"json", LF_KAFKA_FORMAT_JSON},
                                               {"raw", LF_KAFKA_FORMAT_RAW},
                                               {NULL, 0}};
-
-static const char *check_broker(const char *s)
-{
-    return strchr(s, ':') && !strchr(s, ',') && !strchr(s, ' ') ? NULL : "host:port";
-}
 
 static const struct lf_conf_key shipper_keys[] = {
     {.name = "name",
@@ -90,7 +86,7 @@ static const struct lf_conf_key kafka_keys[] = {
      .offset = C(brokers),
      .count = C(nbrokers),
      .def = "[localhost:9092]",
-     .check = check_broker,
+     .check = lf_kafka_check_broker,
      .min = 1,
      .max = 64,
      .doc = "bootstrap brokers, `host:port`"},
@@ -183,7 +179,7 @@ static const struct lf_conf_key output_keys[] = {
     {.name = "elasticsearch",
      .type = LF_CONF_SECTION,
      .offset = C(es),
-     .sub = lf_es_conf_keys,
+     .sub = lf_es_conf_keys_no_spool,
      .doc = "where events go: as the agent's `output.elasticsearch`, without `spool`"},
     {.name = NULL}};
 
@@ -235,12 +231,10 @@ static void cross_check(const struct lf_shipper_conf *conf, const struct lf_conf
 {
     const struct lf_conf_node *root = doc ? doc->root : NULL;
     const char *origin = doc ? doc->origin : ORIGIN_DEFAULTS;
-    const struct lf_conf_node *spool =
-        lf_conf_get(lf_conf_get(lf_conf_get(root, "output"), "elasticsearch"), "spool");
-    if (spool)
-        lf_conf_errorf(errs, origin, spool->key_line, spool->key_col,
-                       "output.elasticsearch.spool: the shipper has no spool: Kafka keeps "
-                       "events until Elasticsearch has them");
+    lf_grammar_conf_check(conf->grammars, conf->ngrammars, conf->timezone,
+                          lf_conf_get(root, "grammars"), origin, errs);
+    lf_es_conf_check(&conf->es, "output.elasticsearch",
+                     lf_conf_get(lf_conf_get(root, "output"), "elasticsearch"), true, origin, errs);
     if (conf->grammar && !lf_grammar_conf_find(conf->grammars, conf->ngrammars, conf->grammar)) {
         const struct lf_conf_node *v =
             lf_conf_get(lf_conf_get(lf_conf_get(root, "inputs"), "kafka"), "grammar");

@@ -342,8 +342,69 @@ def run_mtls(port, ca, cert, key):
           st)
 
 
+def run_version(port, want):
+    """The fake answering as Elasticsearch `want`: the client's product check
+    passes (tagline and build_flavor before 7.14, the header from 7.14), the
+    template API that version has works (legacy _template before 7.8, with a
+    mapping type in 6.x) and bulk creates index; or, for an OpenSearch, the
+    client refuses it as it refuses the real one."""
+    es = client(port)
+    if want.startswith("opensearch"):
+        try:
+            es.info()
+            check("%s: the client refuses it, as a real OpenSearch" % want, False, "accepted")
+        except es_exc.ElasticsearchException as e:
+            check("%s: the client refuses it, as a real OpenSearch (%s)" % (want, type(e).__name__), True)
+        return
+    info = es.info()
+    got = info["version"]["number"]
+    check("%s: product check passed, version %s" % (want, got), got == want, info)
+    vt = tuple(int(x) for x in want.split(".")[:2])
+    typed = vt < (7, 0)
+    mapping = {"properties": {"seq": {"type": "long"}, "message": {"type": "text"}}}
+    es.indices.put_template(name="ver-test", body={
+        "index_patterns": ["ver-*"], "order": 5,
+        "mappings": {"_doc": mapping} if typed else mapping})
+    t = es.indices.get_template(name="ver-test")["ver-test"]
+    m = t["mappings"].get("_doc", t["mappings"]) if typed else t["mappings"]
+    check("%s: legacy put/get template (%s)" % (want, "typed" if typed else "typeless"),
+          t["order"] == 5 and m["properties"]["seq"] == {"type": "long"}, t)
+    try:
+        es.indices.get_index_template(name="ver-test")
+        has_composable = True
+    except es_exc.NotFoundError:
+        has_composable = True  # the API is there; the template is not
+    except es_exc.RequestError:
+        has_composable = False
+    check("%s: composable templates %s" % (want, "present" if vt >= (7, 8) else "absent"),
+          has_composable == (vt >= (7, 8)))
+    acts = [{"_op_type": "create", "_index": "ver-2024.03.15", "_id": "v-%d" % i,
+             "_source": {"seq": i, "message": "m %d" % i}} for i in range(20)]
+    if typed:
+        for a in acts:
+            a["_type"] = "_doc"
+    ok, errors = helpers.bulk(es, acts, raise_on_error=False)
+    check("%s: helpers.bulk created 20 documents" % want, ok == 20 and not errors, errors[:2])
+    if typed:
+        try:
+            helpers.bulk(es, [{"_op_type": "create", "_index": "ver-x", "_id": "t", "_source": {}}])
+            check("%s: a bulk action without _type is refused" % want, False, "accepted")
+        except es_exc.RequestError as e:
+            check("%s: a bulk action without _type is refused (%s)" % (want, e.info["error"]["reason"]),
+                  "type is missing" in e.info["error"]["reason"])
+    es.indices.refresh(index="ver-*")
+    check("%s: count 20" % want, es.count(index="ver-*")["count"] == 20)
+    mp = es.indices.get_mapping(index="ver-2024.03.15")["ver-2024.03.15"]["mappings"]
+    mp = mp.get("_doc", mp)
+    check("%s: the legacy template mapped the new index" % want,
+          mp["properties"]["message"] == {"type": "text"}, mp)
+
+
 def main():
     port, what = int(sys.argv[1]), sys.argv[2]
+    if what == "version":
+        run_version(port, sys.argv[3])
+        return 1 if failures else 0
     if what == "count":
         print(client(port).count(index=sys.argv[3])["count"])
         return 0

@@ -1266,11 +1266,19 @@ class FakeES:
         self.version = args.version or ("2.11.0" if args.flavour == "opensearch" else "8.11.0")
         self.vt = tuple(int(x) for x in re.findall(r"\d+", self.version)[:3])
         self.major = self.vt[0] if args.flavour == "elasticsearch" else 7
+        # What each Elasticsearch before 7.8 lacks: composable templates
+        # (only the legacy _template API); 6.x also wants a mapping type in
+        # legacy templates and "_type" in every bulk action.
+        self.legacy_only = args.flavour == "elasticsearch" and self.vt < (7, 8)
+        self.typed = args.flavour == "elasticsearch" and self.major < 7
+        # OpenSearch's compatibility.override_main_response_version: GET /
+        # claims 7.10.2; with "bare", without version.distribution either.
+        self.os_compat = args.opensearch_compat if args.flavour == "opensearch" else None
         # ES 8.8 renamed the per-document failure and prefixed its reason with the position.
         self.new_parse_exc = args.flavour == "elasticsearch" and self.vt >= (8, 8)
         self.parse_exc = "document_parsing_exception" if self.new_parse_exc else "mapper_parsing_exception"
         self.lock = threading.RLock()
-        self.indices, self.templates, self.components = {}, {}, {}
+        self.indices, self.templates, self.components, self.legacy = {}, {}, {}, {}
         self.cluster_uuid = base64.urlsafe_b64encode(uuid.uuid4().bytes)[:22].decode()
         self.node_name = "fake-es-" + socket.gethostname()
         self.rng = random.Random(args.seed)  # fault decisions only
@@ -1349,8 +1357,12 @@ class FakeES:
             self.components[r["n"]] = r["b"]
         elif t == "ctpld":
             self.components.pop(r["n"], None)
+        elif t == "ltpl":
+            self.legacy[r["n"]] = r["b"]
+        elif t == "ltpld":
+            self.legacy.pop(r["n"], None)
         elif t == "wipe":
-            self.indices.clear(), self.templates.clear(), self.components.clear()
+            self.indices.clear(), self.templates.clear(), self.components.clear(), self.legacy.clear()
 
     def commit(self, records):
         """Journal first, then apply: an answer never outruns the journal."""
@@ -1368,10 +1380,18 @@ class FakeES:
                 if best is None or t.get("priority", 0) > best[1].get("priority", 0):
                     best = (tname, t)
         settings, mapping, aliases = {}, Mapping(), {}
+        parts = []
         if best:
             parts = [self.components[c].get("template", {}) for c in best[1].get("composed_of", [])
-                     if c in self.components]
-            for part in parts + [best[1].get("template", {})]:
+                     if c in self.components] + [best[1].get("template", {})]
+        else:
+            # No composable template matches: every matching legacy one
+            # applies, the higher order last (it wins), as in ES.
+            parts = sorted((t for t in self.legacy.values()
+                            if any(simple_match(p, name) for p in t["index_patterns"])),
+                           key=lambda t: t.get("order", 0))
+        if parts:
+            for part in parts:
                 settings.update(flat_settings(part.get("settings")))
                 mapping.merge(Mapping.parse(part.get("mappings")))
                 aliases.update(part.get("aliases", {}))
@@ -1394,6 +1414,53 @@ class FakeES:
                          "index.uuid": ix.uuid, "index.version.created": "8500003" if self.major >= 8 else "7170099"})
         return {"t": "ix", "n": name, "uuid": ix.uuid, "ct": ix.created, "settings": settings,
                 "mappings": mapping.to_journal(), "aliases": aliases}
+
+    def include_type_name(self, param):
+        """Whether legacy template mappings are wrapped in a type: 6.x yes unless
+        include_type_name=false, 7.x no unless true, 8+ never (no parameter)."""
+        if param is None:
+            return self.typed
+        return param in ("", "true")
+
+    def validate_legacy_template(self, name, body, typed):
+        """PUT _template/<name>: the normalised (typeless) body, or the 400 ES gives."""
+        if not isinstance(body, dict):
+            raise EsError(400, "parse_exception", "request body is required")
+        allowed = {"index_patterns", "order", "version", "settings", "mappings", "aliases"}
+        for k in body:
+            if k not in allowed:
+                # The legacy parser reads an unknown key as a mapping type in 6.x and refuses it in 7+.
+                raise EsError(400, "illegal_argument_exception" if not self.typed else "mapper_parsing_exception",
+                              "unknown key [%s] in the template " % k)
+        pats = body.get("index_patterns")
+        if isinstance(pats, str):
+            pats = [pats]
+        if not pats:
+            raise EsError(400, "action_request_validation_exception",
+                          "Validation Failed: 1: index patterns are missing;")
+        mappings = body.get("mappings") or {}
+        if not isinstance(mappings, dict):
+            raise EsError(400, "mapper_parsing_exception", "Failed to parse mapping: mappings must be an object")
+        if typed and mappings:
+            if len(mappings) != 1 or not isinstance(next(iter(mappings.values())), dict):
+                raise EsError(400, "mapper_parsing_exception",
+                              "Root mapping definition has unsupported parameters: %s"
+                              % "[" + ", ".join(sorted(mappings)) + "]")
+            tname, mappings = next(iter(mappings.items()))
+            if tname in ROOT_PARAMS or tname.startswith("_") and tname != "_doc":
+                raise EsError(400, "mapper_parsing_exception",
+                              "Root mapping definition has unsupported parameters:  [%s]" % tname)
+        elif mappings and len(mappings) == 1 and "_doc" in mappings and self.major >= 7:
+            raise EsError(400, "illegal_argument_exception",
+                          "The mapping definition cannot be nested under a type [_doc] unless include_type_name "
+                          "is set to true.")
+        validate_settings(flat_settings(body.get("settings")))
+        Mapping.parse(mappings)
+        out = {"index_patterns": pats, "order": int(body.get("order", 0)), "settings": body.get("settings") or {},
+               "mappings": mappings, "aliases": body.get("aliases") or {}}
+        if "version" in body:
+            out["version"] = body["version"]
+        return out
 
     def validate_template(self, name, body, component=False):
         if not isinstance(body, dict):
@@ -1779,7 +1846,7 @@ class Handler(BaseHTTPRequestHandler):
         elif isinstance(body, str):
             body = body.encode()
         headers = []
-        if self.es.flavour == "elasticsearch":
+        if self.es.flavour == "elasticsearch" and self.es.vt >= (7, 14):
             headers.append(("X-elastic-product", "Elasticsearch"))
         if ctype == "json":
             headers.append(("content-type", self.json_ctype()))
@@ -1908,17 +1975,23 @@ class Handler(BaseHTTPRequestHandler):
     def route(self, segs):
         m, n = self.command, len(segs)
         first = segs[0] if segs else ""
+        legacy = self.es.legacy_only
         table = [
             (n == 0, ("GET", "HEAD"), self.info),
             (first == "_fake", ("GET", "PUT", "POST", "DELETE"), self.fake),
             (first == "_bulk" and n == 1, ("POST", "PUT"), lambda: self.bulk(None)),
             (n == 2 and segs[1] == "_bulk", ("POST", "PUT"), lambda: self.bulk(segs[0])),
-            (first == "_index_template" and n == 1, ("GET",), lambda: self.get_templates(None, False)),
-            (first == "_index_template" and n == 2, ("GET", "HEAD", "PUT", "POST", "DELETE"),
+            # Composable templates came with 7.8: before, no handler knows these paths.
+            (first == "_index_template" and n == 1 and not legacy, ("GET",), lambda: self.get_templates(None, False)),
+            (first == "_index_template" and n == 2 and not legacy, ("GET", "HEAD", "PUT", "POST", "DELETE"),
              lambda: self.template(segs[1], False)),
-            (first == "_component_template" and n == 1, ("GET",), lambda: self.get_templates(None, True)),
-            (first == "_component_template" and n == 2, ("GET", "HEAD", "PUT", "POST", "DELETE"),
+            (first == "_component_template" and n == 1 and not legacy, ("GET",),
+             lambda: self.get_templates(None, True)),
+            (first == "_component_template" and n == 2 and not legacy, ("GET", "HEAD", "PUT", "POST", "DELETE"),
              lambda: self.template(segs[1], True)),
+            (first == "_template" and n == 1, ("GET",), lambda: self.get_legacy_templates(None)),
+            (first == "_template" and n == 2, ("GET", "HEAD", "PUT", "POST", "DELETE"),
+             lambda: self.legacy_template(segs[1])),
             (first == "_mapping" and n == 1, ("GET",), lambda: self.get_mapping(None)),
             (n == 2 and segs[1] == "_mapping", ("GET", "PUT", "POST"), lambda: self.mapping(segs[0])),
             (n == 2 and segs[1] == "_settings", ("GET",), lambda: self.get_index(segs[0], "settings")),
@@ -1951,20 +2024,28 @@ class Handler(BaseHTTPRequestHandler):
     def info(self):
         es = self.es
         if es.flavour == "opensearch":
+            lucene = {1: "8.10.1", 2: "9.7.0"}.get(es.vt[0], "10.1.0")
             version = {"distribution": "opensearch", "number": es.version, "build_type": "tar",
                        "build_hash": "fake000000000000000000000000000000000000",
                        "build_date": "2023-10-13T02:55:55.511945994Z", "build_snapshot": False,
-                       "lucene_version": "9.7.0", "minimum_wire_compatibility_version": "7.10.0",
-                       "minimum_index_compatibility_version": "7.0.0"}
+                       "lucene_version": lucene,
+                       "minimum_wire_compatibility_version": "7.10.0" if es.vt[0] < 3 else "2.19.0",
+                       "minimum_index_compatibility_version": "7.0.0" if es.vt[0] < 3 else "2.0.0"}
+            if es.os_compat:
+                version["number"] = "7.10.2"
+                if es.os_compat == "bare":
+                    del version["distribution"]
             tagline = "The OpenSearch Project: https://opensearch.org/"
         else:
-            lucene = {7: "8.11.1"}.get(es.major, "9.8.0")
+            lucene = {6: "7.7.3", 7: "8.11.1", 8: "9.8.0"}.get(es.major, "10.1.0")
+            wire = {6: "5.6.0", 7: "6.8.0", 8: "7.17.0"}.get(es.major, "8.18.0")
+            index_compat = {6: "5.0.0", 7: "6.0.0-beta1", 8: "7.0.0"}.get(es.major, "8.0.0")
             version = {"number": es.version, "build_flavor": "default", "build_type": "docker",
                        "build_hash": "fake000000000000000000000000000000000000",
                        "build_date": "2023-11-04T10:04:57.184859352Z", "build_snapshot": False,
                        "lucene_version": lucene,
-                       "minimum_wire_compatibility_version": "7.17.0" if es.major >= 8 else "6.8.0",
-                       "minimum_index_compatibility_version": "7.0.0" if es.major >= 8 else "6.0.0-beta1"}
+                       "minimum_wire_compatibility_version": wire,
+                       "minimum_index_compatibility_version": index_compat}
             tagline = "You Know, for Search"
         self.send(200, {"name": es.node_name, "cluster_name": "fake-es", "cluster_uuid": es.cluster_uuid,
                         "version": version, "tagline": tagline})
@@ -2147,6 +2228,8 @@ class Handler(BaseHTTPRequestHandler):
                 meta["require_alias"] = True
             if meta["_index"] is None:
                 problems.append("index is missing")
+            if es.typed and not meta.get("_type") and not self.params.get("type"):
+                problems.append("type is missing")
             if op in ("update", "delete") and not meta.get("_id"):
                 problems.append("id is missing")
             if meta.get("_id") == "":
@@ -2304,6 +2387,44 @@ class Handler(BaseHTTPRequestHandler):
                               "%s [%s] already exists" % (kind.replace("_", " "), name))
             es.commit([{"t": "ctpl" if component else "tpl", "n": name, "b": body}])
         self.send(200, {"acknowledged": True})
+
+    def legacy_template(self, name):
+        """GET/HEAD/PUT/DELETE _template/<name>: the legacy API (deprecated in 7.8, still in 8 and 9)."""
+        es, m = self.es, self.command
+        with es.lock:
+            if m in ("GET", "HEAD"):
+                if m == "HEAD":
+                    return self.send(200 if any(simple_match(name, n) for n in es.legacy) else 404, b"")
+                return self.get_legacy_templates(name)
+            if m == "DELETE":
+                if name not in es.legacy:
+                    raise EsError(404, "index_template_missing_exception", "index_template [%s] missing" % name)
+                es.commit([{"t": "ltpld", "n": name}])
+                return self.send(200, {"acknowledged": True})
+            self.check_params({"create", "order", "master_timeout", "cause", "timeout"}
+                              | ({"include_type_name"} if es.major < 8 else set()))
+            typed = es.include_type_name(self.params.get("include_type_name"))
+            body = es.validate_legacy_template(name, self.json_body(required=True), typed)
+            if self.params.get("create") in ("", "true") and name in es.legacy:
+                raise EsError(400, "illegal_argument_exception", "index_template [%s] already exists" % name)
+            es.commit([{"t": "ltpl", "n": name, "b": body}])
+        self.send(200, {"acknowledged": True})
+
+    def get_legacy_templates(self, name):
+        es = self.es
+        self.check_params({"flat_settings", "local", "master_timeout"}
+                          | ({"include_type_name"} if es.major < 8 else set()))
+        typed = es.include_type_name(self.params.get("include_type_name"))
+        with es.lock:
+            found = {}
+            for n, t in sorted(es.legacy.items()):
+                if name is None or any(simple_match(p, n) for p in name.split(",")):
+                    t = copy.deepcopy(t)
+                    if typed and t["mappings"]:
+                        t["mappings"] = {"_doc": t["mappings"]}
+                    found[n] = t
+        # ES answers an unknown name with 404 and an empty object.
+        self.send(404 if name is not None and "*" not in name and not found else 200, found)
 
     def get_templates(self, name, component):
         es = self.es
@@ -2527,6 +2648,9 @@ def main(argv=None):
     ap.add_argument("--data", help="journal file: data survives restarts (and SIGKILL)")
     ap.add_argument("--version", help="version to claim (default 8.11.0; 2.11.0 for opensearch)")
     ap.add_argument("--flavour", choices=("elasticsearch", "opensearch"), default="elasticsearch")
+    ap.add_argument("--opensearch-compat", choices=("distribution", "bare"),
+                    help="OpenSearch's compatibility.override_main_response_version: GET / says 7.10.2, with "
+                         "version.distribution (distribution) or without it (bare)")
     ap.add_argument("--faults", help="initial faults: a JSON object, or @FILE")
     ap.add_argument("--seed", type=int, default=1234, help="seed for fault decisions and generated ids")
     ap.add_argument("--log", help="request log file")

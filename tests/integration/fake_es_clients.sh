@@ -96,6 +96,28 @@ check "python client checks against --version 7.17.0" bash -c "
 kill -TERM "$es7_pid"
 wait "$es7_pid" || true
 es7_pid=
+# Every personality logferry serves (tests/integration/es_versions.sh), as the
+# real client sees it: product check, the template API that version has,
+# bulk; OpenSearch (2.x, 3.x, compatibility mode) refused as the client
+# refuses the real one.
+for v in 6.8.23 7.7.1 7.10.2 8.11.0 9.0.0 opensearch:2.11.0 opensearch:3.0.0 opensearch:2.11.0:compat; do
+  rm -f "$tmp/ver.port"
+  IFS=: read -r a b c <<< "$v"
+  if [ "$a" = opensearch ]; then
+    args=(--flavour opensearch --version "$b" ${c:+--opensearch-compat distribution})
+  else
+    args=(--version "$a")
+  fi
+  "$PY" "$FAKE" --port 0 --port-file "$tmp/ver.port" "${args[@]}" 2>> "$tmp/fake.err" &
+  es7_pid=$!
+  check "the $v personality starts" wait_until 15 test -s "$tmp/ver.port"
+  check "python client checks against $v" bash -c "
+    '$PY' '$CLIENT' \$(cat '$tmp/ver.port') version '$v' > '$tmp/ver.out' ||
+      { grep -v '^ok' '$tmp/ver.out'; exit 1; }"
+  kill -TERM "$es7_pid"
+  wait "$es7_pid" || true
+  es7_pid=
+done
 
 # 2. rsyslog's omelasticsearch, bulk mode, daily index from the message's time.
 echo "--- rsyslog omelasticsearch ($("$RSYSLOGD" -v | head -n 1))"

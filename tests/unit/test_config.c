@@ -18,6 +18,7 @@
 #include <stdio.h>
 #include <stdlib.h>
 #include <string.h>
+#include <sys/stat.h>
 #include <unistd.h>
 
 #include "agent_config.h"
@@ -40,6 +41,7 @@ static int teardown(void **state)
 {
     (void)state;
     unlink("t.yml");
+    rmdir("patterns");
     assert_int_equal(chdir("/"), 0);
     rmdir(tmpdir);
     return 0;
@@ -176,6 +178,8 @@ static void test_metric_sets_scalar_and_all(void **state)
 static void test_every_key(void **state)
 {
     (void)state;
+    /* the grammar's pattern directory must exist: loading compiles it */
+    assert_int_equal(mkdir("patterns", 0700), 0);
     struct lf_agent_conf *c = load_ok("agent:\n"
                                       "  name: web01\n"
                                       "  data_dir: /srv/lf/\n"
@@ -186,7 +190,7 @@ static void test_every_key(void **state)
                                       "grammars:\n"
                                       "  kv:\n"
                                       "    expressions: ['%{WORD:k}=%{MYNUM:v:int}', '%{WORD:k}']\n"
-                                      "    patterns_dirs: [/etc/logferry/patterns]\n"
+                                      "    patterns_dirs: [patterns]\n"
                                       "    definitions: {MYNUM: '[0-9]+', OTHER: x}\n"
                                       "    max_line: 64KiB\n"
                                       "    match_limit: 5000\n"
@@ -237,7 +241,7 @@ static void test_every_key(void **state)
     assert_string_equal(g->expressions[0], "%{WORD:k}=%{MYNUM:v:int}");
     assert_string_equal(g->expressions[1], "%{WORD:k}");
     assert_int_equal(g->npatterns_dirs, 1);
-    assert_string_equal(g->patterns_dirs[0], "/etc/logferry/patterns");
+    assert_string_equal(g->patterns_dirs[0], "patterns");
     assert_int_equal(g->ndefinitions, 2);
     assert_string_equal(g->definition_names[0], "MYNUM");
     assert_string_equal(g->definition_regexes[0], "[0-9]+");
@@ -531,13 +535,14 @@ static void test_several_errors_in_file_order(void **state)
 {
     (void)state;
     /* Found in table order, reported in file order. */
-    load_fails("output:\n  type: x\ninputs:\n  metrics:\n    interval: x\nagent:\n  name: [x]\n"
-               "bogus: 1\n",
-               "t.yml:2:9: output.type: expected one of file, stdout, elasticsearch, kafka, got 'x'\n"
-               "t.yml:5:15: inputs.metrics.interval: expected a duration like 10s, 500ms, 2m or "
-               "1h, got 'x'\n"
-               "t.yml:7:9: agent.name: expected a string, got a list\n"
-               "t.yml:8:1: unknown key 'bogus' (allowed: agent, grammars, inputs, output)\n");
+    load_fails(
+        "output:\n  type: x\ninputs:\n  metrics:\n    interval: x\nagent:\n  name: [x]\n"
+        "bogus: 1\n",
+        "t.yml:2:9: output.type: expected one of file, stdout, elasticsearch, kafka, got 'x'\n"
+        "t.yml:5:15: inputs.metrics.interval: expected a duration like 10s, 500ms, 2m or "
+        "1h, got 'x'\n"
+        "t.yml:7:9: agent.name: expected a string, got a list\n"
+        "t.yml:8:1: unknown key 'bogus' (allowed: agent, grammars, inputs, output)\n");
 }
 
 /* ---- environment ------------------------------------------------------- */

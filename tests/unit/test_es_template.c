@@ -635,6 +635,68 @@ static void test_sampler_fields_are_declared(void **state)
     rmdir(dir);
 }
 
+/* The legacy body: typeless for 7.0-7.7, wrapped in _doc for 6.8; _meta in
+ * the mapping with a fingerprint that follows patterns, order, type and
+ * mapping; the same mapping keys as the composable body. */
+static void test_legacy_body(void **state)
+{
+    (void)state;
+    struct lf_es_template *t = lf_es_template_create();
+    assert_int_equal(lf_es_template_add_builtin(t), 0);
+    struct lf_buf plain, typed, comp, other;
+    lf_buf_init(&plain, 1 << 20);
+    lf_buf_init(&typed, 1 << 20);
+    lf_buf_init(&comp, 1 << 20);
+    lf_buf_init(&other, 1 << 20);
+    assert_int_equal(lf_es_template_write_legacy(t, "logs-*", 206, NULL, &plain), 0);
+    assert_int_equal(lf_es_template_write_legacy(t, "logs-*", 206, "_doc", &typed), 0);
+    assert_int_equal(lf_es_template_write_legacy(t, "logs-*", 207, NULL, &other), 0);
+    assert_int_equal(lf_es_template_write(t, "logs-*", 206, &comp), 0);
+    json_error_t jerr;
+    json_t *p = json_loads(plain.data, 0, &jerr), *ty = json_loads(typed.data, 0, &jerr),
+           *c = json_loads(comp.data, 0, &jerr), *o = json_loads(other.data, 0, &jerr);
+    assert_non_null(p);
+    assert_non_null(ty);
+    assert_non_null(c);
+    assert_non_null(o);
+    /* only the keys a legacy template has */
+    assert_int_equal(json_object_size(p), 3);
+    assert_int_equal(json_integer_value(json_object_get(p, "order")), 206);
+    assert_string_equal(json_string_value(json_array_get(json_object_get(p, "index_patterns"), 0)),
+                        "logs-*");
+    json_t *pm = json_object_get(p, "mappings");
+    json_t *tm = json_object_get(json_object_get(ty, "mappings"), "_doc");
+    assert_int_equal(json_object_size(json_object_get(ty, "mappings")), 1);
+    assert_non_null(tm);
+    json_t *cm = json_object_get(json_object_get(c, "template"), "mappings");
+    /* the mapping is the composable one's, plus _meta */
+    json_t *pm2 = json_deep_copy(pm);
+    json_object_del(pm2, "_meta");
+    assert_true(json_equal(pm2, cm));
+    json_decref(pm2);
+    json_t *meta = json_object_get(pm, "_meta");
+    assert_string_equal(json_string_value(json_object_get(meta, "managed_by")), "logferry");
+    const char *fp = json_string_value(json_object_get(meta, "fingerprint")),
+               *fpt =
+                   json_string_value(json_object_get(json_object_get(tm, "_meta"), "fingerprint")),
+               *fpo = json_string_value(json_object_get(
+                   json_object_get(json_object_get(o, "mappings"), "_meta"), "fingerprint"));
+    assert_int_equal(strlen(fp), 16);
+    assert_string_not_equal(fp, fpt);
+    assert_string_not_equal(fp, fpo);
+    assert_int_equal(lf_es_template_write_legacy(t, "", 1, NULL, &plain), LF_EINVAL);
+    assert_int_equal(lf_es_template_write_legacy(t, "x-*", -1, NULL, &plain), LF_EINVAL);
+    json_decref(p);
+    json_decref(ty);
+    json_decref(c);
+    json_decref(o);
+    lf_buf_free(&plain);
+    lf_buf_free(&typed);
+    lf_buf_free(&comp);
+    lf_buf_free(&other);
+    lf_es_template_destroy(t);
+}
+
 int main(void)
 {
     const struct CMUnitTest tests[] = {
@@ -647,6 +709,7 @@ int main(void)
         cmocka_unit_test(test_fingerprint_follows_content),
         cmocka_unit_test(test_limits_and_arguments),
         cmocka_unit_test(test_sampler_fields_are_declared),
+        cmocka_unit_test(test_legacy_body),
     };
     return cmocka_run_group_tests(tests, NULL, NULL);
 }

@@ -873,7 +873,7 @@ static void test_config_section(void **state)
                   err, sizeof(err));
     assert_null(c);
     assert_string_equal(
-        err, "10:15: output.kafka.brokers[0]: expected one broker per item, host:port, got "
+        err, "10:15: output.kafka.brokers[0]: expected one broker per item, host:port with a port from 1 to 65535, got "
              "'a:1,b:2'\n"
              "11:12: output.kafka.topic: with index prefix 'we!rd', 'logs-%{prefix}' is not a "
              "valid topic name (1 to 249 of letters, digits, '.', '_' and '-')\n"
