@@ -939,6 +939,14 @@ static void sweep_all(struct files_input *fi, int64_t now)
 /* When the files need a run. While the pipeline refuses events nothing is
  * due before the retry (an acknowledgement wakes the input sooner): a
  * blocked input sleeps, it does not poll. */
+/* Refused, and the output has not taken the refused batch since: once it
+ * has (it acknowledged documents and made room), reading goes on at once
+ * instead of after the retry, or a healthy cluster would idle. */
+static bool still_blocked(struct files_input *fi)
+{
+    return fi->blocked && lf_pipeline_waiting(fi->t.pipe);
+}
+
 static int64_t files_due(struct files_input *fi, int64_t now)
 {
     int64_t d = -1;
@@ -948,7 +956,7 @@ static int64_t files_due(struct files_input *fi, int64_t now)
             d = now;
         d = earliest(d, lf_tail_file_deadline(f));
     }
-    if (fi->blocked && d >= 0 && d < fi->blocked_until)
+    if (still_blocked(fi) && d >= 0 && d < fi->blocked_until)
         d = fi->blocked_until;
     return d;
 }
@@ -996,7 +1004,7 @@ static int files_run(struct lf_input *in, int64_t now)
     /* Blocked, nothing is driven before the retry or an acknowledgement:
      * a run then costs no system call but what is due (a rescan, the tick,
      * a registry save). */
-    bool drive_now = !fi->blocked || woken || now >= fi->blocked_until;
+    bool drive_now = !still_blocked(fi) || woken || now >= fi->blocked_until;
     if (fi->ifd >= 0 && (!fi->paused || drive_now))
         read_events(fi, now);
     if (now >= fi->next_rescan)
