@@ -132,14 +132,10 @@ static struct lf_output *create_es_output(struct agent *a, char *err, size_t err
 {
     const struct lf_agent_conf *c = a->conf;
     const char *prefixes[258];
-    const char *grammar_names[258];
-    for (size_t i = 0; i < c->ngrammars && i < 258; i++)
-        grammar_names[i] = c->grammars[i].name;
     const lf_grok **groks;
     const char **names;
     size_t ngroks;
-    if (lf_parser_groks_of(a->parsers, grammar_names, c->ngrammars < 258 ? c->ngrammars : 258,
-                           &groks, &names, &ngroks)) {
+    if (lf_parser_groks_of(a->parsers, c->grammars, c->ngrammars, &groks, &names, &ngroks)) {
         snprintf(err, errlen, "out of memory");
         return NULL;
     }

@@ -125,7 +125,7 @@ static int write_template(const struct template_source *src, const char *prefix,
     const lf_grok **all = NULL;
     const char **all_names = NULL;
     size_t nall = 0;
-    if (!rc && lf_parser_groks_of(parsers, names, n, &all, &all_names, &nall))
+    if (!rc && lf_parser_groks_of(parsers, src->grammars, n, &all, &all_names, &nall))
         rc = LF_ENOMEM;
     if (!rc && !(t = lf_es_template_for_grammars(all, all_names, nall, errbuf, ERRBUF_SIZE)))
         rc = LF_ENOMEM;

@@ -297,8 +297,9 @@ size_t lf_parser_groks(struct lf_parser *p, const lf_grok **out, size_t max)
     return n;
 }
 
-int lf_parser_groks_of(struct lf_parser *const *parsers, const char *const *names, size_t n,
-                       const lf_grok ***groks_out, const char ***names_out, size_t *count)
+int lf_parser_groks_of(struct lf_parser *const *parsers, const struct lf_grammar_conf *grammars,
+                       size_t n, const lf_grok ***groks_out, const char ***names_out,
+                       size_t *count)
 {
     size_t total = 0;
     for (size_t i = 0; i < n; i++)
@@ -316,7 +317,7 @@ int lf_parser_groks_of(struct lf_parser *const *parsers, const char *const *name
             continue;
         size_t m = lf_parser_groks(parsers[i], groks + k, total - k);
         for (size_t j = 0; j < m && k < total; j++)
-            gnames[k++] = names[i];
+            gnames[k++] = grammars[i].name;
     }
     *groks_out = groks;
     *names_out = gnames;

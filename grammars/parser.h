@@ -94,11 +94,13 @@ const lf_grok *lf_parser_grok(const struct lf_parser *p);
  * now if they were not): the index template maps all their fields. Fills up
  * to max and returns how many there are. */
 size_t lf_parser_groks(struct lf_parser *p, const lf_grok **out, size_t max);
-/* lf_parser_groks of each of parsers[0..n) (NULL entries: none) in two
- * arrays the caller frees: the grammars and, parallel, names[i] of the
- * parser each came from. Returns 0 or LF_ENOMEM. */
-int lf_parser_groks_of(struct lf_parser *const *parsers, const char *const *names, size_t n,
-                       const lf_grok ***groks_out, const char ***names_out, size_t *count);
+/* lf_parser_groks of each of parsers[0..n) (NULL entries: none), made
+ * from grammars[0..n), in two arrays the caller frees: the grammars and,
+ * parallel, the name of the grammar each came from. Returns 0 or
+ * LF_ENOMEM. */
+int lf_parser_groks_of(struct lf_parser *const *parsers, const struct lf_grammar_conf *grammars,
+                       size_t n, const lf_grok ***groks_out, const char ***names_out,
+                       size_t *count);
 /* Reads an ISO 8601 or syslog time the way parsed lines' timestamps are
  * read (zone, year); returns 1 with ms since the epoch, or 0. */
 int lf_parser_parse_time(struct lf_parser *p, const char *s, size_t n, int64_t *ms);

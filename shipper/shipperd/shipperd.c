@@ -720,14 +720,10 @@ static int create_output(struct shipper *s, char *err, size_t errlen)
     for (size_t i = 0; i < c->nindex_prefixes && n < 66; i++)
         if (strcmp(c->index_prefixes[i], c->index) != 0)
             prefixes[n++] = c->index_prefixes[i];
-    const char *grammar_names[258];
-    for (size_t i = 0; i < c->ngrammars && i < 258; i++)
-        grammar_names[i] = c->grammars[i].name;
     const lf_grok **groks;
     const char **names;
     size_t ngroks;
-    if (lf_parser_groks_of(s->parsers, grammar_names, c->ngrammars < 258 ? c->ngrammars : 258,
-                           &groks, &names, &ngroks)) {
+    if (lf_parser_groks_of(s->parsers, c->grammars, c->ngrammars, &groks, &names, &ngroks)) {
         snprintf(err, errlen, "out of memory");
         return -1;
     }
