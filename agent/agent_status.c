@@ -10,6 +10,7 @@
  */
 #define _POSIX_C_SOURCE 200809L
 #include "agent_status.h"
+#include "output_status.h"
 #include "status_server.h"
 
 #include <jansson.h>
@@ -94,45 +95,25 @@ void lf_agent_status_destroy(struct lf_agent_status *st)
     free(st);
 }
 
-/* A Prometheus label value: backslash, quote and newline escaped. */
-static void label(struct lf_buf *b, const char *s)
-{
-    for (; *s; s++) {
-        if (*s == '\\' || *s == '"')
-            lf_buf_putc(b, '\\'), lf_buf_putc(b, *s);
-        else if (*s == '\n')
-            lf_buf_puts(b, "\\n");
-        else
-            lf_buf_putc(b, *s);
-    }
-}
-
 static void metric_head(struct lf_buf *b, const char *name, const char *type, const char *help)
 {
-    lf_buf_printf(b, "# HELP %s %s\n# TYPE %s %s\n", name, help, name, type);
+    lf_prom_family(b, name, type, help);
 }
 
 static void metric_input(struct lf_buf *b, const char *name, const char *input, uint64_t v)
 {
     lf_buf_printf(b, "%s{input=\"", name);
-    label(b, input);
+    lf_prom_label(b, input);
     lf_buf_printf(b, "\"} %llu\n", (unsigned long long)v);
-}
-
-static void metric_output(struct lf_buf *b, const char *name, const char *output, double v)
-{
-    lf_buf_printf(b, "%s{output=\"", name);
-    label(b, output);
-    lf_buf_printf(b, "\"} %.17g\n", v);
 }
 
 static void metric_file(struct lf_buf *b, const char *name, const char *input, const char *path,
                         uint64_t v)
 {
     lf_buf_printf(b, "%s{input=\"", name);
-    label(b, input);
+    lf_prom_label(b, input);
     lf_buf_puts(b, "\",path=\"");
-    label(b, path);
+    lf_prom_label(b, path);
     lf_buf_printf(b, "\"} %llu\n", (unsigned long long)v);
 }
 
@@ -154,26 +135,6 @@ static const struct {
     {"logferry_input_truncated_total", "lines cut at max_line",
      offsetof(struct lf_input_counters, truncated)},
     {"logferry_input_errors_total", "read errors", offsetof(struct lf_input_counters, errors)},
-};
-
-static const struct {
-    const char *name, *help;
-    size_t offset;
-} output_counters[] = {
-    {"logferry_output_submitted_total", "documents handed to the output",
-     offsetof(struct lf_output_counters, submitted)},
-    {"logferry_output_acked_total", "documents the server took",
-     offsetof(struct lf_output_counters, acked)},
-    {"logferry_output_failed_total", "documents refused for good (dead letters)",
-     offsetof(struct lf_output_counters, failed)},
-    {"logferry_output_retried_total", "documents sent again",
-     offsetof(struct lf_output_counters, retried)},
-    {"logferry_output_spooled_total", "documents written to the spool",
-     offsetof(struct lf_output_counters, spooled)},
-    {"logferry_output_dropped_total", "spooled documents dropped unread (when_full: drop_oldest)",
-     offsetof(struct lf_output_counters, dropped)},
-    {"logferry_output_bytes_total", "document bytes handed to the output",
-     offsetof(struct lf_output_counters, bytes)},
 };
 
 #define COUNTER(ptr, off) (*(const uint64_t *)((const char *)(ptr) + (off)))
@@ -311,34 +272,7 @@ void lf_agent_status_update(struct lf_agent_status *st, const struct lf_agent_vi
         st->behind_since_ms = now;
 
     json_t *jo = json_object();
-    json_object_set_new(jo, "type", json_string(v->output_name));
-    for (size_t k = 0; k < sizeof(output_counters) / sizeof(output_counters[0]); k++) {
-        const char *name = output_counters[k].name;
-        uint64_t value = COUNTER(v->output_totals, output_counters[k].offset);
-        metric_head(m, name, "counter", output_counters[k].help);
-        metric_output(m, name, v->output_name, (double)value);
-        char key[32];
-        const char *n = name + strlen("logferry_output_");
-        snprintf(key, sizeof(key), "%.*s", (int)(strlen(n) - strlen("_total")), n);
-        json_object_set_new(jo, key, json_integer((json_int_t)value));
-    }
-    double answer_age = os.last_answer_ms ? (double)(now - os.last_answer_ms) / 1000.0 : -1;
-    metric_head(m, "logferry_output_pending", "gauge", "documents not acknowledged yet");
-    metric_output(m, "logferry_output_pending", v->output_name, (double)v->output_pending);
-    metric_head(m, "logferry_output_available", "gauge", "1 when the server takes documents");
-    metric_output(m, "logferry_output_available", v->output_name, os.available);
-    metric_head(m, "logferry_output_spool_bytes", "gauge", "spooled bytes not delivered yet");
-    metric_output(m, "logferry_output_spool_bytes", v->output_name, (double)os.spool_bytes);
-    metric_head(m, "logferry_output_last_answer_age_seconds", "gauge",
-                "since the server last answered (-1: never)");
-    metric_output(m, "logferry_output_last_answer_age_seconds", v->output_name, answer_age);
-    json_object_set_new(jo, "pending", json_integer((json_int_t)v->output_pending));
-    json_object_set_new(jo, "available", json_boolean(os.available));
-    if (!os.available)
-        json_object_set_new(jo, "unavailable_for_s",
-                            json_real((double)(now - os.unavailable_since_ms) / 1000.0));
-    json_object_set_new(jo, "last_answer_age_s", json_real(answer_age));
-    json_object_set_new(jo, "spool_bytes", json_integer((json_int_t)os.spool_bytes));
+    lf_output_status_write(m, jo, v->out, v->output_totals, v->output_pending, &os, now);
     json_object_set_new(jo, "reading_waits", json_boolean(v->reading_waits));
 
     char why[256];

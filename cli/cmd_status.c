@@ -8,6 +8,7 @@
 #define _POSIX_C_SOURCE 200809L
 #include "agent_config.h"
 #include "cli.h"
+#include "shipper_config.h"
 #include "status_server.h"
 
 #include <curl/curl.h>
@@ -20,8 +21,9 @@
 
 static void usage(FILE *out)
 {
-    fprintf(out, "usage: logferry status [-c FILE | --listen ADDR] [--json]\n"
+    fprintf(out, "usage: logferry status [--shipper] [-c FILE | --listen ADDR] [--json | --health]\n"
                  "  -c, --config FILE  the agent's configuration (default /etc/logferry/agent.yml)\n"
+                 "  --shipper          ask a shipper (default config /etc/logferry/shipper.yml)\n"
                  "  --listen ADDR      the endpoint itself: a unix socket path or HOST:PORT\n"
                  "  --json             print the /status document as the agent gives it\n"
                  "  --health           print /health; exit 0 when healthy, 1 when not\n");
@@ -115,6 +117,19 @@ static void print_status(const json_t *doc)
                    b1);
         }
     }
+    const json_t *parts = json_object_get(doc, "partitions");
+    if (parts)
+        printf("consumed %lld, lag %lld over %zu partition%s\n", (long long)num(doc, "consumed"),
+               (long long)num(doc, "lag"), json_array_size(parts),
+               json_array_size(parts) == 1 ? "" : "s");
+    json_array_foreach(parts, i, in) {
+        printf("  %s/%lld: consumed %lld, indexed %lld, in flight %lld, committed %lld, lag %lld%s\n",
+               json_string_value(json_object_get(in, "topic")), (long long)num(in, "partition"),
+               (long long)num(in, "consumed"), (long long)num(in, "indexed"),
+               (long long)num(in, "in_flight"), (long long)num(in, "committed"),
+               (long long)num(in, "lag"),
+               json_is_true(json_object_get(in, "paused")) ? " (paused)" : "");
+    }
     double age = json_real_value(json_object_get(out, "last_answer_age_s"));
     printf("output %s: %s", json_string_value(json_object_get(out, "type")),
            json_is_true(json_object_get(out, "available")) ? "available" : "UNAVAILABLE");
@@ -145,6 +160,17 @@ static void print_catch_up(const json_t *a, const json_t *b)
     double behind = (double)num(b, "bytes_behind") + (double)num(ob, "spool_bytes");
     if (dt <= 0)
         return;
+    if (json_object_get(b, "partitions")) { /* a shipper: its lag is in messages */
+        double lag = (double)num(b, "lag");
+        if (lag <= 0)
+            printf("caught up (%.0f documents/s acknowledged)\n", docs / dt);
+        else if (docs <= 0)
+            printf("%.0f messages to catch up; nothing acknowledged in the last %.1f s\n", lag, dt);
+        else
+            printf("%.0f messages to catch up at %.0f documents/s: about %.0f s\n", lag,
+                   docs / dt, lag / (docs / dt));
+        return;
+    }
     char b1[32];
     human_bytes(b1, sizeof(b1), behind);
     if (behind <= 0) {
@@ -165,10 +191,11 @@ int lf_cmd_status(int argc, char **argv)
                                          {"listen", required_argument, NULL, 'l'},
                                          {"json", no_argument, NULL, 'j'},
                                          {"health", no_argument, NULL, 'H'},
+                                         {"shipper", no_argument, NULL, 's'},
                                          {"help", no_argument, NULL, 'h'},
                                          {NULL, 0, NULL, 0}};
-    const char *config = "/etc/logferry/agent.yml", *listen = NULL;
-    bool as_json = false, health = false;
+    const char *config = NULL, *listen = NULL;
+    bool as_json = false, health = false, shipper = false;
     int c;
     while ((c = getopt_long(argc, argv, "c:h", opts, NULL)) != -1) {
         switch (c) {
@@ -176,6 +203,7 @@ int lf_cmd_status(int argc, char **argv)
         case 'l': listen = optarg; break;
         case 'j': as_json = true; break;
         case 'H': health = true; break;
+        case 's': shipper = true; break;
         case 'h': usage(stdout); return LF_EXIT_OK;
         default: usage(stderr); return LF_EXIT_USAGE;
         }
@@ -184,25 +212,32 @@ int lf_cmd_status(int argc, char **argv)
         usage(stderr);
         return LF_EXIT_USAGE;
     }
-    struct lf_agent_conf *conf = NULL;
+    if (!config)
+        config = shipper ? "/etc/logferry/shipper.yml" : "/etc/logferry/agent.yml";
     char path[4096];
     if (!listen) {
         char err[8192];
         unsigned nerr = 0;
-        conf = lf_agent_conf_load(config, err, sizeof(err), &nerr);
-        if (!conf) {
+        const char *at = NULL, *dir = NULL;
+        struct lf_agent_conf *ac = NULL;
+        struct lf_shipper_conf *sc = NULL;
+        if (shipper && (sc = lf_shipper_conf_load(config, err, sizeof(err), &nerr)))
+            at = sc->status_listen, dir = sc->data_dir;
+        else if (!shipper && (ac = lf_agent_conf_load(config, err, sizeof(err), &nerr)))
+            at = ac->status_listen, dir = ac->data_dir;
+        if (!ac && !sc) {
             fprintf(stderr, "%slogferry status: cannot read %s\n", err, config);
             return LF_EXIT_FAILURE;
         }
-        if (conf->status_listen) {
-            snprintf(path, sizeof(path), "%s", conf->status_listen);
-        } else {
-            snprintf(path, sizeof(path), "%s/status.sock", conf->data_dir);
-        }
-        lf_agent_conf_free(conf);
+        if (at)
+            snprintf(path, sizeof(path), "%s", at);
+        else
+            snprintf(path, sizeof(path), "%s/status.sock", dir);
+        lf_agent_conf_free(ac);
+        lf_shipper_conf_free(sc);
         if (strcmp(path, "off") == 0) {
-            fprintf(stderr, "logferry status: %s turns the status endpoint off "
-                            "(agent.status_listen)\n", config);
+            fprintf(stderr, "logferry status: %s turns the status endpoint off (%s.status_listen)\n",
+                    config, shipper ? "shipper" : "agent");
             return LF_EXIT_FAILURE;
         }
         listen = path;

@@ -38,6 +38,8 @@ struct lf_shipper_conf {
     uint64_t shutdown_timeout_ms;
     uint64_t commit_interval_ms;
     uint64_t stats_interval_ms;
+    char *status_listen; /* NULL: <data_dir>/status.sock */
+    uint64_t unhealthy_after_ms;
 
     struct lf_grammar_conf *grammars;
     size_t ngrammars;

@@ -9,6 +9,7 @@
 #include "shipper_config.h"
 #include "kafka_common.h"
 #include "lf_config.h"
+#include "status_server.h"
 
 #include <limits.h>
 #include <stdio.h>
@@ -78,6 +79,22 @@ static const struct lf_conf_key shipper_keys[] = {
      .def = "60s",
      .max = 24 * HOUR,
      .doc = "how often counters and lag per partition are logged; 0: only at exit"},
+    {.name = "status_listen",
+     .type = LF_CONF_STRING,
+     .offset = C(status_listen),
+     .def_doc = "`<data_dir>/status.sock`",
+     .check = lf_status_listen_check,
+     .doc = "where the status endpoint (`/metrics` with each partition's lag, `/status`, "
+            "`/health`; `logferry status --shipper`) listens: a unix socket path, a loopback "
+            "`HOST:PORT`, or `off`"},
+    {.name = "unhealthy_after",
+     .type = LF_CONF_DURATION,
+     .offset = C(unhealthy_after_ms),
+     .def = "10s",
+     .min = 1000,
+     .max = HOUR,
+     .doc = "`/health` answers 503 once Elasticsearch has been unavailable, or consumption held "
+            "back without any acknowledgement, for this long"},
     {.name = NULL}};
 
 static const struct lf_conf_key kafka_keys[] = {

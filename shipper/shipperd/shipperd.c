@@ -29,6 +29,7 @@
  */
 #define _GNU_SOURCE
 #include "shipperd.h"
+#include "shipper_status.h"
 #include "es_conf.h"
 #include "kafka_common.h"
 #include "kafka_msg.h"
@@ -68,6 +69,7 @@ struct part {
     int64_t next_offset; /* offset expected next, to see gaps; -1: unknown */
     uint64_t skipped;    /* offsets Kafka did not deliver (retention, compaction) */
     uint64_t consumed, indexed, failed;
+    int64_t hi_asked; /* the high watermark the broker last told, or -1 */
 };
 
 struct shipper {
@@ -85,6 +87,9 @@ struct shipper {
     bool paused_all;    /* the output refused batches for HOLD_MAX_MS */
     int64_t refused_ms; /* when the output began refusing (monotonic), 0 */
     bool stopping;
+    struct lf_shipper_status *status; /* NULL: off or could not start */
+    struct lf_shipper_part_view *part_views;
+    size_t part_views_cap;
     int64_t next_commit_ms, next_stats_ms;
     uint64_t consumed, commits, commit_errors, rebalances;
     struct part *last; /* lookup cache */
@@ -121,6 +126,7 @@ static struct part *part_new(struct shipper *s, const char *topic, int32_t parti
     p->partition = partition;
     p->resume_at = -1;
     p->committed = -1;
+    p->hi_asked = -1;
     p->next_offset = -1;
     p->next = s->parts;
     s->parts = p;
@@ -528,7 +534,7 @@ static void consume(struct shipper *s)
  * where the pause left it, however much was produced since, so the broker
  * is asked, within what is left of *budget_ms (the loop waits meanwhile, at
  * most once per stats line and only while partitions are paused). */
-static int64_t high_watermark(struct shipper *s, const struct part *p, int64_t *budget_ms)
+static int64_t high_watermark(struct shipper *s, struct part *p, int64_t *budget_ms)
 {
     int64_t lo = -1, hi = -1;
     if ((p->paused || s->paused_all) && *budget_ms > 0) {
@@ -537,11 +543,58 @@ static int64_t high_watermark(struct shipper *s, const struct part *p, int64_t *
             s->rk, p->topic, p->partition, &lo, &hi, (int)*budget_ms);
         *budget_ms -= lf_now_mono_ms() - t0;
         if (!err)
-            return hi;
+            return p->hi_asked = hi;
         *budget_ms = 0; /* the broker is away: the others would wait too */
     }
     rd_kafka_get_watermark_offsets(s->rk, p->topic, p->partition, &lo, &hi);
-    return hi;
+    return hi > p->hi_asked ? hi : p->hi_asked;
+}
+
+/* Once a second: the view the status endpoint shows. The high watermarks
+ * are librdkafka's cached ones (or the last asked by the stats line for a
+ * paused partition): the loop never waits for the broker here. */
+static void update_status(struct shipper *s, int64_t now)
+{
+    if (!s->status || now < lf_shipper_status_due(s->status))
+        return;
+    size_t n = 0;
+    for (struct part *p = s->parts; p; p = p->next)
+        n += !p->revoked;
+    if (n > s->part_views_cap) {
+        struct lf_shipper_part_view *v = realloc(s->part_views, n * sizeof(*v));
+        if (!v)
+            return; /* the last document stays */
+        s->part_views = v;
+        s->part_views_cap = n;
+    }
+    size_t i = 0;
+    int64_t no_budget = 0;
+    for (struct part *p = s->parts; p; p = p->next) {
+        if (p->revoked)
+            continue;
+        int64_t hi = high_watermark(s, p, &no_budget);
+        int64_t done = part_done_offset(p);
+        if (done < 0)
+            done = p->committed;
+        s->part_views[i++] = (struct lf_shipper_part_view){
+            .topic = p->topic,
+            .partition = p->partition,
+            .consumed = p->consumed,
+            .indexed = p->indexed,
+            .failed = p->failed,
+            .in_flight = lf_ackq_pending(&p->q),
+            .committed = p->committed,
+            .lag = hi >= 0 && done >= 0 ? hi - done : -1,
+            .paused = p->paused || s->paused_all,
+        };
+    }
+    struct lf_shipper_view view = {.out = s->out,
+                                   .pending = lf_output_pending(s->out),
+                                   .parts = s->part_views,
+                                   .nparts = i,
+                                   .consumed = s->consumed,
+                                   .held_back = s->refused_ms != 0};
+    lf_shipper_status_update(s->status, &view, now);
 }
 
 static void log_stats(struct shipper *s, const char *when)
@@ -633,8 +686,11 @@ static int64_t round_once(struct shipper *s)
         s->next_stats_ms = now + (int64_t)s->conf->stats_interval_ms;
     }
     reap_detached(s);
+    update_status(s, now);
 
     int64_t next = now + IDLE_WAIT_MS;
+    if (s->status)
+        next = min_deadline(next, lf_shipper_status_due(s->status));
     next = min_deadline(next, s->next_commit_ms);
     next = min_deadline(next, lf_batcher_due(s->batcher));
     next = min_deadline(next, lf_output_deadline(s->out));
@@ -871,6 +927,11 @@ int lf_shipper_run(const struct lf_shipper_options *opt)
     }
     lf_log(LF_LOG_INFO, "shipper", "running as %s in group %s: %zu topic%s -> %s", s.conf->name,
            s.conf->group, s.conf->ntopics, s.conf->ntopics == 1 ? "" : "s", s.conf->es.hosts[0]);
+    /* After signalfd: the listener's thread inherits the blocked mask. */
+    s.status = lf_shipper_status_create(s.conf->status_listen, s.conf->data_dir,
+                                        s.conf->unhealthy_after_ms, err, sizeof(err));
+    if (!s.status && (!s.conf->status_listen || strcmp(s.conf->status_listen, "off") != 0))
+        lf_log(LF_LOG_WARN, "shipper", "%s; running without it", err);
     lf_notify_ready();
     loop(&s);
     lf_notify_stopping();
@@ -878,6 +939,8 @@ int lf_shipper_run(const struct lf_shipper_options *opt)
     log_stats(&s, "at exit");
     rc = 0;
 out:
+    lf_shipper_status_destroy(s.status);
+    free(s.part_views);
     teardown(&s);
     lf_shipper_conf_free(s.conf);
     return rc;

@@ -152,6 +152,28 @@ if [ -n "$KCAT" ]; then
   check "ids: 50 documents sampled, each under its message's logferry.id" \
     test "$(comm -12 "$tmp/doc_ids" "$tmp/header_ids" | wc -l)" = 50
 fi
+# The shipper's status endpoint: its counters are what Elasticsearch holds.
+ssock=$tmp/shipper/status.sock
+smetric() {
+  curl -sS --max-time 10 --unix-socket "$ssock" http://localhost/metrics |
+    awk -v k="$1" 'index($1, k) == 1 { s += $2; n++ } END { if (n) print s }'
+}
+smetric_is() { [ "$(smetric "$1")" = "$2" ]; }
+check "shipper /metrics: output acked = $total" \
+  wait_until 30 smetric_is 'logferry_output_acked_total{output="elasticsearch"}' "$total"
+check "shipper /metrics: the partitions' indexed add up to $total" \
+  wait_until 30 smetric_is 'logferry_partition_indexed_total{' "$total"
+lags_zero() { # every partition's lag is 0, and there are partitions
+  curl -sS --max-time 10 --unix-socket "$ssock" http://localhost/metrics |
+    awk '$1 ~ /^logferry_partition_lag\{/ { n++; if ($2 != 0) bad++ } END { exit !(n > 0 && !bad) }'
+}
+check "shipper /metrics: lag 0 on every partition" wait_until 30 lags_zero
+check "shipper /health: 200" \
+  sh -c "[ \"\$(curl -s --max-time 10 --unix-socket '$ssock' http://localhost/health)\" = ok ]"
+check "logferry status --shipper: every partition, caught up" \
+  sh -c "'$LOGFERRY' status --shipper -c '$tmp/shipper/shipper.yml' > '$tmp/sstatus.txt' &&
+    grep -q '^consumed $total, lag 0 over [0-9]* partitions' '$tmp/sstatus.txt' &&
+    grep -q '^  logferry/0: consumed' '$tmp/sstatus.txt' && grep -q '^caught up' '$tmp/sstatus.txt'"
 stop "the agent" "$agent_pid"
 agent_pid=
 stop "the shipper" "$ship_pid"
