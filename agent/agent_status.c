@@ -220,8 +220,12 @@ void lf_agent_status_update(struct lf_agent_status *st, const struct lf_agent_vi
 
     uint64_t behind_all = 0;
     size_t nbehind = 0;
-    struct lf_buf files_m;
-    lf_buf_init(&files_m, 64u << 20);
+    /* One buffer per family: the text format wants each family's samples
+     * together, after its HELP and TYPE. */
+    struct lf_buf offsets_m, sizes_m, unmatched_m;
+    lf_buf_init(&offsets_m, 64u << 20);
+    lf_buf_init(&sizes_m, 64u << 20);
+    lf_buf_init(&unmatched_m, 1u << 20);
     for (size_t i = 0; i < v->ninputs; i++) {
         const struct lf_input *in = v->inputs[i];
         json_t *ji = json_object();
@@ -249,23 +253,43 @@ void lf_agent_status_update(struct lf_agent_status *st, const struct lf_agent_vi
                                                     "offset", (json_int_t)x->offset, "size",
                                                     (json_int_t)x->size, "behind",
                                                     (json_int_t)b));
-                metric_file(&files_m, "logferry_file_offset_bytes", in->name, x->path, x->offset);
-                metric_file(&files_m, "logferry_file_size_bytes", in->name, x->path, x->size);
+                metric_file(&offsets_m, "logferry_file_offset_bytes", in->name, x->path, x->offset);
+                metric_file(&sizes_m, "logferry_file_size_bytes", in->name, x->path, x->size);
             }
             behind_all += behind;
             json_object_set_new(ji, "files", jf);
             json_object_set_new(ji, "files_followed", json_integer((json_int_t)total));
             json_object_set_new(ji, "bytes_behind", json_integer((json_int_t)behind));
         }
+        if (in->ops->unmatched) {
+            struct lf_input_path paths[16];
+            size_t total = in->ops->unmatched(in, paths, 16);
+            json_t *ju = json_array();
+            for (size_t k = 0; k < total && k < 16; k++)
+                json_array_append_new(ju, json_pack("{s:s, s:s}", "pattern", paths[k].pattern,
+                                                    "why", paths[k].why));
+            json_object_set_new(ji, "paths_without_files", ju);
+            lf_buf_printf(&unmatched_m, "logferry_input_paths_without_files{input=\"");
+            lf_prom_label(&unmatched_m, in->name);
+            lf_buf_printf(&unmatched_m, "\"} %zu\n", total);
+        }
         json_array_append_new(inputs, ji);
     }
-    if (files_m.len) {
+    if (offsets_m.len) {
         metric_head(m, "logferry_file_offset_bytes", "gauge", "where the next line starts");
+        lf_buf_append(m, offsets_m.data, offsets_m.len);
         metric_head(m, "logferry_file_size_bytes", "gauge",
                     "the file's size at the last look (minus offset: bytes behind)");
-        lf_buf_append(m, files_m.data, files_m.len);
+        lf_buf_append(m, sizes_m.data, sizes_m.len);
     }
-    lf_buf_free(&files_m);
+    if (unmatched_m.len) {
+        metric_head(m, "logferry_input_paths_without_files", "gauge",
+                    "path patterns that lead to no file (the reason is in /status and the log)");
+        lf_buf_append(m, unmatched_m.data, unmatched_m.len);
+    }
+    lf_buf_free(&offsets_m);
+    lf_buf_free(&sizes_m);
+    lf_buf_free(&unmatched_m);
     if (!behind_all)
         st->behind_since_ms = 0;
     else if (!st->behind_since_ms)

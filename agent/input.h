@@ -80,6 +80,7 @@ const char *lf_pipeline_host(const struct lf_pipeline *p);
 struct lf_input;
 
 struct lf_input_file;
+struct lf_input_path;
 
 struct lf_input_ops {
     const char *name;
@@ -108,6 +109,16 @@ struct lf_input_ops {
      * max entries (paths borrowed until the next run) and returns how many
      * there are. */
     size_t (*files)(const struct lf_input *in, struct lf_input_file *out, size_t max);
+    /* Optional: its path patterns that lead to no file, with the reason
+     * that was logged (strings borrowed until the next run). Fills up to
+     * max and returns how many there are. */
+    size_t (*unmatched)(const struct lf_input *in, struct lf_input_path *out, size_t max);
+};
+
+/* A path pattern that leads to no file, and why. */
+struct lf_input_path {
+    const char *pattern;
+    const char *why;
 };
 
 /* A followed file as the status endpoint shows it. */

@@ -1094,6 +1094,21 @@ static size_t files_files(const struct lf_input *in, struct lf_input_file *out, 
     return n;
 }
 
+static size_t files_unmatched(const struct lf_input *in, struct lf_input_path *out, size_t max)
+{
+    const struct files_input *fi = (const struct files_input *)in;
+    size_t n = 0;
+    for (size_t i = 0; fi->path_watch && i < fi->t.conf->npaths; i++) {
+        const struct lf_tail_path_watch *w = &fi->path_watch[i];
+        if (w->said_state == LF_TAIL_PATH_OK)
+            continue;
+        if (n < max)
+            out[n] = (struct lf_input_path){.pattern = fi->t.conf->paths[i], .why = w->why};
+        n++;
+    }
+    return n;
+}
+
 static const struct lf_input_ops files_ops = {
     .name = "files",
     .fd = files_fd,
@@ -1104,6 +1119,7 @@ static const struct lf_input_ops files_ops = {
     .in_flight = files_in_flight,
     .destroy = files_destroy,
     .files = files_files,
+    .unmatched = files_unmatched,
 };
 
 /* ---- creation ------------------------------------------------------------ */

@@ -101,6 +101,11 @@ static void print_status(const json_t *doc)
                json_string_value(json_object_get(in, "name")), (long long)num(in, "read"),
                (long long)num(in, "parsed"), (long long)num(in, "unparsed"),
                (long long)num(in, "acked"));
+        size_t u;
+        const json_t *path;
+        json_array_foreach(json_object_get(in, "paths_without_files"), u, path)
+            printf("  %s: no file: %s\n", json_string_value(json_object_get(path, "pattern")),
+                   json_string_value(json_object_get(path, "why")));
         const json_t *files = json_object_get(in, "files");
         if (!files)
             continue;

@@ -55,7 +55,7 @@ inputs:
   metrics:
     enabled: false
   files:
-    - paths: [$tmp/log/*.log]
+    - paths: [$tmp/log/*.log, $tmp/nodir/*.log]
       start_at: beginning
 output:
   type: elasticsearch
@@ -99,6 +99,24 @@ check "/metrics: content type text/plain version 0.0.4" \
 check "/status is JSON with the output's counters" \
   sh -c "curl -s --unix-socket '$sock' http://localhost/status | $PY -c 'import json,sys; d=json.load(sys.stdin); assert d[\"output\"][\"acked\"] == 2000, d'"
 check "/health: 200 while delivering" health_is 200
+check "/status: a pattern whose directory does not exist, with the reason" \
+  wait_until 30 sh -c "curl -s --unix-socket '$sock' http://localhost/status | $PY -c '
+import json, sys
+paths = json.load(sys.stdin)[\"inputs\"][0][\"paths_without_files\"]
+assert [p[\"pattern\"] for p in paths] == [\"$tmp/nodir/*.log\"], paths
+assert \"$tmp/nodir\" in paths[0][\"why\"], paths'"
+check "/metrics: every family's samples together, after its TYPE line" \
+  sh -c "curl -s --unix-socket '$sock' http://localhost/metrics | $PY -c '
+import sys
+seen, current = set(), None
+for line in sys.stdin:
+    if line.startswith(\"# TYPE \"):
+        current = line.split()[2]
+        assert current not in seen, current
+        seen.add(current)
+    elif not line.startswith(\"#\"):
+        name = line.split(\"{\")[0].split()[0]
+        assert name == current, (name, current)'"
 check "unknown path: 404" sh -c "[ \"\$(curl -s -o /dev/null -w '%{http_code}' --unix-socket '$sock' http://localhost/nope)\" = 404 ]"
 
 # ---- Elasticsearch away: 503 with the reason, status shows the lag ---------
