@@ -6,7 +6,8 @@
 #             version and the composable template API; a refused port, a
 #             6.2.4 (too old), missing credentials (401) each fail the run
 #             with the reason, while the good host is still reported OK;
-#             credentials in a URL are never printed
+#             credentials in a URL are never printed; TLS: an untrusted
+#             certificate fails, with ca_file it is OK
 #   file      the file output: nothing to connect to, directory writable or
 #             not (a read-only parent unless root, a path under a plain file)
 #   kafka     the librdkafka mock cluster (skipped, exit 77, without it): the
@@ -80,6 +81,25 @@ write_agent_config pwfile "[${fake_url[auth]}]" \
 connect pwfile
 check "password_file: exit 0" rc_is pwfile 0
 check "password_file: OK" says pwfile "${fake_url[auth]}/: OK: Elasticsearch 8.11.0"
+
+# TLS: a self-signed server certificate, untrusted without ca_file.
+if command -v openssl > /dev/null; then
+  openssl req -x509 -newkey ec -pkeyopt ec_paramgen_curve:prime256v1 -nodes -days 2 \
+    -subj "/CN=logferry check test" -addext subjectAltName=IP:127.0.0.1 \
+    -keyout "$tmp/server.key" -out "$tmp/server.pem" 2> "$tmp/openssl.err"
+  start_fake tls --version 8.11.0 --tls-cert "$tmp/server.pem" --tls-key "$tmp/server.key"
+  write_agent_config untrusted "[${fake_url[tls]}]"
+  connect untrusted
+  check "TLS, untrusted: exit 1" rc_is untrusted 1
+  check "TLS, untrusted: a certificate problem" grep -qiE "^${fake_url[tls]}/: FAILED: .*certificate" \
+    "$tmp/untrusted/out"
+  write_agent_config trusted "[${fake_url[tls]}]" "    ca_file: $tmp/server.pem"
+  connect trusted
+  check "TLS, ca_file: exit 0" rc_is trusted 0
+  check "TLS, ca_file: OK" says trusted "${fake_url[tls]}/: OK: Elasticsearch 8.11.0"
+else
+  echo "SKIP TLS cases: no openssl"
+fi
 
 # ---- file and stdout ---------------------------------------------------------------
 file_config() { # CASE TYPE DIR
