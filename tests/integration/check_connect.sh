@@ -27,10 +27,12 @@ connect() {
     rc=$?
   echo "$rc" > "$tmp/$case/rc"
   sed "s/^/  $case: /" "$tmp/$case/out"
+  # A failing run exits 1 anyway: a sanitizer's report must not hide there.
+  check "$case: no sanitizer report" not grep -q Sanitizer "$tmp/$case/err"
 }
+not() { ! "$@"; }
 rc_is() { test "$(cat "$tmp/$1/rc")" = "$2"; }
 says() { grep -qF -- "$2" "$tmp/$1/out"; }
-not() { ! "$@"; }
 
 # ---- Elasticsearch -----------------------------------------------------------------
 start_fake es8 --version 8.11.0
