@@ -6,7 +6,8 @@
 #             version and the composable template API; a refused port, a
 #             6.2.4 (too old), missing credentials (401) each fail the run
 #             with the reason, while the good host is still reported OK;
-#             credentials in a URL are never printed; TLS: an untrusted
+#             credentials in a URL are never printed; a web server that
+#             is not Elasticsearch fails; TLS: an untrusted
 #             certificate fails, with ca_file it is OK
 #   file      the file output: nothing to connect to, directory writable or
 #             not (a read-only parent unless root, a path under a plain file)
@@ -83,6 +84,20 @@ write_agent_config pwfile "[${fake_url[auth]}]" \
 connect pwfile
 check "password_file: exit 0" rc_is pwfile 0
 check "password_file: OK" says pwfile "${fake_url[auth]}/: OK: Elasticsearch 8.11.0"
+
+# Not Elasticsearch: a plain web server answering GET / with a page.
+mkdir -p "$tmp/www"
+web_port=$(free_port)
+"$PY" -m http.server --bind 127.0.0.1 --directory "$tmp/www" "$web_port" > /dev/null 2>&1 &
+fake_pid[web]=$!
+wait_until 20 curl -sf -o /dev/null "http://127.0.0.1:$web_port/" || {
+  echo "the web server did not start"
+  exit 1
+}
+write_agent_config web "[http://127.0.0.1:$web_port]"
+connect web
+check "not Elasticsearch: exit 1" rc_is web 1
+check "not Elasticsearch: says so" says web "not Elasticsearch or OpenSearch?"
 
 # TLS: a self-signed server certificate, untrusted without ca_file.
 if command -v openssl > /dev/null; then
