@@ -13,15 +13,11 @@
 #include <stdlib.h>
 #include <string.h>
 
-struct probe {
-    struct lf_http_req req;
-    bool done;
-};
-
+/* The answers are read once every request has finished. */
 static void probe_done(struct lf_http_req *req, void *ctx)
 {
     (void)req;
-    ((struct probe *)ctx)->done = true;
+    (void)ctx;
 }
 
 static const char *api_name(enum lf_es_api api)
@@ -79,8 +75,8 @@ int lf_es_probe(const char *const *hosts, size_t nhosts, const struct lf_http_op
 {
     char err[512];
     struct lf_http_options o = *http;
-    /* A probe waits for a person: no longer than the output's timeout,
-     * and at most 10 s when none is set. */
+    /* As long as the output would wait; someone is waiting, so 10 s when
+     * nothing is set. */
     if (o.timeout_ms <= 0)
         o.timeout_ms = 10000;
     struct lf_http *h = lf_http_create(&o, err, sizeof(err));
@@ -88,7 +84,7 @@ int lf_es_probe(const char *const *hosts, size_t nhosts, const struct lf_http_op
         fprintf(out, "elasticsearch: FAILED: %s\n", err);
         return -1;
     }
-    struct probe *p = calloc(nhosts ? nhosts : 1, sizeof(*p));
+    struct lf_http_req *p = calloc(nhosts ? nhosts : 1, sizeof(*p));
     if (!p) {
         lf_http_destroy(h);
         fprintf(out, "elasticsearch: FAILED: out of memory\n");
@@ -103,8 +99,8 @@ int lf_es_probe(const char *const *hosts, size_t nhosts, const struct lf_http_op
         if (!(urls[i] = malloc(n + 2)))
             break;
         snprintf(urls[i], n + 2, "%.*s/", (int)n, hosts[i]);
-        if (lf_http_start(h, &p[i].req, "GET", urls[i], NULL, 0, NULL, false, probe_done, &p[i]))
-            snprintf(p[i].req.error, sizeof(p[i].req.error), "the request could not be made");
+        if (lf_http_start(h, &p[i], "GET", urls[i], NULL, 0, NULL, false, probe_done, NULL))
+            snprintf(p[i].error, sizeof(p[i].error), "the request could not be made");
     }
     while (ok && lf_http_running(h) > 0)
         if (lf_http_poll(h, 1000))
@@ -117,14 +113,14 @@ int lf_es_probe(const char *const *hosts, size_t nhosts, const struct lf_http_op
             ok = false;
             break;
         }
-        if (!report(urls[i], &p[i].req, out))
+        if (!report(urls[i], &p[i], out))
             ok = false;
     }
     if (!urls)
         fprintf(out, "elasticsearch: FAILED: out of memory\n");
     lf_http_destroy(h);
     for (size_t i = 0; i < nhosts; i++) {
-        lf_http_req_release(&p[i].req);
+        lf_http_req_release(&p[i]);
         if (urls)
             free(urls[i]);
     }
