@@ -121,8 +121,8 @@ int lf_kafka_probe(const char *section, const char *const *brokers, size_t nbrok
     rd_kafka_resp_err_t e = rd_kafka_metadata(rk, 1, NULL, &md, timeout_ms);
     int rc = 0;
     if (e) {
-        fprintf(out, "%s: FAILED: no cluster metadata from the brokers (waited up to %d s): %s\n", section,
-                timeout_ms / 1000, rd_kafka_err2str(e));
+        fprintf(out, "%s: FAILED: no cluster metadata from the brokers (waited up to %d s): %s\n",
+                section, timeout_ms / 1000, rd_kafka_err2str(e));
         rc = -1;
     } else {
         for (int i = 0; i < md->broker_cnt; i++)
