@@ -5,6 +5,11 @@
  * "FILE:LINE:COL: message". Meant for operators before a reload and for
  * configuration management before it ships a file.
  *
+ * `--connect` then reaches what the configuration sends to (or, for the
+ * shipper, reads from), like `filebeat test output`: GET / on each
+ * Elasticsearch host, cluster metadata from the Kafka brokers, whether the
+ * file output's directory is writable. One line per thing reached.
+ *
  * `--print-keys` prints the reference of every key from the same tables the
  * agent reads with (docs/CONFIGURATION.md is made from it).
  *
@@ -17,23 +22,27 @@
 #define _POSIX_C_SOURCE 200809L
 #include "agent_config.h"
 #include "cli.h"
+#include "es_conf.h"
 #include "es_template.h"
 #include "grok.h"
+#include "kafka_common.h"
 #include "lf_config.h"
 #include "parser.h"
 #include "shipper_config.h"
 
+#include <errno.h>
 #include <getopt.h>
 #include <stdbool.h>
 #include <stdio.h>
 #include <stdlib.h>
 #include <string.h>
+#include <unistd.h>
 
 #define ERRBUF_SIZE (256u * 1024)
 
 static void usage(FILE *out)
 {
-    fprintf(out, "usage: logferry check [--shipper] -c FILE\n"
+    fprintf(out, "usage: logferry check [--shipper] [--connect] -c FILE\n"
                  "       logferry check [--shipper] --print-keys[=FORMAT]\n"
                  "       logferry check [--shipper] --print-template PREFIX [-c FILE] [--omprog]\n"
                  "\n"
@@ -43,6 +52,12 @@ static void usage(FILE *out)
                  "FILE:LINE:COL: message and exits 1.\n"
                  "\n"
                  "  -c, --config FILE   the configuration to check\n"
+                 "      --connect       then reach the output (and the shipper's Kafka input):\n"
+                 "                      GET / on each Elasticsearch host (server, version and\n"
+                 "                      template API, or why not), cluster metadata from the\n"
+                 "                      Kafka brokers (brokers, whether the topics exist),\n"
+                 "                      whether the file output's directory is writable; one\n"
+                 "                      line each on stdout, exit 0 only if everything answered\n"
                  "      --print-keys[=FORMAT]\n"
                  "                      print every key, its type, default and meaning as a\n"
                  "                      Markdown table (FORMAT markdown, the default) or as\n"
@@ -209,15 +224,99 @@ static int print_template(const char *path, const char *prefix, bool omprog, boo
     return rc ? LF_EXIT_FAILURE : LF_EXIT_OK;
 }
 
-static int check_file(const char *path, bool shipper)
+/* How long a Kafka probe waits for the cluster's metadata. */
+#define KAFKA_PROBE_TIMEOUT_MS 10000
+
+/* Whether the file output can write into dir: it is writable, or it does
+ * not exist and its nearest existing parent is (the agent creates it). */
+static int probe_dir(const char *dir)
+{
+    if (access(dir, W_OK | X_OK) == 0) {
+        printf("output.file: %s: writable; nothing to connect to\n", dir);
+        return 0;
+    }
+    int e = errno;
+    if (e == ENOENT) {
+        /* The nearest ancestor that exists: "." for a relative name. */
+        char *parent = strdup(dir);
+        if (!parent) {
+            printf("output.file: %s: FAILED: out of memory\n", dir);
+            return -1;
+        }
+        const char *at = parent;
+        for (;;) {
+            char *slash = strrchr(parent, '/');
+            if (!slash) {
+                at = ".";
+                break;
+            }
+            if (slash == parent) {
+                at = "/";
+                break;
+            }
+            *slash = '\0';
+            if (access(parent, F_OK) == 0)
+                break;
+        }
+        bool ok = access(at, W_OK | X_OK) == 0;
+        if (ok)
+            printf("output.file: %s: does not exist yet, can be created in %s; nothing to "
+                   "connect to\n",
+                   dir, at);
+        else
+            printf("output.file: %s: FAILED: does not exist and %s is not writable\n", dir, at);
+        free(parent);
+        return ok ? 0 : -1;
+    }
+    printf("output.file: %s: FAILED: %s\n", dir, strerror(e));
+    return -1;
+}
+
+static int connect_agent(const struct lf_agent_conf *c)
+{
+    switch (c->output_type) {
+    case LF_OUTPUT_STDOUT:
+        printf("output.stdout: nothing to connect to\n");
+        return 0;
+    case LF_OUTPUT_FILE:
+        return probe_dir(c->file_dir);
+    case LF_OUTPUT_ELASTICSEARCH:
+        return lf_es_conf_probe(&c->es, "output.elasticsearch", stdout);
+    case LF_OUTPUT_KAFKA: {
+        const char *topics[] = {c->kafka.topic};
+        return lf_kafka_probe(
+            "output.kafka", (const char *const *)c->kafka.brokers, c->kafka.nbrokers, topics, 1,
+            (const char *const *)c->kafka.prop_names, (const char *const *)c->kafka.prop_values,
+            c->kafka.nprops, KAFKA_PROBE_TIMEOUT_MS, stdout);
+    }
+    }
+    return -1;
+}
+
+static int connect_shipper(const struct lf_shipper_conf *c)
+{
+    int in = lf_kafka_probe("inputs.kafka", (const char *const *)c->brokers, c->nbrokers,
+                            (const char *const *)c->topics, c->ntopics,
+                            (const char *const *)c->prop_names, (const char *const *)c->prop_values,
+                            c->nprops, KAFKA_PROBE_TIMEOUT_MS, stdout);
+    int out = lf_es_conf_probe(&c->es, "output.elasticsearch", stdout);
+    return in || out ? -1 : 0;
+}
+
+static int check_file(const char *path, bool shipper, bool connect)
 {
     struct loaded l;
     if (load(path, shipper, &l))
         return LF_EXIT_FAILURE;
     /* Loading did every check the daemon does at start (grammars too). */
-    unload(&l);
     printf("%s: OK\n", path);
-    return LF_EXIT_OK;
+    int rc = 0;
+    if (connect) {
+        fflush(stdout); /* librdkafka may log to stderr meanwhile */
+        rc = l.agent ? connect_agent(l.agent) : connect_shipper(l.shipper);
+    }
+    unload(&l);
+    return rc ? LF_EXIT_FAILURE : LF_EXIT_OK;
 }
 
 int lf_cmd_check(int argc, char **argv)
@@ -228,11 +327,12 @@ int lf_cmd_check(int argc, char **argv)
         {"print-template", required_argument, NULL, 't'},
         {"omprog", no_argument, NULL, 'o'},
         {"shipper", no_argument, NULL, 's'},
+        {"connect", no_argument, NULL, 'C'},
         {"help", no_argument, NULL, 'h'},
         {NULL, 0, NULL, 0},
     };
     const char *path = NULL, *prefix = NULL;
-    int keys = 0, omprog = 0, shipper = 0, roff = 0, ch;
+    int keys = 0, omprog = 0, shipper = 0, roff = 0, connect = 0, ch;
     optind = 1;
     while ((ch = getopt_long(argc, argv, "c:h", longopts, NULL)) != -1) {
         switch (ch) {
@@ -258,6 +358,9 @@ int lf_cmd_check(int argc, char **argv)
         case 's':
             shipper = 1;
             break;
+        case 'C':
+            connect = 1;
+            break;
         case 'h':
             usage(stdout);
             return LF_EXIT_OK;
@@ -282,6 +385,10 @@ int lf_cmd_check(int argc, char **argv)
         fprintf(stderr, "logferry check: --omprog is for agent configurations\n");
         return LF_EXIT_USAGE;
     }
+    if (connect && (prefix || keys || !path)) {
+        fprintf(stderr, "logferry check: --connect goes with -c FILE alone\n");
+        return LF_EXIT_USAGE;
+    }
     if (prefix)
         return print_template(path, prefix, omprog, shipper);
     if (!path && !keys) {
@@ -291,6 +398,6 @@ int lf_cmd_check(int argc, char **argv)
     }
     int rc = keys ? print_keys(shipper, roff) : LF_EXIT_OK;
     if (rc == LF_EXIT_OK && path)
-        rc = check_file(path, shipper);
+        rc = check_file(path, shipper, connect);
     return rc;
 }

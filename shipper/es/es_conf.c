@@ -434,3 +434,31 @@ done:
     wipe_free(api_key);
     return out;
 }
+
+int lf_es_conf_probe(const struct lf_es_conf *c, const char *section, FILE *out)
+{
+    char err[512];
+    char *password = NULL, *api_key = NULL;
+    int rc = -1;
+    if (c->password_file &&
+        !(password = read_secret(c->password_file, section, "password_file", err, sizeof(err))))
+        fprintf(out, "%s: FAILED: %s\n", section, err);
+    else if (c->api_key_file &&
+             !(api_key = read_secret(c->api_key_file, section, "api_key_file", err, sizeof(err))))
+        fprintf(out, "%s: FAILED: %s\n", section, err);
+    else {
+        struct lf_http_options http = {.ca_file = c->ca_file,
+                                       .cert_file = c->cert_file,
+                                       .key_file = c->key_file,
+                                       .verify = c->verify,
+                                       .username = c->username,
+                                       .password = password ? password : c->password,
+                                       .api_key = api_key ? api_key : c->api_key,
+                                       .connect_timeout_ms = (int64_t)c->connect_timeout_ms,
+                                       .timeout_ms = (int64_t)c->timeout_ms};
+        rc = lf_es_probe((const char *const *)c->hosts, c->nhosts, &http, out);
+    }
+    wipe_free(password);
+    wipe_free(api_key);
+    return rc;
+}

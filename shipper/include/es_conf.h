@@ -13,6 +13,7 @@
 #include <stdbool.h>
 #include <stddef.h>
 #include <stdint.h>
+#include <stdio.h>
 
 /* NULL if s is acceptable as the prefix of daily index names ("syslog" for
  * "syslog-2026.11.21", by Elasticsearch's rules), else what is expected. */
@@ -77,5 +78,17 @@ struct lf_output *lf_es_conf_create_output(const struct lf_es_conf *c, const cha
                                            const char *const *grok_names, size_t ngroks,
                                            size_t batch_docs, size_t batch_bytes, char *err,
                                            size_t errlen);
+
+/*
+ * `logferry check --connect`: GET / on every host of c with its TLS and
+ * credential settings (secrets read from their files), judged as the
+ * output judges it at start; prints one line per host to out (the URL
+ * without credentials, then OK with the server and the template API, or
+ * FAILED with the reason). Returns 0 when every host is usable, else -1.
+ */
+int lf_es_conf_probe(const struct lf_es_conf *c, const char *section, FILE *out);
+/* The same on explicit hosts and settings (es_probe.c). */
+int lf_es_probe(const char *const *hosts, size_t nhosts, const struct lf_http_options *http,
+                FILE *out);
 
 #endif

@@ -20,6 +20,7 @@
 
 #include <librdkafka/rdkafka.h>
 #include <stddef.h>
+#include <stdio.h>
 
 #define LF_KAFKA_HDR_INDEX "logferry.index"
 #define LF_KAFKA_HDR_ID "logferry.id"
@@ -46,5 +47,15 @@ const char *lf_kafka_check_broker(const char *s);
 
 /* Whether a property's value must never be printed (passwords, keys). */
 int lf_kafka_secret_property(const char *name);
+
+/*
+ * `logferry check --connect`: asks the brokers for the cluster's metadata
+ * (waiting up to timeout_ms) with the same properties the daemon uses,
+ * prints each broker and whether each of `topics` exists, one line each,
+ * to out. Returns 0 when the cluster answered and every topic exists.
+ */
+int lf_kafka_probe(const char *section, const char *const *brokers, size_t nbrokers,
+                   const char *const *topics, size_t ntopics, const char *const *names,
+                   const char *const *values, size_t nprops, int timeout_ms, FILE *out);
 
 #endif

@@ -97,3 +97,53 @@ const char *lf_kafka_check_broker(const char *s)
     return *end || errno || port < 1 || port > 65535 || !isdigit((unsigned char)colon[1]) ? why
                                                                                           : NULL;
 }
+
+int lf_kafka_probe(const char *section, const char *const *brokers, size_t nbrokers,
+                   const char *const *topics, size_t ntopics, const char *const *names,
+                   const char *const *values, size_t nprops, int timeout_ms, FILE *out)
+{
+    char err[512];
+    rd_kafka_conf_t *conf = lf_kafka_conf_new(section, brokers, nbrokers, NULL, NULL, 0, names,
+                                              values, nprops, err, sizeof(err));
+    if (!conf) {
+        fprintf(out, "%s: FAILED: %s\n", section, err);
+        return -1;
+    }
+    /* A producer connects nowhere until asked: the metadata request is
+     * the whole probe. */
+    rd_kafka_t *rk = rd_kafka_new(RD_KAFKA_PRODUCER, conf, err, sizeof(err));
+    if (!rk) {
+        rd_kafka_conf_destroy(conf);
+        fprintf(out, "%s: FAILED: %s\n", section, err);
+        return -1;
+    }
+    const struct rd_kafka_metadata *md = NULL;
+    rd_kafka_resp_err_t e = rd_kafka_metadata(rk, 1, NULL, &md, timeout_ms);
+    int rc = 0;
+    if (e) {
+        fprintf(out, "%s: FAILED: no cluster metadata from the brokers (waited up to %d s): %s\n",
+                section, timeout_ms / 1000, rd_kafka_err2str(e));
+        rc = -1;
+    } else {
+        for (int i = 0; i < md->broker_cnt; i++)
+            fprintf(out, "%s: broker %d at %s:%d: OK\n", section, (int)md->brokers[i].id,
+                    md->brokers[i].host, md->brokers[i].port);
+        for (size_t t = 0; t < ntopics; t++) {
+            const struct rd_kafka_metadata_topic *found = NULL;
+            for (int i = 0; i < md->topic_cnt && !found; i++)
+                if (strcmp(md->topics[i].topic, topics[t]) == 0)
+                    found = &md->topics[i];
+            if (found && !found->err)
+                fprintf(out, "%s: topic %s: OK, %d partitions\n", section, topics[t],
+                        found->partition_cnt);
+            else {
+                fprintf(out, "%s: topic %s: FAILED: %s\n", section, topics[t],
+                        found ? rd_kafka_err2str(found->err) : "does not exist on the cluster");
+                rc = -1;
+            }
+        }
+        rd_kafka_metadata_destroy(md);
+    }
+    rd_kafka_destroy(rk);
+    return rc;
+}
