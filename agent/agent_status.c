@@ -64,7 +64,7 @@ struct lf_agent_status *lf_agent_status_create(const char *listen, const char *d
     st->progress_ms = st->started_ms;
     char path[4096];
     if (!listen) {
-        snprintf(path, sizeof(path), "%s/status.sock", data_dir);
+        snprintf(path, sizeof(path), "unix:%s/status.sock", data_dir);
         listen = path;
     }
     if (strcmp(listen, "off") != 0) {

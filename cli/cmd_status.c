@@ -237,7 +237,7 @@ int lf_cmd_status(int argc, char **argv)
         if (at)
             snprintf(path, sizeof(path), "%s", at);
         else
-            snprintf(path, sizeof(path), "%s/status.sock", dir);
+            snprintf(path, sizeof(path), "unix:%s/status.sock", dir);
         lf_agent_conf_free(ac);
         lf_shipper_conf_free(sc);
         if (strcmp(path, "off") == 0) {

@@ -38,8 +38,11 @@ struct lf_status_server {
 
 bool lf_status_listen_unix(const char *listen, const char **path)
 {
-    if (strncmp(listen, "unix:", 5) == 0)
-        listen += 5;
+    /* "unix:" takes a relative path too (a data_dir such as ./data). */
+    if (strncmp(listen, "unix:", 5) == 0 && listen[5]) {
+        *path = listen + 5;
+        return true;
+    }
     if (listen[0] != '/')
         return false;
     *path = listen;

@@ -19,7 +19,8 @@
 struct lf_status_server;
 
 /* A listen value (agent.status_listen): "off", an absolute path or
- * "unix:PATH" (a unix socket), or "HOST:PORT" with a loopback HOST
+ * "unix:PATH" (a unix socket, PATH relative or not), or "HOST:PORT" with a
+ * loopback HOST
  * (127.x.x.x, localhost, [::1]). Returns NULL if valid, else what is
  * expected (for config errors). */
 const char *lf_status_listen_check(const char *listen);

@@ -34,7 +34,7 @@ struct lf_shipper_status *lf_shipper_status_create(const char *listen, const cha
 {
     char path[4096];
     if (!listen) {
-        snprintf(path, sizeof(path), "%s/status.sock", data_dir);
+        snprintf(path, sizeof(path), "unix:%s/status.sock", data_dir);
         listen = path;
     }
     if (strcmp(listen, "off") == 0)

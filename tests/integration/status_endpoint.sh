@@ -164,6 +164,28 @@ agent_pid=
 check "the agent exits 0 on SIGTERM" test "$rc" = 0
 check "the socket is removed at exit" test ! -e "$sock"
 
+# ---- a relative data_dir (the quickstart's): unix:./data/status.sock -------
+cat > "$tmp/rel.yml" << YML
+agent:
+  data_dir: ./reldata
+inputs:
+  metrics:
+    enabled: false
+  files:
+    - paths: [$tmp/log/*.log]
+output:
+  type: file
+YML
+(cd "$tmp" && exec "$LOGFERRY" agent -c rel.yml 2>> "$tmp/rel.log") &
+agent_pid=$!
+check "relative data_dir: the socket is there" wait_until 30 test -S "$tmp/reldata/status.sock"
+check "relative data_dir: logferry status from the same directory" \
+  wait_until 10 sh -c "cd '$tmp' && '$LOGFERRY' status -c rel.yml --health > /dev/null"
+check "relative data_dir: no warning" sh -c "! grep -q ' warn ' '$tmp/rel.log'"
+kill -TERM "$agent_pid"
+wait "$agent_pid" || true
+agent_pid=
+
 # ---- a loopback port; a public address refused -------------------------------
 sport=$(free_port)
 sed "s|^  unhealthy_after: 1s|  status_listen: 127.0.0.1:$sport|" "$tmp/agent.yml" > "$tmp/tcp.yml"
