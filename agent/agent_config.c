@@ -238,6 +238,12 @@ static const struct lf_conf_key files_keys[] = {
      .min = 1,
      .max = 65536,
      .doc = "file descriptors this input keeps open at most"},
+    {.name = "json",
+     .type = LF_CONF_SECTION,
+     .offset = F(json),
+     .sub = lf_jsonlines_conf_keys,
+     .doc = "lines that are JSON objects: decoded into fields instead of parsed by the grammar "
+            "(docs/JSONLINES.md)"},
     {.name = NULL}};
 
 static const struct lf_conf_key omprog_keys[] = {

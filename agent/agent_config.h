@@ -38,6 +38,10 @@
  *         rescan: 10s           # glob re-scan interval   [10s]
  *         partial_wait: 5s      # wait for the rest of a last line   [5s]
  *         max_open: 256         # open descriptors at most   [256]
+ *         json:                 # lines as JSON objects (grammars/jsonlines.c)
+ *           enabled: false      # [false]
+ *           message_key: message  # [message]
+ *           timestamp_key: '@timestamp'   # [@timestamp]
  *     omprog:
  *       grammar: syslog         # [syslog]
  *       index: syslog           # [syslog]
@@ -73,6 +77,7 @@
 #define LF_AGENT_CONFIG_H
 
 #include "es_conf.h"
+#include "jsonlines.h"
 #include "parser.h"
 
 #include <stdbool.h>
@@ -121,7 +126,8 @@ struct lf_files_conf {
     uint64_t rescan_ms;
     uint64_t partial_wait_ms;
     uint32_t max_open;
-    unsigned line; /* where this input starts in the file, for messages */
+    struct lf_jsonlines_conf json; /* lines as JSON objects (docs/JSONLINES.md) */
+    unsigned line;                 /* where this input starts in the file, for messages */
 };
 
 struct lf_agent_conf {

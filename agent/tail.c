@@ -1074,6 +1074,7 @@ static void files_destroy(struct lf_input *in)
     if (fi->epfd >= 0)
         close(fi->epfd);
     lf_event_free(&fi->t.ev);
+    lf_jsonlines_destroy(fi->t.json);
     lf_registry_close(fi->t.reg);
     free(fi);
 }
@@ -1145,6 +1146,8 @@ static void setup(struct files_input *fi, const struct lf_agent_conf *conf, size
     /* DESIGN's name for syslog lines; other grammars name their dataset. */
     const char *g = fc->grammar ? fc->grammar : "syslog";
     snprintf(t->dataset, sizeof(t->dataset), "%s%s", strcmp(g, "syslog") == 0 ? "system." : "", g);
+    if (fc->json.enabled && !fc->json.apply_grammar)
+        snprintf(t->dataset, sizeof(t->dataset), "json"); /* the grammar is not used */
     t->partial_wait_ms = (int64_t)fc->partial_wait_ms;
     t->rotated_idle_ms = t->partial_wait_ms + 1000;
     if (t->rotated_idle_ms < LF_TAIL_ROTATED_IDLE_MS)
@@ -1157,8 +1160,10 @@ static void setup(struct files_input *fi, const struct lf_agent_conf *conf, size
     if (cap_env && strtoul(cap_env, NULL, 10) > 0)
         t->ackq_cap = (size_t)strtoul(cap_env, NULL, 10);
     lf_event_init(&t->ev);
-    /* Paths come from literals and from the grammar, which outlives t. */
-    lf_event_cache_layouts(&t->ev);
+    /* Paths come from literals and from the grammar, which outlives t; a
+     * JSON line's come from its keys, in a buffer reused for every line. */
+    if (!fc->json.enabled)
+        lf_event_cache_layouts(&t->ev);
 }
 
 struct lf_input *lf_input_files_create(const struct lf_agent_conf *conf, size_t index,
@@ -1185,6 +1190,12 @@ struct lf_input *lf_input_files_create(const struct lf_agent_conf *conf, size_t 
     }
     fi->t.parser = parser;
     fi->t.pipe = p;
+    if (conf->files[index].json.enabled &&
+        !(fi->t.json =
+              lf_jsonlines_create(&conf->files[index].json, fi->t.max_line, errbuf, errlen))) {
+        files_destroy(&fi->t.base);
+        return NULL;
+    }
     fi->t.reg = lf_registry_open(conf->data_dir, errbuf, errlen);
     if (!fi->t.reg) {
         files_destroy(&fi->t.base);

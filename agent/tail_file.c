@@ -958,15 +958,17 @@ static void add_source_fields(struct lf_tail_file *f, struct lf_event *ev, uint6
         f->tail->base.counters.errors++;
 }
 
-/* The grammar's fields, or, if parsing failed (memory, field limits), the
- * bare line: a line is never dropped for its content. */
+/* The grammar's fields (or the JSON object's), or, if parsing failed
+ * (memory, field limits), the bare line: a line is never dropped for its
+ * content. */
 static void build_event(struct lf_tail_file *f, const struct line *l, int64_t *ts,
                         struct lf_input_counters *c)
 {
     struct lf_tail *t = f->tail;
     if (!f->parser)
         f->parser = lf_parser_for_source(t->parser, f->path);
-    int rc = lf_parser_parse(f->parser, l->p, l->len, l->cut, &t->ev, ts, c);
+    int rc = t->json ? lf_jsonlines_parse(t->json, f->parser, l->p, l->len, l->cut, &t->ev, ts, c)
+                     : lf_parser_parse(f->parser, l->p, l->len, l->cut, &t->ev, ts, c);
     if (rc) {
         lf_log(LF_LOG_WARN, "tail", "%s: line at offset %" PRIu64 " not parsed (%s): shipped bare",
                f->path, l->start, lf_strerror(rc));

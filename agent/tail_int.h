@@ -37,7 +37,8 @@ struct lf_tail {
     struct lf_parser *parser;
     struct lf_pipeline *pipe;
     struct lf_registry *reg;
-    struct lf_event ev; /* reused for every line */
+    struct lf_event ev;        /* reused for every line */
+    struct lf_jsonlines *json; /* lines as JSON objects (conf->json.enabled), or NULL */
     size_t max_line;
     int64_t partial_wait_ms;
     int64_t rotated_idle_ms;

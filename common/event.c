@@ -279,6 +279,7 @@ static int write_value(struct lf_buf *out, const struct lf_field *f)
     case LF_VAL_FLOAT:
         return lf_json_write_double(out, f->v.f);
     case LF_VAL_NUMBER:
+    case LF_VAL_JSON:
         return lf_buf_append(out, f->str, f->len);
     case LF_VAL_BOOL:
         return f->v.i ? lf_buf_append(out, "true", 4) : lf_buf_append(out, "false", 5);

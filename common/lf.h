@@ -291,7 +291,8 @@ enum lf_value_type {
     LF_VAL_INT,    /* i */
     LF_VAL_FLOAT,  /* f */
     LF_VAL_NUMBER, /* str/len already holds a valid JSON number */
-    LF_VAL_BOOL    /* i: 0 or 1 */
+    LF_VAL_BOOL,   /* i: 0 or 1 */
+    LF_VAL_JSON    /* str/len already holds valid compact JSON (an array, {}, null) */
 };
 
 /* Set on a field whose value is always written as a JSON array. */
