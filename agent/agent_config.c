@@ -268,6 +268,13 @@ static const struct lf_conf_key omprog_keys[] = {
      .max = HOUR,
      .doc = "how long a message waits to be safe before rsyslog is answered with an error "
             "(it then sends the message again); a `.` keep-alive goes out every 2 s meanwhile"},
+    {.name = "json",
+     .type = LF_CONF_SECTION,
+     .offset = A(omprog_json),
+     .sub = lf_jsonlines_conf_keys,
+     .doc = "messages that are JSON objects: the `msg` property of the shipped `jsonf` template "
+            "decoded into fields instead of parsed by the grammar; rsyslog's properties win "
+            "over keys of the same path (docs/JSONLINES.md)"},
     {.name = NULL}};
 
 static const struct lf_conf_key inputs_keys[] = {

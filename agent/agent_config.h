@@ -157,6 +157,7 @@ struct lf_agent_conf {
     char *omprog_grammar;
     char *omprog_index;
     uint64_t omprog_answer_timeout_ms;
+    struct lf_jsonlines_conf omprog_json; /* the msg property as a JSON object */
 
     enum lf_output_type output_type;
     uint32_t batch_max_docs;

@@ -772,6 +772,9 @@ struct lf_input *lf_input_omprog_create(const struct lf_agent_conf *conf, struct
     if (lf_omprog_props_init(&o->props, gc, conf->timezone, parser, &o->ev, &o->base.counters,
                              errbuf, errlen))
         goto fail;
+    if (conf->omprog_json.enabled && lf_omprog_props_set_json(&o->props, &conf->omprog_json,
+                                                              (size_t)gc->max_line, errbuf, errlen))
+        goto fail;
     if (conf->data_dir) {
         char jerr[1024];
         int rc = lf_omprog_journal_open(conf->data_dir, &o->journal, jerr, sizeof(jerr));

@@ -33,7 +33,8 @@ struct lf_omprog_props {
     struct lf_parser *body;   /* LOGFERRY_MESSAGE, with the default grammar */
     struct lf_event *ev;      /* where fields go (not owned) */
     struct lf_input_counters *counters;
-    char *jstr; /* strings of the JSON line, decoded: max_line bytes */
+    struct lf_jsonlines *json; /* msg as a JSON object (inputs.omprog.json), or NULL */
+    char *jstr;                /* strings of the JSON line, decoded: max_line bytes */
     struct jpair *pairs;
     size_t npairs;
     char paths[PATH_SCRATCH];
@@ -49,6 +50,11 @@ int lf_omprog_props_init(struct lf_omprog_props *o, const struct lf_grammar_conf
                          const char *timezone, struct lf_parser *parser, struct lf_event *ev,
                          struct lf_input_counters *counters, char *errbuf, size_t errlen);
 void lf_omprog_props_free(struct lf_omprog_props *o);
+/* Decodes the msg property of JSON lines as a JSON object (conf, borrowed,
+ * outlives o) instead of parsing it with the grammar. Returns 0, or
+ * LF_ENOMEM with the reason in errbuf. */
+int lf_omprog_props_set_json(struct lf_omprog_props *o, const struct lf_jsonlines_conf *conf,
+                             size_t max_line, char *errbuf, size_t errlen);
 
 /*
  * Fills o->ev from one line (cut: it was longer than max_line): a JSON

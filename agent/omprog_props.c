@@ -474,6 +474,23 @@ static int parse_body(struct lf_omprog_props *o, const struct jpair *msg, int64_
     return 0;
 }
 
+/* The message body as a JSON object (inputs.omprog.json). */
+static int decode_body(struct lf_omprog_props *o, const struct jpair *msg, int64_t *ts)
+{
+    struct lf_input_counters c = {0};
+    int rc = lf_jsonlines_parse(o->json, o->parser, msg->val, msg->vlen, false, o->ev, ts, &c);
+    o->counters->parsed += c.parsed;
+    o->counters->unparsed += c.unparsed;
+    return rc;
+}
+
+/* With a decoded body, a property replaces a JSON key of its path. */
+static void make_room(struct lf_omprog_props *o, const char *path)
+{
+    if (o->json && path)
+        lf_event_remove(o->ev, path, strlen(path));
+}
+
 /* The fields of a JSON line read by scan_object(). */
 static int parse_json(struct lf_omprog_props *o, int64_t *ts)
 {
@@ -483,18 +500,24 @@ static int parse_json(struct lf_omprog_props *o, int64_t *ts)
         if (is_key(&o->pairs[i], "msg"))
             msg = &o->pairs[i];
     int64_t body_ts = 0;
-    int rc = parse_body(o, msg, &body_ts);
+    int rc = o->json && msg && msg->type == J_STRING ? decode_body(o, msg, &body_ts)
+                                                     : parse_body(o, msg, &body_ts);
     for (size_t i = 0; i < o->npairs && !rc; i++) {
         const struct jpair *v = &o->pairs[i];
         size_t k = 0;
         while (k < nknown && !is_key(v, json_fields[k].key))
             k++;
-        if (k == nknown)
+        if (k == nknown) {
             rc = map_other(o, v);
-        else if (json_fields[k].kind != MAP_SKIP)
+        } else if (json_fields[k].kind != MAP_SKIP) {
+            make_room(o, json_fields[k].path);
+            if (json_fields[k].kind == MAP_PROCID)
+                make_room(o, "log.syslog.procid");
             rc = map_known(o->ev, json_fields[k].path, json_fields[k].kind, v, ts);
+        }
     }
-    if (!*ts)
+    /* A decoded body's own time is the application's: it wins. */
+    if (body_ts && (o->json || !*ts))
         *ts = body_ts;
     return rc;
 }
@@ -578,8 +601,16 @@ int lf_omprog_props_init(struct lf_omprog_props *o, const struct lf_grammar_conf
     return 0;
 }
 
+int lf_omprog_props_set_json(struct lf_omprog_props *o, const struct lf_jsonlines_conf *conf,
+                             size_t max_line, char *errbuf, size_t errlen)
+{
+    o->json = lf_jsonlines_create(conf, max_line, errbuf, errlen);
+    return o->json ? 0 : LF_ENOMEM;
+}
+
 void lf_omprog_props_free(struct lf_omprog_props *o)
 {
+    lf_jsonlines_destroy(o->json);
     lf_parser_destroy(o->body);
     free(o->jstr);
     free(o->pairs);

@@ -22,6 +22,7 @@
 
 #include "input.h"
 #include "jsonlines.h"
+#include "omprog_int.h"
 
 struct fixture {
     struct lf_jsonlines_conf conf;
@@ -481,6 +482,62 @@ static void test_config_section(void **state)
     unlink(path);
 }
 
+/* rsyslog's jsonf lines with inputs.omprog.json: the msg property decoded,
+ * rsyslog's properties winning over keys of their path. */
+static void test_omprog_msg(void **state)
+{
+    (void)state;
+    char *exprs[] = {"%{GREEDYDATA:message}"};
+    struct lf_grammar_conf gc = {
+        .name = "t", .expressions = exprs, .nexpressions = 1, .max_line = 1 << 16};
+    char err[512];
+    struct lf_parser *p = lf_parser_create(&gc, "UTC", err, sizeof(err));
+    assert_non_null(p);
+    struct lf_event ev;
+    lf_event_init(&ev);
+    struct lf_input_counters c = {0};
+    struct lf_omprog_props o;
+    assert_int_equal(lf_omprog_props_init(&o, &gc, "UTC", p, &ev, &c, err, sizeof(err)), 0);
+    struct lf_jsonlines_conf conf = defaults();
+    assert_int_equal(lf_omprog_props_set_json(&o, &conf, 1 << 16, err, sizeof(err)), 0);
+    static const char line[] =
+        "{\"msg\":\" {\\\"level\\\":\\\"info\\\",\\\"message\\\":\\\"paid\\\","
+        "\\\"process\\\":{\\\"name\\\":\\\"fake\\\",\\\"pid\\\":1},"
+        "\\\"@timestamp\\\":\\\"2026-12-07T00:03:31Z\\\"}\",\"hostname\":\"web01\","
+        "\"programname\":\"billing\",\"procid\":\"4121\",\"timereported\":"
+        "\"2026-12-07T00:03:35+00:00\"}";
+    int64_t ts = 0;
+    assert_int_equal(lf_omprog_props_parse(&o, line, sizeof(line) - 1, false, &ts), 0);
+    assert_int_equal(ts, utc_ms(2026, 12, 7, 0, 3, 31)); /* the application's time */
+    const struct lf_field *f = lf_event_get(&ev, "message", 7);
+    assert_non_null(f);
+    assert_int_equal(f->len, 4);
+    assert_memory_equal(f->str, "paid", 4);
+    assert_non_null(lf_event_get(&ev, "level", 5));
+    f = lf_event_get(&ev, "process.name", 12);
+    assert_non_null(f);
+    assert_memory_equal(f->str, "billing", 7);
+    assert_int_equal(lf_event_remove(&ev, "process.name", 12), 1); /* only rsyslog's */
+    f = lf_event_get(&ev, "process.pid", 11);
+    assert_int_equal(f->type, LF_VAL_INT);
+    assert_int_equal(f->v.i, 4121);
+    assert_non_null(lf_event_get(&ev, "host.hostname", 13));
+    assert_int_equal(c.parsed, 1);
+    /* a msg that is not JSON: the message, tagged, with the properties */
+    static const char plain[] = "{\"msg\":\"plain text\",\"programname\":\"billing\"}";
+    assert_int_equal(lf_omprog_props_parse(&o, plain, sizeof(plain) - 1, false, &ts), 0);
+    f = lf_event_get(&ev, "tags", 4);
+    assert_non_null(f);
+    assert_memory_equal(f->str, LF_JSONLINES_TAG_FAILURE, strlen(LF_JSONLINES_TAG_FAILURE));
+    f = lf_event_get(&ev, "message", 7);
+    assert_int_equal(f->len, 10);
+    assert_non_null(lf_event_get(&ev, "process.name", 12));
+    assert_int_equal(c.unparsed, 1);
+    lf_omprog_props_free(&o);
+    lf_event_free(&ev);
+    lf_parser_destroy(p);
+}
+
 int main(void)
 {
     const struct CMUnitTest tests[] = {
@@ -494,6 +551,7 @@ int main(void)
         cmocka_unit_test(test_duplicate_keys),
         cmocka_unit_test(test_grammar_on_message),
         cmocka_unit_test(test_config_section),
+        cmocka_unit_test(test_omprog_msg),
     };
     return cmocka_run_group_tests(tests, NULL, NULL);
 }
