@@ -386,7 +386,7 @@ static void test_unknown_keys(void **state)
                "(allowed: enabled, interval, sets, top_processes, index)\n");
     load_fails("inputs:\n  files:\n    - paths: [/a]\n    - paths: [/b]\n      colour: red\n",
                "t.yml:5:7: inputs.files[1]: unknown key 'colour' (allowed: paths, exclude, "
-               "grammar, index, start_at, rescan, partial_wait, max_open)\n");
+               "grammar, index, start_at, rescan, partial_wait, max_open, json)\n");
     load_fails("grammars:\n  g:\n    expressions: [x]\n    patterns: [/p]\n",
                "t.yml:4:5: grammars.g: unknown key 'patterns' (allowed: expressions, "
                "patterns_dirs, definitions, max_line, match_limit)\n");
