@@ -206,8 +206,9 @@ struct jfield {
 struct lf_jsonlines {
     const struct lf_jsonlines_conf *conf;
     size_t target_len, msg_key_len, ts_key_len;
-    struct lf_buf store; /* strings, numbers, arrays and paths of this line */
-    struct lf_buf tmp;   /* one string of an array, unescaped */
+    unsigned max_depth, max_fields; /* conf's, or the defaults when 0 */
+    struct lf_buf store;            /* strings, numbers, arrays and paths of this line */
+    struct lf_buf tmp;              /* one string of an array, unescaped */
     struct jfield *fields;
     size_t n;
     uint32_t *slots; /* duplicate keys: an open-addressing set of paths */
@@ -231,6 +232,10 @@ struct lf_jsonlines *lf_jsonlines_create(const struct lf_jsonlines_conf *conf, s
     size_t max_fields = conf->max_fields ? conf->max_fields : 1000;
     if (j) {
         j->conf = conf;
+        j->max_fields = (unsigned)max_fields;
+        j->max_depth = conf->max_depth ? conf->max_depth : 20;
+        if (j->max_depth > 64) /* the reader recurses once per level */
+            j->max_depth = 64;
         j->target_len = conf->target ? strlen(conf->target) : 0;
         j->msg_key_len = conf->message_key ? strlen(conf->message_key) : 0;
         j->ts_key_len = conf->timestamp_key ? strlen(conf->timestamp_key) : 0;
@@ -485,8 +490,8 @@ static int write_raw_container(struct lf_jsonlines *j, unsigned depth)
 /* The value at j->p, compact, appended to the store. */
 static int write_raw(struct lf_jsonlines *j, unsigned depth)
 {
-    if (depth > j->conf->max_depth)
-        return fail(j, LF_ELIMIT, "nested deeper than max_depth %u", j->conf->max_depth);
+    if (depth > j->max_depth)
+        return fail(j, LF_ELIMIT, "nested deeper than max_depth %u", j->max_depth);
     if (j->p == j->end)
         return syntax(j, "a value expected");
     switch (*j->p) {
@@ -515,8 +520,8 @@ static int write_raw(struct lf_jsonlines *j, unsigned depth)
 /* Adds the field at path (moved under "json." when the agent owns it). */
 static int add_field(struct lf_jsonlines *j, const char *path, size_t plen, const struct jfield *v)
 {
-    if (j->n >= j->conf->max_fields)
-        return fail(j, LF_ELIMIT, "more than max_fields %u fields", j->conf->max_fields);
+    if (j->n >= j->max_fields)
+        return fail(j, LF_ELIMIT, "more than max_fields %u fields", j->max_fields);
     bool move = !(v->flags & LF_FIELD_LIST) && must_move(path, plen);
     size_t len = plen + (move ? sizeof(LF_JSONLINES_MOVED_PREFIX) : 0);
     if (len > PATH_MAX_LEN)
@@ -688,8 +693,8 @@ static int read_member(struct lf_jsonlines *j)
         j->p = key_at;
         return fail(j, LF_ESYNTAX, "an empty key or key part");
     }
-    if (j->segs > j->conf->max_depth)
-        return fail(j, LF_ELIMIT, "nested deeper than max_depth %u", j->conf->max_depth);
+    if (j->segs > j->max_depth)
+        return fail(j, LF_ELIMIT, "nested deeper than max_depth %u", j->max_depth);
     skip_ws(j);
     if (j->p == j->end || *j->p++ != ':')
         return syntax(j, "':' expected after a key");
@@ -892,8 +897,7 @@ static int build(struct lf_jsonlines *j, struct lf_parser *p, const char *line, 
 {
     int64_t ts = 0;
     bool ts_failed = j->have_ts && !read_time(j, p, &ts);
-    if (ts_failed &&
-        (j->n >= j->conf->max_fields || add_field(j, j->ts_path, j->ts.path_len, &j->ts)))
+    if (ts_failed && (j->n >= j->max_fields || add_field(j, j->ts_path, j->ts.path_len, &j->ts)))
         ts_failed = false; /* no room to keep it: it is dropped like an extra field */
     drop_duplicates(j);
     int rc;
