@@ -120,9 +120,12 @@ const struct lf_conf_key lf_jsonlines_conf_keys[] = {
 /* A key at or under one of these would change what the agent vouches for. */
 static const char *const owned[] = {"@timestamp",    "agent",      "event",   "host.name",
                                     "log.file.path", "log.offset", "message", "tags"};
-/* Objects in every document or in the shipped index template: a value
- * (a string, a number) here would be refused by Elasticsearch. */
-static const char *const objects[] = {"host", "log", "log.file", "log.syslog", "process", "system"};
+/* Objects in every document, in the shipped index template, or in a
+ * failed line (error.message): a value (a string, a number) here would map
+ * the name as a value, and Elasticsearch would then refuse the documents
+ * that have the object. */
+static const char *const objects[] = {"error",      "host",    "log",   "log.file",
+                                      "log.syslog", "process", "system"};
 /* Elasticsearch's metadata fields, refused at a document's root. */
 static const char *const metadata[] = {"_id",
                                        "_index",

@@ -1,7 +1,8 @@
 /*
  * jsonlines.h - lines that are JSON objects (application logs, nginx's
  * `escape=json` log formats, Docker's json-file lines) decoded into an
- * event's fields, per input (`json:` in a files input, docs/JSONLINES.md).
+ * event's fields, per input (`json:` of a files input, or of omprog for the
+ * msg property; docs/JSONLINES.md).
  *
  * Keys become fields: nested objects are flattened into dotted paths, which
  * the event writes back as the same nested objects, so a key "http.status"

@@ -51,6 +51,9 @@ static void check(const char *doc, size_t len, bool cut)
     for (size_t i = 0; i < sizeof(never) / sizeof(never[0]); i++)
         if (json_object_get(v, never[i]))
             abort();
+    json_t *error = json_object_get(v, "error");
+    if (error && !json_is_object(error))
+        abort();
     json_t *host = json_object_get(v, "host"), *log = json_object_get(v, "log");
     if (host && (!json_is_object(host) || json_object_get(host, "name")))
         abort();

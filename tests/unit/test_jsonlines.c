@@ -173,11 +173,12 @@ static void test_owned_keys_move(void **state)
     struct lf_jsonlines_conf conf = defaults();
     conf.message_key = "msg";
     start(&f, &conf, NULL);
-    json_t *d = run(&f, "{\"msg\":\"hi\",\"message\":\"theirs\",\"host\":\"example.com\","
-                        "\"host.ip\":\"10.0.0.1\",\"agent\":\"curl/8\",\"event\":{\"dataset\":"
-                        "\"app\"},\"log\":{\"level\":\"warn\",\"file\":{\"path\":\"/x\"}},"
-                        "\"process\":\"worker\",\"_id\":\"abc\",\"_source\":{\"a\":1},"
-                        "\"tags\":[\"t1\",\"t2\"],\"log.offset\":7}");
+    json_t *d = run(
+        &f, "{\"msg\":\"hi\",\"message\":\"theirs\",\"host\":\"example.com\","
+            "\"host.ip\":\"10.0.0.1\",\"agent\":\"curl/8\",\"event\":{\"dataset\":"
+            "\"app\"},\"log\":{\"level\":\"warn\",\"file\":{\"path\":\"/x\"}},"
+            "\"process\":\"worker\",\"_id\":\"abc\",\"_source\":{\"a\":1},"
+            "\"tags\":[\"t1\",\"t2\"],\"log.offset\":7,\"error\":\"timeout\",\"error.code\":7}");
     assert_string_equal(str_at(d, "message"), "hi");
     assert_string_equal(str_at(d, "json.message"), "theirs");
     assert_string_equal(str_at(d, "json.host"), "example.com");
@@ -189,6 +190,8 @@ static void test_owned_keys_move(void **state)
     assert_int_equal(json_integer_value(at(d, "json.log.offset")), 7);
     assert_string_equal(str_at(d, "json.process"), "worker");
     assert_string_equal(str_at(d, "json._id"), "abc");
+    assert_string_equal(str_at(d, "json.error"), "timeout");
+    assert_int_equal(json_integer_value(at(d, "error.code")), 7);
     assert_int_equal(json_integer_value(at(d, "json._source.a")), 1);
     assert_null(json_object_get(d, "_id"));
     assert_null(json_object_get(d, "agent"));
