@@ -156,6 +156,9 @@ static bool under(const char *p, size_t n, const char *s)
 
 static bool must_move(const char *p, size_t n)
 {
+    /* Most keys start with a letter no entry starts with: one test. */
+    if (!n || !memchr("@_aehlmpst", p[0], 10))
+        return false;
     for (size_t i = 0; i < COUNT(owned); i++)
         if (under(p, n, owned[i]))
             return true;
@@ -374,6 +377,20 @@ static int read_string(struct lf_jsonlines *j, char *dst, size_t cap, size_t *le
     static const char from[] = "\"\\/bfnrt", to[] = "\"\\/\b\f\n\r\t";
     size_t k = 0;
     for (j->p++; j->p < j->end;) {
+        /* A run of plain bytes in one copy: most of a string is that. */
+        const char *run = j->p;
+        while (run < j->end && (unsigned char)*run >= 0x20 && *run != '"' && *run != '\\')
+            run++;
+        if (run > j->p) {
+            size_t m = (size_t)(run - j->p);
+            if (m > cap - k)
+                return fail(j, LF_ELIMIT, "%s", why_long);
+            memcpy(dst + k, j->p, m);
+            k += m;
+            j->p = run;
+            if (run == j->end)
+                break;
+        }
         unsigned char c = (unsigned char)*j->p;
         if (c == '"') {
             j->p++;
