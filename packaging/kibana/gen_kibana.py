@@ -126,21 +126,26 @@ LOG_FORMATS = {
     **{f"haproxy.time.{f}": MS for f in ("queue", "connect", "request", "response", "active", "total")},
 }
 
-# id -> (index pattern, display name, field formats). The patterns are the
-# default daily indices: inputs.metrics.index `metrics` and inputs.files[] /
-# inputs.omprog index `syslog`, named <prefix>-YYYY.MM.dd.
+# Every index template logferry installs maps all of these (the agent's own
+# fields and the grammars' in use, whatever the prefix), so both data views
+# carry them all.
+FORMATS = {**METRIC_FORMATS, **LOG_FORMATS}
+
+# id -> (index pattern, display name). The patterns are the default daily
+# indices: inputs.metrics.index `metrics` and inputs.files[] / inputs.omprog
+# index `syslog`, named <prefix>-YYYY.MM.dd.
 DATA_VIEWS = {
-    "logferry-metrics": ("metrics-*", "logferry metrics", METRIC_FORMATS),
-    "logferry-syslog": ("syslog-*", "logferry syslog", LOG_FORMATS),
+    "logferry-metrics": ("metrics-*", "logferry metrics"),
+    "logferry-syslog": ("syslog-*", "logferry syslog"),
 }
 
 
 def data_view(view_id):
-    title, name, formats = DATA_VIEWS[view_id]
+    title, name = DATA_VIEWS[view_id]
     return {
         "attributes": {
             "fieldAttrs": "{}",
-            "fieldFormatMap": dumps(formats),
+            "fieldFormatMap": dumps(FORMATS),
             "fields": "[]",
             "name": name,
             "runtimeFieldMap": "{}",

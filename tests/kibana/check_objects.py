@@ -7,6 +7,8 @@ installs, without a Kibana:
     configuration schema (`logferry check --print-keys`), and that prefix's
     template (`logferry check --print-template PREFIX -c CONFIG`) matches
     exactly that pattern;
+  - every *.pct and *.bytes field of a template has the percent or bytes
+    format in the data view on it;
   - every field a data view formats, a Lens column aggregates, a query or
     filter names, or a saved search shows, is mapped in that template, with
     a type that fits: terms on keyword, average/max/... on numbers,
@@ -173,6 +175,12 @@ class Checker:
             fid = fmt.get("id") if isinstance(fmt, dict) else None
             self.field(where, fields, name, NUMERIC if fid in NEEDS_NUMBER else None,
                        f"the {fid} format")
+        # A mapped fraction or byte count without its format shows as a bare
+        # number: new template fields need one here too.
+        for name, t in sorted(fields.items()):
+            want = "percent" if name.endswith(".pct") else "bytes" if name.endswith(".bytes") else None
+            if want and t in NUMERIC and formats.get(name, {}).get("id") != want:
+                self.bad(where, f"{name} ({t}) has no {want} format")
 
     def lens(self, where, obj, views):
         a = obj["attributes"]
@@ -528,6 +536,12 @@ def breakages():
         a = find(files, "logferry-metrics")["attributes"]
         fm = json.loads(a["fieldFormatMap"])
         fm["host.name"] = {"id": "percent"}
+        a["fieldFormatMap"] = json.dumps(fm)
+
+    def unformatted(files):
+        a = find(files, "logferry-metrics")["attributes"]
+        fm = json.loads(a["fieldFormatMap"])
+        del fm["system.memory.swap.used.pct"]
         a["fieldFormatMap"] = json.dumps(fm)
 
     def wrong_index(files):
