@@ -636,9 +636,12 @@ ERRORS = (
 
 
 def logs_objects():
+    # Log lines name their host in host.hostname (the syslog header, or
+    # rsyslog's property through omprog): with a central rsyslog host.name is
+    # the aggregator's agent for every line.
     objs = []
     for key, field, what in (
-        ("host", "host.name", "host"),
+        ("host", "host.hostname", "host"),
         ("program", "process.name", "program"),
         ("dataset", "event.dataset", "dataset"),
     ):
@@ -674,7 +677,8 @@ def logs_objects():
                 ("program", terms("process.name", 10, order_by="lines", label="Program")),
                 ("dataset", terms("event.dataset", 3, order_by="lines", label="Dataset")),
             ],
-            values=[("lines", count("Unparsed lines")), ("hosts", metric("unique_count", "host.name", "Hosts"))],
+            # Lines no header matched have no host.hostname: count agents.
+            values=[("lines", count("Unparsed lines")), ("agents", metric("unique_count", "host.name", "Agents"))],
             sort_by="lines",
             query=f"tags: {FAILED}",
         ),
@@ -686,7 +690,7 @@ def logs_objects():
             values=[
                 ("failures", count("Failures")),
                 ("users", metric("unique_count", "user.name", "User names tried")),
-                ("hosts", metric("unique_count", "host.name", "Hosts")),
+                ("hosts", metric("unique_count", "host.hostname", "Hosts")),
             ],
             sort_by="failures",
             query=SSHD_FAILURE,
@@ -697,7 +701,7 @@ def logs_objects():
             "[logferry] Latest errors",
             S,
             ERRORS,
-            ["host.name", "process.name", "log.syslog.severity.name", "message"],
+            ["host.hostname", "process.name", "log.syslog.severity.name", "message"],
             description="Lines of severity err or worse, or that say error, fatal, panic or "
             "segfault.",
         ),
