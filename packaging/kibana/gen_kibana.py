@@ -319,9 +319,9 @@ def xy(vis_id, title, view_id, series, ys, split=None, helpers=(), query="", des
     """A time chart: x is @timestamp, ys are (key, column) drawn as series
     (line, area, bar_stacked, bar_percentage_stacked...), split an optional
     (key, column) breakdown, helpers columns that ys refer to."""
-    columns = [("time", date_histogram())]
-    if split:
-        columns.append(split)
+    # The breakdown goes first (the outer aggregation), so that its top
+    # values are those of the whole time range, not of each interval.
+    columns = ([split] if split else []) + [("time", date_histogram())]
     columns += list(helpers) + list(ys)
     layer = {
         "accessors": [k for k, _ in ys],
