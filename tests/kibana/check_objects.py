@@ -268,6 +268,11 @@ class Checker:
                     need(lid, acc, False, "accessor")
                 if layer.get("splitAccessor"):
                     need(lid, layer["splitAccessor"], True, "splitAccessor")
+                    order = layers.get(lid, {}).get("columnOrder", [])
+                    if layer["splitAccessor"] in order and layer.get("xAccessor") in order and \
+                            order.index(layer["splitAccessor"]) > order.index(layer["xAccessor"]):
+                        self.bad(where, "the breakdown is inside the date histogram: its top "
+                                 "values would change from one interval to the next")
         elif vtype == "lnsDatatable":
             lid = vis.get("layerId")
             shown = [c.get("columnId") for c in vis.get("columns", [])]
@@ -543,6 +548,10 @@ def breakages():
         fm = json.loads(a["fieldFormatMap"])
         del fm["system.memory.swap.used.pct"]
         a["fieldFormatMap"] = json.dumps(fm)
+
+    def split_inside(files):
+        layer = lens_layer(find(files, "logferry-logs-by-host"))
+        layer["columnOrder"] = sorted(layer["columnOrder"], key=lambda c: c != "time")
 
     def wrong_index(files):
         find(files, "logferry-syslog")["attributes"]["title"] = "logs-*"
