@@ -116,6 +116,19 @@ HOST_OVERVIEW = [
 ]
 HOST_OVERVIEW_QUERY_FIELDS = ["host.name"]  # its query: host.name:"<the host>"
 
+# The attributes each type may carry: those Kibana 8.0 knows that are also in
+# the attribute schemas of later Kibanas, which refuse unknown ones
+# (dashboard: unknowns 'forbid'; search: schema.object).
+ALLOWED_ATTRIBUTES = {
+    "index-pattern": {"title", "name", "timeFieldName", "fields", "fieldAttrs", "sourceFilters",
+                      "fieldFormatMap", "typeMeta", "runtimeFieldMap", "allowNoIndex"},
+    "dashboard": {"title", "description", "kibanaSavedObjectMeta", "timeRestore", "timeFrom",
+                  "timeTo", "refreshInterval", "panelsJSON", "optionsJSON", "hits", "version"},
+    "search": {"title", "description", "columns", "sort", "grid", "hideChart",
+               "kibanaSavedObjectMeta"},
+    "lens": {"title", "description", "visualizationType", "state"},
+}
+
 KQL_FIELD = re.compile(r"(?<![\w.@\"'])([A-Za-z_@][\w.@]*)\s*(:|<=|>=|<|>)")
 
 
@@ -376,6 +389,10 @@ class Checker:
                     if t is None or t > COMPAT:
                         self.bad(where, f"version {ver!r}: want one no newer than "
                                  + ".".join(map(str, COMPAT)) + " so that every 8.x imports it")
+                extra = set(obj["attributes"]) - ALLOWED_ATTRIBUTES.get(otype, set())
+                if extra:
+                    self.bad(where, f"attributes {sorted(extra)} are not ones every Kibana 8.x and 9.x "
+                             "takes for a " + otype)
                 if "typeMigrationVersion" in obj:
                     self.bad(where, "typeMigrationVersion is unknown before Kibana 8.8")
             for oid, obj in by_id.items():
@@ -552,6 +569,9 @@ def breakages():
     def split_inside(files):
         layer = lens_layer(find(files, "logferry-logs-by-host"))
         layer["columnOrder"] = sorted(layer["columnOrder"], key=lambda c: c != "time")
+
+    def unknown_attribute(files):
+        find(files, "logferry-host-overview")["attributes"]["panels"] = []
 
     def wrong_index(files):
         find(files, "logferry-syslog")["attributes"]["title"] = "logs-*"
