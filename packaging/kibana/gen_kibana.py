@@ -220,7 +220,7 @@ def metric(op, field, label, fmt=None, dtype="number"):
         "isBucketed": False,
         "label": label,
         "operationType": op,
-        "scale": "ratio",
+        "scale": "ordinal" if dtype == "string" else "ratio",
         "sourceField": field,
     }
     if params:
