@@ -41,6 +41,14 @@
 #define MAX_INLINE 64
 #define MAX_OPEN_TRACKED 64
 
+/* Ruby's \b and \B with Unicode word characters, for the pattern that reads
+ * non-ASCII lines (PCRE2's own \b is ASCII without PCRE2_UCP). The word
+ * characters are PCRE2_UCP's (\p{Xwd}: letters, numbers, '_'), which is
+ * what \b meant here before UCP was left off. */
+#define UWORD "\\p{Xwd}"
+#define WORD_BOUNDARY "(?:(?<=" UWORD ")(?!" UWORD ")|(?<!" UWORD ")(?=" UWORD "))"
+#define NOT_WORD_BOUNDARY "(?:(?<=" UWORD ")(?=" UWORD ")|(?<!" UWORD ")(?!" UWORD "))"
+
 struct map_entry {
     size_t out;
     const struct grok_def *def; /* NULL: the expression itself */
@@ -48,7 +56,7 @@ struct map_entry {
 };
 
 struct capture {
-    char *path;
+    char *path; /* NULL: a field name Logstash cannot set (see open_capture) */
     uint32_t id;
     uint8_t type;
 };
@@ -75,6 +83,10 @@ struct expander {
     size_t ninline;
     char *errbuf;
     size_t errlen;
+    bool unicode; /* the text for valid non-ASCII UTF-8 lines (see compile()) */
+    /* The group whose ')' was written last, for nested quantifiers. */
+    size_t group_body, group_close;
+    bool group_simple; /* opened by '(', '(?:' or one of our '(?<gN>' */
 };
 
 static int grow_array(void **arr, size_t *cap, size_t n, size_t size)
@@ -207,13 +219,20 @@ bad:
     return NULL;
 }
 
-/* Records a named group for `field` and writes its opening "(?<gN>". */
+/* Records a named group for `field` and writes its opening "(?<gN>".
+ *
+ * A field name that is not a field reference, such as the "[a][b" that
+ * %{DATA:[a][b?]} leaves (upstream's ecs-v1 firewalls had one), is an error
+ * in an expression the user typed. In a pattern definition it compiles, as
+ * Logstash compiles it: Logstash fails the event only when that group
+ * captures text ("Invalid FieldReference"), so the group is kept with no
+ * field, and a match in which it captured text does not count (grok_match.c). */
 static int open_capture(struct expander *x, const struct grok_def *def, size_t src,
                         const char *field, size_t field_len, uint8_t type, uint32_t *id_out)
 {
     char err[300];
     char *path = grok_field_path(field, field_len, err, sizeof(err));
-    if (!path)
+    if (!path && (!def || !def->file || strcmp(err, "out of memory") == 0))
         return fail(x, LF_ESYNTAX, def, src, "%s", err);
     if (x->ncaps >= 60000) {
         free(path);
@@ -407,12 +426,17 @@ static int expand_reference(struct expander *x, const struct grok_def *def, cons
                                 : emit_str(x, def, i, "(?:");
     if (rc)
         return rc;
+    size_t body = x->out.len;
     x->stack[x->depth++] = ref;
     rc = expand_text(x, ref, ref->regex, strlen(ref->regex));
     x->depth--;
-    if (rc)
+    if (rc || (rc = emit_str(x, def, close, ")")))
         return rc;
-    return emit_str(x, def, close, ")");
+    /* %{NAME}+ is a group repeated too. */
+    x->group_simple = true;
+    x->group_body = body;
+    x->group_close = x->out.len - 1;
+    return 0;
 }
 
 /* A group name in the user's regex: (?<name>, (?'name' or (?P<name>. */
@@ -556,23 +580,14 @@ static int expand_escape(struct expander *x, const struct grok_def *def, const c
     }
     case 'h':
         return emit_str(x, def, i, in_class ? "0-9A-Fa-f" : "[0-9A-Fa-f]");
-    /* ASCII, as in Ruby, although the pattern is compiled with PCRE2_UCP.
-     * Negated forms inside a class keep PCRE2's (Unicode) meaning. */
-    case 'w':
-        return emit_str(x, def, i, in_class ? "A-Za-z0-9_" : "[A-Za-z0-9_]");
-    case 'd':
-        return emit_str(x, def, i, in_class ? "0-9" : "[0-9]");
-    case 's':
-        return emit_str(x, def, i, in_class ? "\\t\\n\\x0b\\f\\r " : "[\\t\\n\\x0b\\f\\r ]");
-    case 'W':
-    case 'D':
-    case 'S':
-        if (in_class)
+    /* \w \d \s and their negations are copied: neither pattern is compiled
+     * with PCRE2_UCP, so they are ASCII, as in Ruby. \b knows Unicode in
+     * Ruby; see WORD_BOUNDARY. */
+    case 'b':
+    case 'B':
+        if (in_class || !x->unicode)
             break;
-        return emit_str(x, def, i,
-                        c == 'W'   ? "[^A-Za-z0-9_]"
-                        : c == 'D' ? "[^0-9]"
-                                   : "[^\\t\\n\\x0b\\f\\r ]");
+        return emit_str(x, def, i, c == 'b' ? WORD_BOUNDARY : NOT_WORD_BOUNDARY);
     case 'H':
         if (in_class)
             return fail(x, LF_ESYNTAX, def, i,
@@ -601,6 +616,44 @@ static int expand_escape(struct expander *x, const struct grok_def *def, const c
     return emit(x, def, i, s + i, 2);
 }
 
+/* POSIX classes in Ruby know Unicode; without PCRE2_UCP they are ASCII. In
+ * the pattern for non-ASCII lines they are written as the properties that
+ * PCRE2_UCP gives them (pcre2pattern, "Posix character classes"); graph,
+ * print and punct, which UCP treats specially, as the categories they stand
+ * for. The rest (ascii, xdigit, and what has no property form) is copied. */
+static int emit_posix_class(struct expander *x, const struct grok_def *def, size_t at,
+                            const char *cls, size_t len)
+{
+    static const struct {
+        const char *name, *yes, *no;
+    } map[] = {
+        {"alnum", "\\p{Xan}", "\\P{Xan}"},
+        {"alpha", "\\p{L}", "\\P{L}"},
+        {"blank", "\\h", "\\H"},
+        {"cntrl", "\\p{Cc}", "\\P{Cc}"},
+        {"digit", "\\p{Nd}", "\\P{Nd}"},
+        {"lower", "\\p{Ll}", "\\P{Ll}"},
+        {"space", "\\p{Xps}", "\\P{Xps}"},
+        {"upper", "\\p{Lu}", "\\P{Lu}"},
+        {"word", "\\p{Xwd}", "\\P{Xwd}"},
+        /* graph: every category but separators (Z) and others (C). */
+        {"graph", "\\p{L}\\p{M}\\p{N}\\p{P}\\p{S}", "\\p{Z}\\p{C}"},
+        {"print", "\\p{L}\\p{M}\\p{N}\\p{P}\\p{S}\\p{Zs}", "\\p{Zl}\\p{Zp}\\p{C}"},
+        {"punct", "\\p{P}$+<=>^`|~", NULL},
+    };
+    if (x->unicode && len > 4) {
+        bool neg = cls[2] == '^';
+        const char *name = cls + 2 + neg;
+        size_t name_len = len - 4 - neg;
+        for (size_t m = 0; m < sizeof(map) / sizeof(map[0]); m++) {
+            const char *out = neg ? map[m].no : map[m].yes;
+            if (out && strlen(map[m].name) == name_len && memcmp(map[m].name, name, name_len) == 0)
+                return emit_str(x, def, at, out);
+        }
+    }
+    return emit(x, def, at, cls, len);
+}
+
 /* Inside [...]: handles POSIX classes and Oniguruma's nested classes. */
 static int expand_class(struct expander *x, const struct grok_def *def, const char *s, size_t n,
                         size_t i, size_t *used)
@@ -622,7 +675,7 @@ static int expand_class(struct expander *x, const struct grok_def *def, const ch
                 while (e + 1 < n && !(s[e] == ':' && s[e + 1] == ']'))
                     e++;
                 step = (e + 1 < n ? e + 2 : n) - k;
-                if ((rc = emit(x, def, k, s + k, step)))
+                if ((rc = emit_posix_class(x, def, k, s + k, step)))
                     return rc;
             } else {
                 /* "[", "[^", then a ']' right here is a literal. */
@@ -659,19 +712,136 @@ static int expand_class(struct expander *x, const struct grok_def *def, const ch
     return 0;
 }
 
+/* The length of one single-character item at p[0..n): a class, an escape
+ * that stands for one character, '.', or a literal; 0 if it is none. */
+static size_t single_char_item(const char *p, size_t n)
+{
+    if (n == 0)
+        return 0;
+    if (p[0] == '[') {
+        size_t k = 1;
+        if (k < n && p[k] == '^')
+            k++;
+        if (k < n && p[k] == ']')
+            k++;
+        while (k < n && p[k] != ']') {
+            if (p[k] == '\\')
+                k++;
+            else if (p[k] == '[' && k + 1 < n && p[k + 1] == ':') {
+                const char *e = strstr(p + k, ":]");
+                if (!e || (size_t)(e - p) >= n)
+                    return 0;
+                k = (size_t)(e - p) + 1;
+            }
+            k++;
+        }
+        return k < n ? k + 1 : 0;
+    }
+    if (p[0] == '\\') {
+        if (n < 2)
+            return 0;
+        if (strchr("dDwWsShHvVN", p[1]))
+            return 2;
+        if ((p[1] == 'p' || p[1] == 'P' || p[1] == 'x') && n > 2 && p[2] == '{') {
+            const char *e = memchr(p, '}', n);
+            return e ? (size_t)(e - p) + 1 : 0;
+        }
+        if (p[1] == 'x')
+            return n >= 4 && is_hex((unsigned char)p[2]) && is_hex((unsigned char)p[3]) ? 4 : 0;
+        return !is_word((unsigned char)p[1]) && (unsigned char)p[1] < 0x80 ? 2 : 0;
+    }
+    if ((unsigned char)p[0] >= 0x80 || strchr("()|?*+{}^$", p[0]))
+        return 0;
+    return 1;
+}
+
+/* If body[0..n) is "X+" or "X*" with X one character (possibly inside
+ * "(?:...)"), returns that quantifier, else 0. */
+static char simple_repeat(const char *body, size_t n)
+{
+    while (n > 4 && memcmp(body, "(?:", 3) == 0 && body[n - 1] == ')')
+        body += 3, n -= 4;
+    size_t item = single_char_item(body, n);
+    if (item && item + 1 == n && (body[item] == '+' || body[item] == '*'))
+        return body[item];
+    return 0;
+}
+
+/*
+ * A greedy quantifier at s[i] after the group just closed. A group holding
+ * only a repeated character, repeated again, such as URIPROTO's
+ * "([A-Za-z0-9+\-.]+)+", makes the backtracking matcher try every way of
+ * splitting a run of such characters between the iterations: 2^n paths on a
+ * token of n characters that is not followed by what the pattern wants. The
+ * outer quantifier adds nothing to what matches ((X+)+ and X+ take the same
+ * text, in the same order of preference, and the group keeps the same last
+ * iteration), so it is dropped ("*" becomes "?" where the group needs one
+ * character). Returns 1 and sets *used if it did so.
+ */
+static int simplify_nested_repeat(struct expander *x, const struct grok_def *def, const char *s,
+                                  size_t n, size_t i, size_t *used, int *rc)
+{
+    if (!x->group_simple || x->out.len != x->group_close + 1 || (s[i] != '+' && s[i] != '*'))
+        return 0;
+    if (i + 1 < n && (s[i + 1] == '?' || s[i + 1] == '+'))
+        return 0; /* lazy or possessive: left as written */
+    char inner = simple_repeat(x->out.data + x->group_body, x->group_close - x->group_body);
+    if (!inner)
+        return 0;
+    x->group_simple = false;
+    *used = 1;
+    *rc = s[i] == '*' && inner == '+' ? emit(x, def, i, "?", 1) : 0;
+    return 1;
+}
+
+/* Copies a UTF-8 character at s[i], grouped when a quantifier follows, so
+ * that in the byte-mode pattern the quantifier applies to all its bytes. */
+static int emit_multibyte(struct expander *x, const struct grok_def *def, const char *s, size_t n,
+                          size_t i, size_t *used)
+{
+    unsigned char c = (unsigned char)s[i];
+    size_t len = c >= 0xF0 ? 4 : c >= 0xE0 ? 3 : c >= 0xC0 ? 2 : 1;
+    for (size_t k = 1; k < len; k++)
+        if (i + k >= n || ((unsigned char)s[i + k] & 0xC0) != 0x80)
+            len = 1;
+    *used = len;
+    if (len == 1 || i + len >= n || !strchr("?*+{", s[i + len]))
+        return emit(x, def, i, s + i, len);
+    int rc = emit_str(x, def, i, "(?:");
+    if (!rc)
+        rc = emit(x, def, i, s + i, len);
+    return rc ? rc : emit_str(x, def, i, ")");
+}
+
+/* Whether the group opener just written at out[at..] is one whose group is
+ * only a group: '(', '(?:' or our '(?<gN>'. */
+static bool plain_opener(const struct expander *x, size_t at)
+{
+    const char *o = x->out.data + at;
+    size_t len = x->out.len - at;
+    return (len == 1 && o[0] == '(') || (len == 3 && memcmp(o, "(?:", 3) == 0) ||
+           (len > 4 && memcmp(o, "(?<g", 4) == 0 && o[len - 1] == '>');
+}
+
 static int expand_text(struct expander *x, const struct grok_def *def, const char *s, size_t n)
 {
     /* Parentheses are checked per pattern so that an unbalanced pattern file
      * line is named, rather than the end of the whole expansion. */
     size_t open_at[MAX_OPEN_TRACKED];
+    size_t body_at[MAX_OPEN_TRACKED]; /* where the group's body starts in out */
+    bool plain[MAX_OPEN_TRACKED];
     size_t open = 0;
     size_t i = 0;
     int rc = 0;
     while (i < n && !rc) {
         size_t used = 1;
+        if (simplify_nested_repeat(x, def, s, n, i, &used, &rc)) {
+            i += used;
+            continue;
+        }
         size_t run = i;
         /* Copy runs of ordinary characters in one go. */
-        while (run < n && !strchr("\\[()%{?", s[run]))
+        while (run < n && !strchr("\\[()%{?+*", s[run]) && (unsigned char)s[run] < 0x80)
             run++;
         if (run > i) {
             rc = emit(x, def, i, s + i, run - i);
@@ -685,19 +855,27 @@ static int expand_text(struct expander *x, const struct grok_def *def, const cha
         case '[':
             rc = expand_class(x, def, s, n, i, &used);
             break;
-        case '(':
+        case '(': {
+            size_t at = x->out.len;
             rc = expand_group(x, def, s, n, i, &used);
             if (!rc && s[i + used - 1] != ')') { /* comments and calls close themselves */
-                if (open < MAX_OPEN_TRACKED)
+                if (open < MAX_OPEN_TRACKED) {
                     open_at[open] = i;
+                    body_at[open] = x->out.len;
+                    plain[open] = plain_opener(x, at);
+                }
                 open++;
             }
             break;
+        }
         case ')':
             if (open == 0)
                 return fail(x, LF_ESYNTAX, def, i, "unmatched closing parenthesis");
             open--;
             rc = emit(x, def, i, ")", 1);
+            x->group_simple = open < MAX_OPEN_TRACKED && plain[open];
+            x->group_body = open < MAX_OPEN_TRACKED ? body_at[open] : 0;
+            x->group_close = x->out.len - 1;
             break;
         case '%':
             if (i + 1 < n && s[i + 1] == '{')
@@ -725,7 +903,10 @@ static int expand_text(struct expander *x, const struct grok_def *def, const cha
             rc = emit(x, def, i, "{", 1);
             break;
         default:
-            rc = emit(x, def, i, s + i, 1);
+            if ((unsigned char)s[i] >= 0x80)
+                rc = emit_multibyte(x, def, s, n, i, &used);
+            else
+                rc = emit(x, def, i, s + i, 1);
         }
         i += used;
     }
@@ -744,9 +925,21 @@ static int compare_captures(const void *a, const void *b)
     return ca->id < cb->id ? -1 : ca->id > cb->id;
 }
 
-/* Groups the captures by field; every path a field of its own, sorted. */
+/* Groups the captures by field; every path a field of its own, sorted.
+ * Captures without a field (an invalid name) go to exp->unset instead. */
 static int build_fields(struct expander *x, struct grok_expansion *exp)
 {
+    size_t kept = 0;
+    for (size_t i = 0; i < x->ncaps; i++) {
+        if (x->caps[i].path) {
+            x->caps[kept++] = x->caps[i];
+            continue;
+        }
+        if (!exp->unset && !(exp->unset = calloc(x->ncaps, sizeof(*exp->unset))))
+            return fail(x, LF_ENOMEM, NULL, 0, "out of memory");
+        exp->unset[exp->nunset++] = x->caps[i].id;
+    }
+    x->ncaps = kept;
     if (x->ncaps)
         qsort(x->caps, x->ncaps, sizeof(*x->caps), compare_captures);
     exp->fields = calloc(x->ncaps ? x->ncaps : 1, sizeof(*exp->fields));
@@ -820,7 +1013,9 @@ void grok_expansion_free(struct grok_expansion *exp)
         free(exp->fields[i].caps);
     }
     free(exp->fields);
+    free(exp->unset);
     free(exp->pattern);
+    free(exp->pattern_unicode);
     memset(exp, 0, sizeof(*exp));
 }
 
@@ -847,8 +1042,27 @@ void grok_code_free(struct grok_code *code)
     memset(code, 0, sizeof(*code));
 }
 
-/* Compiles the pattern in UTF+UCP mode and in byte mode. Keeps whichever
- * compile; if neither does, reports the UTF-mode error. */
+/* The group number PCRE2 gave our group gN, or 0. */
+static uint32_t group_number(const pcre2_code *re, uint32_t id)
+{
+    char name[MAX_GROUP_NAME];
+    snprintf(name, sizeof(name), "g%u", (unsigned)id);
+    int num = pcre2_substring_number_from_name(re, (PCRE2_SPTR)name);
+    return num > 0 ? (uint32_t)num : 0;
+}
+
+/*
+ * Compiles the two patterns, neither with PCRE2_UCP, so that \w \d \s are
+ * PCRE2's own one-byte ASCII items (spelled as classes under UCP they made
+ * a chain of references overflow PCRE2's 64 KiB compiled-pattern cap):
+ *   bytes  exp->pattern, no UTF: for ASCII lines, where Ruby's Unicode \b
+ *          and POSIX classes mean what the ASCII ones do, and for lines that
+ *          are not valid UTF-8, which UTF mode cannot read;
+ *   utf    exp->pattern_unicode (or the same text), PCRE2_UTF: for other
+ *          lines; \b and POSIX classes are written out with Unicode
+ *          properties there.
+ * Keeps whichever compile; if neither does, reports the byte-mode error.
+ */
 static int compile(struct expander *x, struct grok_expansion *exp, struct grok_code *code)
 {
     uint32_t options = PCRE2_DOTALL | PCRE2_MULTILINE;
@@ -856,31 +1070,58 @@ static int compile(struct expander *x, struct grok_expansion *exp, struct grok_c
         options |= PCRE2_NO_AUTO_CAPTURE;
     int err_utf, err_bytes;
     PCRE2_SIZE off_utf, off_bytes;
-    code->utf = pcre2_compile((PCRE2_SPTR)exp->pattern, exp->pattern_len,
-                              options | PCRE2_UTF | PCRE2_UCP, &err_utf, &off_utf, NULL);
+    const char *utext = exp->pattern_unicode ? exp->pattern_unicode : exp->pattern;
+    code->utf = pcre2_compile((PCRE2_SPTR)utext, strlen(utext), options | PCRE2_UTF, &err_utf,
+                              &off_utf, NULL);
     code->bytes = pcre2_compile((PCRE2_SPTR)exp->pattern, exp->pattern_len, options, &err_bytes,
                                 &off_bytes, NULL);
     if (!code->utf && !code->bytes) {
-        report_compile_error(x, err_utf, off_utf);
+        report_compile_error(x, err_bytes, off_bytes);
         return LF_ESYNTAX;
     }
-    const pcre2_code *re = code->utf ? code->utf : code->bytes;
+    /* The rewrites add no capturing group: both number the groups alike. */
+    const pcre2_code *re = code->bytes ? code->bytes : code->utf;
     for (size_t i = 0; i < exp->nfields; i++) {
         struct grok_field *f = &exp->fields[i];
         for (size_t k = 0; k < f->ncaps; k++) {
-            char name[MAX_GROUP_NAME];
-            snprintf(name, sizeof(name), "g%u", (unsigned)f->caps[k].group);
-            int num = pcre2_substring_number_from_name(re, (PCRE2_SPTR)name);
-            if (num <= 0) {
+            uint32_t num = group_number(re, f->caps[k].group);
+            if (!num) {
                 grok_code_free(code);
-                return fail(x, LF_ESYNTAX, NULL, 0, "internal error: group %s vanished", name);
+                return fail(x, LF_ESYNTAX, NULL, 0, "internal error: group g%u vanished",
+                            (unsigned)f->caps[k].group);
             }
-            f->caps[k].group = (uint32_t)num;
+            f->caps[k].group = num;
+        }
+    }
+    for (size_t i = 0; i < exp->nunset; i++) {
+        if (!(exp->unset[i] = group_number(re, exp->unset[i]))) {
+            grok_code_free(code);
+            return fail(x, LF_ESYNTAX, NULL, 0, "internal error: a group vanished");
         }
     }
     code->utf_jit = code->utf && pcre2_jit_compile(code->utf, PCRE2_JIT_COMPLETE) == 0;
     code->bytes_jit = code->bytes && pcre2_jit_compile(code->bytes, PCRE2_JIT_COMPLETE) == 0;
     return 0;
+}
+
+/* Expands the expression again into the text for non-ASCII lines. Sets
+ * exp->pattern_unicode only if it differs from exp->pattern. */
+static int expand_unicode(const struct expander *first, struct grok_expansion *exp)
+{
+    struct expander x = {.lib = first->lib,
+                         .expr = first->expr,
+                         .expr_index = first->expr_index,
+                         .errbuf = first->errbuf,
+                         .errlen = first->errlen,
+                         .unicode = true};
+    lf_buf_init(&x.out, first->out.max);
+    int rc = expand_text(&x, NULL, x.expr, strlen(x.expr));
+    if (!rc && (x.out.len != exp->pattern_len || memcmp(x.out.data, exp->pattern, x.out.len))) {
+        exp->pattern_unicode = x.out.data;
+        x.out.data = NULL;
+    }
+    expander_free(&x);
+    return rc;
 }
 
 int grok_compile_expression(const struct lf_grok_lib *lib, const char *expr, size_t index,
@@ -908,8 +1149,10 @@ int grok_compile_expression(const struct lf_grok_lib *lib, const char *expr, siz
         exp->pattern = x.out.data;
         exp->pattern_len = x.out.len;
         x.out.data = NULL;
-        rc = compile(&x, exp, code);
+        rc = expand_unicode(&x, exp);
     }
+    if (!rc)
+        rc = compile(&x, exp, code);
     expander_free(&x);
     if (rc)
         grok_expansion_free(exp);
