@@ -40,6 +40,7 @@
 #define MAX_GROUP_NAME 32
 #define MAX_INLINE 64
 #define MAX_OPEN_TRACKED 64
+#define MAX_SHARED 256
 
 /* Ruby's \b and \B with Unicode word characters, for the pattern that reads
  * non-ASCII lines (PCRE2's own \b is ASCII without PCRE2_UCP). The word
@@ -84,6 +85,9 @@ struct expander {
     char *errbuf;
     size_t errlen;
     bool unicode; /* the text for valid non-ASCII UTF-8 lines (see compile()) */
+    bool share;   /* references written as calls (see shared_call()) */
+    const struct grok_def *shared[MAX_SHARED];
+    size_t nshared;
     /* The group whose ')' was written last, for nested quantifiers. */
     size_t group_body, group_close;
     bool group_simple; /* opened by '(', '(?:' or one of our '(?<gN>' */
@@ -343,6 +347,96 @@ static const struct grok_def *find_def(const struct expander *x, const char *nam
     return grok_lib_find(x->lib, name, len);
 }
 
+/* Whether the text of `def`, and of every pattern it references, could
+ * stand as a called group: no field, no named group, no back reference or
+ * call (a called group's captures do not outlive the call), no inline
+ * definition. Errs on the side of "no". */
+static bool shareable(const struct expander *x, const struct grok_def *def, int depth)
+{
+    if (depth > MAX_NESTING || !def->file)
+        return false;
+    const char *s = def->regex;
+    for (size_t i = 0; s[i]; i++) {
+        if (s[i] == '\\') {
+            char c = s[i + 1];
+            if (c == 'k' || c == 'g' || (c >= '1' && c <= '9'))
+                return false;
+            if (c)
+                i++;
+        } else if (s[i] == '(' && s[i + 1] == '?') {
+            char c = s[i + 2];
+            if (c == '\'' || c == 'P' || c == '&' || c == 'R' || (c >= '0' && c <= '9') ||
+                c == '+' || c == '-' || (c == '<' && s[i + 3] != '=' && s[i + 3] != '!'))
+                return false;
+        } else if (s[i] == '%' && s[i + 1] == '{') {
+            size_t k = i + 2;
+            while (is_word((unsigned char)s[k]))
+                k++;
+            if (s[k] != '}')
+                return false; /* a field or an inline definition */
+            const struct grok_def *ref = find_def(x, s + i + 2, k - i - 2);
+            if (!ref || !shareable(x, ref, depth + 1))
+                return false;
+            i = k;
+        }
+    }
+    return true;
+}
+
+/*
+ * %{NAME} without a field as a call, (?&dN), of a group defined once at the
+ * end of the pattern. PCRE2 copies a group once per reference and once per
+ * bounded repeat, so an expression of several references to a large
+ * pattern (%{IP} has IPV6's sixty-odd bounded repeats) can pass PCRE2's
+ * 64 KiB cap on a compiled pattern; such an expression is compiled again
+ * this way (grok_compile_expression). Since PCRE2 10.30 a call is not atomic:
+ * it backtracks as the group written in place would. The called group takes
+ * the options in force where it is defined, so an expression that only
+ * compiles this way ignores (?i) and the like around such a reference.
+ * Returns 0 when it wrote the call, 1 when the reference is to be written
+ * in place, or an error.
+ */
+static int shared_call(struct expander *x, const struct grok_def *def, size_t at,
+                       const struct grok_def *ref)
+{
+    if (!shareable(x, ref, 0))
+        return 1;
+    size_t k = 0;
+    while (k < x->nshared && x->shared[k] != ref)
+        k++;
+    if (k == x->nshared) {
+        if (k == MAX_SHARED)
+            return 1;
+        x->shared[x->nshared++] = ref;
+    }
+    char call[MAX_GROUP_NAME + 8];
+    snprintf(call, sizeof(call), "(?&d%zu)", k);
+    x->group_simple = false;
+    return emit_str(x, def, at, call);
+}
+
+/* Writes the groups that shared_call() calls: (?(DEFINE)(?<d0>...)...). */
+static int define_shared(struct expander *x)
+{
+    if (!x->nshared)
+        return 0;
+    int rc = emit_str(x, NULL, strlen(x->expr), "(?(DEFINE)");
+    /* A shared pattern may call others: the list grows as it is written. */
+    for (size_t k = 0; !rc && k < x->nshared; k++) {
+        const struct grok_def *d = x->shared[k];
+        char open[MAX_GROUP_NAME + 8];
+        snprintf(open, sizeof(open), "(?<d%zu>", k);
+        rc = emit_str(x, d, 0, open);
+        x->stack[x->depth++] = d;
+        if (!rc)
+            rc = expand_text(x, d, d->regex, strlen(d->regex));
+        x->depth--;
+        if (!rc)
+            rc = emit_str(x, d, strlen(d->regex), ")");
+    }
+    return rc ? rc : emit_str(x, NULL, strlen(x->expr), ")");
+}
+
 /* %{NAME}, %{NAME:field}, %{NAME:field:type}, and with "=regex" an inline
  * definition, at s[i]; sets *used. As in Logstash, anything after the field
  * part up to the closing brace is ignored. */
@@ -422,6 +516,11 @@ static int expand_reference(struct expander *x, const struct grok_def *def, cons
     if (x->depth == MAX_NESTING)
         return fail(x, LF_ELIMIT, def, i, "patterns nested more than %d deep", MAX_NESTING);
 
+    if (!(field && field_len) && x->share) {
+        int shared = shared_call(x, def, i, ref);
+        if (shared <= 0)
+            return shared;
+    }
     int rc = field && field_len ? open_capture(x, def, i, field, field_len, t, NULL)
                                 : emit_str(x, def, i, "(?:");
     if (rc)
@@ -1077,7 +1176,7 @@ static int compile(struct expander *x, struct grok_expansion *exp, struct grok_c
                                 &off_bytes, NULL);
     if (!code->utf && !code->bytes) {
         report_compile_error(x, err_bytes, off_bytes);
-        return LF_ESYNTAX;
+        return err_bytes == PCRE2_ERROR_PATTERN_TOO_LARGE ? LF_ELIMIT : LF_ESYNTAX;
     }
     /* The rewrites add no capturing group: both number the groups alike. */
     const pcre2_code *re = code->bytes ? code->bytes : code->utf;
@@ -1113,9 +1212,12 @@ static int expand_unicode(const struct expander *first, struct grok_expansion *e
                          .expr_index = first->expr_index,
                          .errbuf = first->errbuf,
                          .errlen = first->errlen,
-                         .unicode = true};
+                         .unicode = true,
+                         .share = first->share};
     lf_buf_init(&x.out, first->out.max);
     int rc = expand_text(&x, NULL, x.expr, strlen(x.expr));
+    if (!rc)
+        rc = define_shared(&x);
     if (!rc && (x.out.len != exp->pattern_len || memcmp(x.out.data, exp->pattern, x.out.len))) {
         exp->pattern_unicode = x.out.data;
         x.out.data = NULL;
@@ -1124,12 +1226,18 @@ static int expand_unicode(const struct expander *first, struct grok_expansion *e
     return rc;
 }
 
-int grok_compile_expression(const struct lf_grok_lib *lib, const char *expr, size_t index,
-                            const struct lf_grok_options *opt, struct grok_expansion *exp,
-                            struct grok_code *code, char *errbuf, size_t errlen)
+/* Sets *too_large when it failed on PCRE2's cap on the compiled size. */
+static int expand_and_compile(const struct lf_grok_lib *lib, const char *expr, size_t index,
+                              const struct lf_grok_options *opt, bool share,
+                              struct grok_expansion *exp, struct grok_code *code, char *errbuf,
+                              size_t errlen, bool *too_large)
 {
-    struct expander x = {
-        .lib = lib, .expr = expr, .expr_index = index, .errbuf = errbuf, .errlen = errlen};
+    struct expander x = {.lib = lib,
+                         .expr = expr,
+                         .expr_index = index,
+                         .errbuf = errbuf,
+                         .errlen = errlen,
+                         .share = share};
     lf_buf_init(&x.out, opt->max_pattern);
     memset(exp, 0, sizeof(*exp));
     memset(code, 0, sizeof(*code));
@@ -1138,6 +1246,8 @@ int grok_compile_expression(const struct lf_grok_lib *lib, const char *expr, siz
     int rc = expand_text(&x, NULL, expr, len);
     if (!rc && x.out.len == 0)
         rc = fail(&x, LF_ESYNTAX, NULL, 0, "empty expression");
+    if (!rc)
+        rc = define_shared(&x);
     /* The end of the expression, for errors such as a missing ')'. */
     if (!rc && !grow_array((void **)&x.map, &x.map_cap, x.nmap, sizeof(*x.map)))
         x.map[x.nmap++] = (struct map_entry){x.out.len, NULL, len};
@@ -1151,11 +1261,26 @@ int grok_compile_expression(const struct lf_grok_lib *lib, const char *expr, siz
         x.out.data = NULL;
         rc = expand_unicode(&x, exp);
     }
-    if (!rc)
+    if (!rc) {
         rc = compile(&x, exp, code);
+        *too_large = rc == LF_ELIMIT;
+    }
     expander_free(&x);
     if (rc)
         grok_expansion_free(exp);
+    return rc;
+}
+
+int grok_compile_expression(const struct lf_grok_lib *lib, const char *expr, size_t index,
+                            const struct lf_grok_options *opt, struct grok_expansion *exp,
+                            struct grok_code *code, char *errbuf, size_t errlen)
+{
+    bool too_large = false;
+    int rc =
+        expand_and_compile(lib, expr, index, opt, false, exp, code, errbuf, errlen, &too_large);
+    /* Over PCRE2's size cap: again with repeated references as calls. */
+    if (too_large)
+        rc = expand_and_compile(lib, expr, index, opt, true, exp, code, errbuf, errlen, &too_large);
     return rc;
 }
 

@@ -37,7 +37,8 @@ static const char test_patterns[] = "# patterns for the unit tests\n"
                                     "USES_BROKEN foo %{BROKEN}\n"
                                     "UNKNOWN_REF %{NOPE}\n"
                                     "BAD_FIELD (?:%{WORD:[a][b?]} )?%{INT:n}\n"
-                                    "TOKEN [a-z0-9]+\n";
+                                    "TOKEN [a-z0-9]+\n"
+                                    "HEXRUN (?:[0-9a-f]{1,4}:){1,40}\n";
 
 static struct lf_grok_lib *lib;
 static char err[1024];
@@ -315,6 +316,30 @@ static void test_nested_repeat_cannot_blow_up(void **state)
     lf_grok_destroy(g);
 }
 
+static void test_references_past_the_size_cap_become_calls(void **state)
+{
+    (void)state;
+    /* Each HEXRUN is some 2 KiB compiled; forty pass PCRE2's 64 KiB cap, so
+     * the expression is compiled again with the references as calls. */
+    char expr[2048] = "^(?<r>%{HEXRUN})(?<t>ff:)$";
+    for (int i = 0; i < 40; i++)
+        strcat(expr, "|zz%{HEXRUN}");
+    lf_grok *g = compile1(expr);
+    if (!g)
+        fail_msg("%s", err);
+    assert_non_null(strstr(lf_grok_pattern(g, 0), "(?(DEFINE)(?<d0>"));
+    int rc;
+    /* A call backtracks: HEXRUN gives "ff:" back to the rest. */
+    assert_string_equal(match_n(g, "aa:bb:ff:", 9, &rc), "{\"r\":\"aa:bb:\",\"t\":\"ff:\"}");
+    lf_grok_destroy(g);
+    /* Under the cap, references are written in place as before. */
+    g = compile1("^(?<r>%{HEXRUN})(?<t>ff:)$");
+    assert_non_null(g);
+    assert_null(strstr(lf_grok_pattern(g, 0), "DEFINE"));
+    assert_string_equal(match_n(g, "aa:bb:ff:", 9, &rc), "{\"r\":\"aa:bb:\",\"t\":\"ff:\"}");
+    lf_grok_destroy(g);
+}
+
 static void test_invalid_field_in_pattern_file(void **state)
 {
     (void)state;
@@ -523,6 +548,7 @@ int main(void)
         cmocka_unit_test(test_unicode_classes_and_boundaries),
         cmocka_unit_test(test_nested_repeat_cannot_blow_up),
         cmocka_unit_test(test_invalid_field_in_pattern_file),
+        cmocka_unit_test(test_references_past_the_size_cap_become_calls),
     };
     return cmocka_run_group_tests(tests, setup, teardown);
 }
