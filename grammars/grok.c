@@ -17,9 +17,15 @@
  *   [a[bc]]     nested classes are unions in Oniguruma, flattened here
  *   x?*         Ruby reads it as x*; PCRE2 rejects it
  * Ruby's \w, \d and \s are ASCII while its \b and POSIX classes know
- * Unicode: the pattern is compiled in UTF+UCP mode with \w, \d, \s spelled
- * as ASCII classes. UTF mode cannot match invalid UTF-8 at all (not even
- * '.'), so each pattern is also compiled in byte mode for such lines.
+ * Unicode. Nothing is compiled with PCRE2_UCP, so \w \d \s stay PCRE2's
+ * compact ASCII items: the text as written is compiled in byte mode, for
+ * ASCII lines (where the two meanings agree) and lines that are not UTF-8,
+ * and a second text, with \b and POSIX classes written with Unicode
+ * properties, in UTF mode for the other lines (compile()).
+ *   (C+)+       a repeated group of one repeated character: the outer
+ *               repeat is dropped, it only multiplied the ways to backtrack
+ * An expression over PCRE2's 64 KiB compiled-size cap is compiled again with
+ * its field-less references as calls (shared_call()).
  * Both are compiled with the options that give Logstash's meaning:
  * ^ and $ match at line breaks and '.' matches a newline (Logstash compiles
  * with Regexp::MULTILINE, and Ruby's ^ and $ are always line anchors), and
