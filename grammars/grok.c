@@ -833,10 +833,10 @@ static size_t single_char_item(const char *p, size_t n)
             if (p[k] == '\\')
                 k++;
             else if (p[k] == '[' && k + 1 < n && p[k + 1] == ':') {
-                const char *e = strstr(p + k, ":]");
-                if (!e || (size_t)(e - p) >= n)
-                    return 0;
-                k = (size_t)(e - p) + 1;
+                k += 2; /* a POSIX class: on to its ":]" */
+                while (k + 1 < n && !(p[k] == ':' && p[k + 1] == ']'))
+                    k++;
+                k++; /* and past it, below */
             }
             k++;
         }
@@ -845,7 +845,7 @@ static size_t single_char_item(const char *p, size_t n)
     if (p[0] == '\\') {
         if (n < 2)
             return 0;
-        if (strchr("dDwWsShHvVN", p[1]))
+        if (p[1] && strchr("dDwWsShHvVN", p[1]))
             return 2;
         if ((p[1] == 'p' || p[1] == 'P' || p[1] == 'x') && n > 2 && p[2] == '{') {
             const char *e = memchr(p, '}', n);

@@ -307,6 +307,11 @@ static void test_nested_repeat_cannot_blow_up(void **state)
     assert_non_null(g);
     assert_string_equal(lf_grok_pattern(g, 0), "^(?<g0>(?:[a-z0-9]+))$");
     lf_grok_destroy(g);
+    /* A class with a POSIX class inside is one character too. */
+    g = compile1("^(?<p>([[:alpha:]_-]+)+)1");
+    assert_non_null(g);
+    assert_string_equal(lf_grok_pattern(g, 0), "^(?<g0>([[:alpha:]_-]+))1");
+    lf_grok_destroy(g);
     /* The same group captures the same text: the last iteration is all. */
     expect("^(?:(?<p>[a-z]+)+)1", "abc1", "{\"p\":\"abc\"}");
     /* Lazy, possessive and longer bodies are left as written. */
