@@ -564,6 +564,12 @@ struct lf_input *lf_input_journald_create(const struct lf_agent_conf *conf,
         snprintf(errbuf, errlen, "journald: cannot open the %s: %s", ji->journal, strerror(-r));
         goto fail;
     }
+    /* A user outside the journal's groups opens it fine and reads nothing. */
+    if (!conf->journald_directory && sd_journal_has_persistent_files(ji->j) <= 0 &&
+        sd_journal_has_runtime_files(ji->j) <= 0)
+        lf_log(LF_LOG_WARN, "journald",
+               "no journal file can be read: is journald running, and is the agent's user root "
+               "or in the systemd-journal or adm group? Entries will be read once files can be");
     /* Fields up to max_line (and the '=' and name) come whole. */
     sd_journal_set_data_threshold(ji->j, ji->max_line + 256);
     /* Right after opening, so that no change is missed. */

@@ -69,7 +69,9 @@ config() {
   shift 2
   mkdir -p "$dir"
   {
-    printf 'agent:\n  name: agent01\n  data_dir: %s/data\n  status_listen: "off"\n' "$dir"
+    printf 'agent:\n  name: agent01\n  data_dir: %s/data\n' "$dir"
+    if [ -n "${STATUS:-}" ]; then printf '  status_listen: unix:%s/st.sock\n' "$dir"
+    else printf '  status_listen: "off"\n'; fi
     printf '  shutdown_timeout: 30s\n'
     printf 'inputs:\n  metrics: {enabled: false}\n  journald:\n    enabled: true\n'
     printf '    directory: %s\n    seek: head\n' "$jdir"
@@ -147,9 +149,16 @@ fields() {
     printf '_SYSTEMD_UNIT=backup.service\nMESSAGE=disk full\n\n'
   } | journal "$d/j/a.journal"
   config "$d" "$d/j"
+  "$LOGFERRY" check --connect -c "$d/agent.yml" > "$d/connect.out" 2>&1 || true
+  check "fields: check --connect reads the journal" grep -q \
+    "^journald: $d/j: OK, entries from 2026-11-21T10:00:00.500Z to 2026-11-21T10:00:01.000Z" \
+    "$d/connect.out"
   start_agent "$d"
   wait_until 60 docs_at_least "$d" 2 || true
   stop_agent
+  "$LOGFERRY" check --connect -c "$d/agent.yml" > "$d/connect.out" 2>&1 || true
+  check "fields: check --connect finds the saved cursor" grep -q \
+    "cursor: saved, its entry is in the journal" "$d/connect.out"
   cat > "$d/check.py" <<'PY'
 import glob, json, sys
 docs = []
@@ -237,9 +246,17 @@ live() {
   local d=$tmp/live
   mkdir -p "$d/j"
   python3 "$tmp/gen.py" 0 50 | journal "$d/j/a.journal"
-  config "$d" "$d/j"
+  STATUS=1 config "$d" "$d/j"
   start_agent "$d"
   check "live: the first 50 entries" wait_until 60 all_arrived "$d" 0 50
+  # The status endpoint: the cursor of entry 49 (i=0x32 in this file), nothing
+  # in flight, safe up to its time (2026-11-21T10:00:49Z).
+  status_shows() {
+    "$LOGFERRY" status -c "$d/agent.yml" > "$d/status.out" 2>&1 &&
+      grep -q "0 entries in flight, safe up to 2026-11-21T10:00:49.000Z" "$d/status.out" &&
+      grep -q "cursor s=[0-9a-f]*;i=32;" "$d/status.out"
+  }
+  check "live: logferry status shows the cursor" wait_until 30 status_shows
   python3 "$tmp/gen.py" 50 50 | journal "$d/j/a.journal"
   check "live: 50 entries appended to the file arrive" wait_until 60 all_arrived "$d" 0 100
   python3 "$tmp/gen.py" 100 50 fedcba9876543210fedcba9876543210 | journal "$d/j/b.journal"
