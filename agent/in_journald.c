@@ -51,6 +51,8 @@
  * of cursors costs about 150 bytes an entry while it is pending. */
 #define ACKQ_CAP (1u << 20)
 #define DEFAULT_MAX_LINE (1u << 20)
+/* Fields other than MESSAGE (names, units, numbers) are cut at this. */
+#define MAX_OTHER_FIELD 4096
 
 /* One entry read and not yet acknowledged with all before it. */
 struct pending {
@@ -205,6 +207,8 @@ static int read_entry(struct journald_input *ji)
             n = ji->max_line;
             e->cut = true;
         }
+        if (f != LF_JF_MESSAGE && n > MAX_OTHER_FIELD)
+            n = MAX_OTHER_FIELD; /* names, numbers: keeps the scratch bounded */
         at[f] = ji->scratch.len;
         if (lf_buf_append(&ji->scratch, (const char *)data + value_at, n) ||
             lf_buf_putc(&ji->scratch, '\0'))
@@ -550,7 +554,7 @@ struct lf_input *lf_input_journald_create(const struct lf_agent_conf *conf,
     lf_journald_cursor_name(conf->journald_directory, ji->cursor_name, sizeof(ji->cursor_name));
     lf_event_init(&ji->ev);
     lf_event_cache_layouts(&ji->ev); /* paths: literals and the grammar's */
-    lf_buf_init(&ji->scratch, ji->max_line + (1u << 20));
+    lf_buf_init(&ji->scratch, ji->max_line + LF_JF_COUNT * (MAX_OTHER_FIELD + 1) + 1);
     lf_ackq_init(&ji->ackq, ACKQ_CAP, 0);
     ji->ring_first = 1; /* positions count from 1: 0 is "none safe yet" */
     if (!conf->data_dir) {

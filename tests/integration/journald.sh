@@ -9,7 +9,8 @@
 #              sshd MESSAGE through the sshd grammar
 #   matches    units, priority and FIELD=value select the entries they name
 #   live       entries appended to the journal file the agent reads, then a
-#              new journal file in its directory, arrive without a restart
+#              new journal file in its directory, arrive without a restart;
+#              logferry status shows the cursor; a SIGHUP reload goes on
 #   kill       SIGKILL three times while a 30000-entry journal is shipped,
 #              then a restart: every entry arrives, each under one _id (a
 #              resend after a kill has the _id it had), counted by content
@@ -261,9 +262,13 @@ live() {
   check "live: 50 entries appended to the file arrive" wait_until 60 all_arrived "$d" 0 100
   python3 "$tmp/gen.py" 100 50 fedcba9876543210fedcba9876543210 | journal "$d/j/b.journal"
   check "live: 50 entries of a new file in the directory arrive" wait_until 60 all_arrived "$d" 0 150
+  # SIGHUP rebuilds the input: it goes on from its cursor.
+  kill -HUP "$agent_pid"
+  python3 "$tmp/gen.py" 150 50 fedcba9876543210fedcba9876543210 | journal "$d/j/b.journal"
+  check "live: after SIGHUP, the next 50" wait_until 60 all_arrived "$d" 0 200
   stop_agent
   local stats
-  stats=$(python3 "$tmp/count.py" "$d" 0 150)
+  stats=$(python3 "$tmp/count.py" "$d" 0 200)
   echo "live: $stats"
   check "live: each entry once" test "$stats" = "missing 0 dup_same_id 0 dup_other_id 0 extra 0"
 }
