@@ -103,10 +103,9 @@ static const struct lf_conf_enum start_ats[] = {
     {"end", LF_START_END}, {"beginning", LF_START_BEGINNING}, {NULL, 0}};
 /* journalctl -p's names (syslog(3) severities). */
 static const struct lf_conf_enum journal_priorities[] = {
-    {"emerg", 0},  {"alert", 1}, {"crit", 2}, {"err", 3},   {"warning", 4},
-    {"notice", 5}, {"info", 6},  {"debug", 7}, {"0", 0},     {"1", 1},
-    {"2", 2},      {"3", 3},     {"4", 4},     {"5", 5},     {"6", 6},
-    {"7", 7},      {NULL, 0}};
+    {"emerg", 0}, {"alert", 1}, {"crit", 2}, {"err", 3}, {"warning", 4}, {"notice", 5},
+    {"info", 6},  {"debug", 7}, {"0", 0},    {"1", 1},   {"2", 2},       {"3", 3},
+    {"4", 4},     {"5", 5},     {"6", 6},    {"7", 7},   {NULL, 0}};
 static const struct lf_conf_enum journal_seeks[] = {
     {"tail", LF_JOURNALD_TAIL}, {"head", LF_JOURNALD_HEAD}, {NULL, 0}};
 static const struct lf_conf_enum output_types[] = {{"file", LF_OUTPUT_FILE},

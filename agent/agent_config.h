@@ -167,7 +167,7 @@ struct lf_agent_conf {
     char *journald_directory; /* NULL: the system journal */
     char **journald_units;
     size_t njournald_units;
-    int journald_priority; /* 0 (emerg) to 7 (debug: every entry) */
+    int journald_priority;   /* 0 (emerg) to 7 (debug: every entry) */
     char **journald_matches; /* "FIELD=value" */
     size_t njournald_matches;
     int journald_seek; /* enum lf_journald_seek */

@@ -74,16 +74,16 @@ struct journald_input {
     char cursor_name[4200]; /* the registry's name of the cursor */
     size_t max_line;
 
-    struct lf_ackq ackq;      /* positions: 1, 2, ... in the order read */
-    struct pending *ring;     /* cursors of positions [ring_first, +count) */
+    struct lf_ackq ackq;  /* positions: 1, 2, ... in the order read */
+    struct pending *ring; /* cursors of positions [ring_first, +count) */
     size_t ring_cap, ring_head, ring_count;
-    uint64_t ring_first;      /* position of the ring's head */
-    uint64_t next_pos;        /* positions handed out so far */
-    char *acked_cursor;       /* the registry's, owned copy for status */
+    uint64_t ring_first;        /* position of the ring's head */
+    uint64_t next_pos;          /* positions handed out so far */
+    char *acked_cursor;         /* the registry's, owned copy for status */
     uint64_t acked_us, read_us; /* realtime of the last acked / read entries */
 
-    bool unread;   /* the journal stands on an entry not yet emitted */
-    bool more;     /* stopped after MAX_ENTRIES_PER_RUN: run again now */
+    bool unread; /* the journal stands on an entry not yet emitted */
+    bool more;   /* stopped after MAX_ENTRIES_PER_RUN: run again now */
     bool stopped;
     int64_t retry_at; /* monotonic ms: a held entry or an error waits */
     bool error_said;
@@ -464,8 +464,7 @@ static int open_journal(const char *directory, sd_journal **j)
 
 /* units, priority and matches as sd-journal matches: values of one field
  * are alternatives, different fields must all match. */
-static int add_matches(sd_journal *j, const struct lf_agent_conf *conf, char *errbuf,
-                       size_t errlen)
+static int add_matches(sd_journal *j, const struct lf_agent_conf *conf, char *errbuf, size_t errlen)
 {
     char m[4200];
     int r = 0;
@@ -637,7 +636,8 @@ int lf_input_journald_probe(const struct lf_agent_conf *conf, char *out, size_t 
         snprintf(out, outlen, "journald: %s: OK, no entries (%llu bytes of files); cursor: %s",
                  what, (unsigned long long)usage, where);
     else
-        snprintf(out, outlen, "journald: %s: OK, entries from %s to %s (%llu bytes of files); "
+        snprintf(out, outlen,
+                 "journald: %s: OK, entries from %s to %s (%llu bytes of files); "
                  "cursor: %s",
                  what, t1, t2, (unsigned long long)usage, where);
     lf_registry_close(reg);
@@ -652,8 +652,9 @@ struct lf_input *lf_input_journald_create(const struct lf_agent_conf *conf,
                                           char *errbuf, size_t errlen)
 {
     (void)conf, (void)parser, (void)p;
-    snprintf(errbuf, errlen, "inputs.journald: this logferry was built without libsystemd "
-                             "(apt-get install libsystemd-dev, then build again)");
+    snprintf(errbuf, errlen,
+             "inputs.journald: this logferry was built without libsystemd "
+             "(apt-get install libsystemd-dev, then build again)");
     return NULL;
 }
 

@@ -21,7 +21,10 @@ static const struct {
     const char *name;
     size_t len;
 } field_names[LF_JF_COUNT] = {
-#define N(s) {s, sizeof(s) - 1}
+#define N(s)                                                                                       \
+    {                                                                                              \
+        s, sizeof(s) - 1                                                                           \
+    }
     [LF_JF_MESSAGE] = N("MESSAGE"),
     [LF_JF_PRIORITY] = N("PRIORITY"),
     [LF_JF_FACILITY] = N("SYSLOG_FACILITY"),
@@ -40,11 +43,11 @@ static const struct {
 /* syslog(3)'s severities and facilities, named as rsyslog's
  * syslogseverity-text and syslogfacility-text are (omprog's fields). */
 static const char *const severities[8] = {"emerg",   "alert",  "crit", "err",
-                                           "warning", "notice", "info", "debug"};
+                                          "warning", "notice", "info", "debug"};
 static const char *const facilities[24] = {
-    "kern",  "user",   "mail",   "daemon", "auth",   "syslog", "lpr",    "news",
-    "uucp",  "cron",   "authpriv", "ftp",  "ntp",    "audit",  "alert",  "clock",
-    "local0", "local1", "local2", "local3", "local4", "local5", "local6", "local7"};
+    "kern",   "user",   "mail",     "daemon", "auth",   "syslog", "lpr",    "news",
+    "uucp",   "cron",   "authpriv", "ftp",    "ntp",    "audit",  "alert",  "clock",
+    "local0", "local1", "local2",   "local3", "local4", "local5", "local6", "local7"};
 
 int lf_journald_field_of(const char *data, size_t len, size_t *value_at)
 {
@@ -149,9 +152,9 @@ int lf_journald_event(const struct lf_journald_entry *e, struct lf_parser *parse
     int name = has(e, LF_JF_IDENTIFIER) ? LF_JF_IDENTIFIER : has(e, LF_JF_COMM) ? LF_JF_COMM : -1;
     const char *msg = e->v[LF_JF_MESSAGE] ? e->v[LF_JF_MESSAGE] : "";
     int64_t parsed_ts;
-    int rc = lf_parser_parse_message(parser, name >= 0 ? e->v[name] : NULL,
-                                     name >= 0 ? e->n[name] : 0, msg, e->n[LF_JF_MESSAGE],
-                                     e->cut, ev, &parsed_ts, c);
+    int rc =
+        lf_parser_parse_message(parser, name >= 0 ? e->v[name] : NULL, name >= 0 ? e->n[name] : 0,
+                                msg, e->n[LF_JF_MESSAGE], e->cut, ev, &parsed_ts, c);
     if (!rc)
         rc = add_severity(e, ev);
     if (!rc)

@@ -111,8 +111,7 @@ static void print_status(const json_t *doc)
             const char *acked = json_string_value(json_object_get(jr, "acked_time"));
             const char *cursor = json_string_value(json_object_get(jr, "cursor"));
             printf("  %s: %lld entries in flight, safe up to %s\n  cursor %s\n",
-                   json_string_value(json_object_get(jr, "journal")),
-                   (long long)num(jr, "pending"),
+                   json_string_value(json_object_get(jr, "journal")), (long long)num(jr, "pending"),
                    acked ? acked : "(nothing acknowledged since the start)",
                    cursor ? cursor : "(none saved)");
         }

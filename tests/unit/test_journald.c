@@ -56,8 +56,7 @@ static json_t *at(json_t *j, const char *path)
 {
     char buf[256];
     snprintf(buf, sizeof(buf), "%s", path);
-    for (char *save = NULL, *k = strtok_r(buf, ".", &save); k && j;
-         k = strtok_r(NULL, ".", &save))
+    for (char *save = NULL, *k = strtok_r(buf, ".", &save); k && j; k = strtok_r(NULL, ".", &save))
         j = json_object_get(j, k);
     return j;
 }
@@ -311,9 +310,9 @@ static void test_registry_cursors(void **state)
 int main(void)
 {
     const struct CMUnitTest tests[] = {
-        cmocka_unit_test(test_field_names),     cmocka_unit_test(test_sshd_entry),
-        cmocka_unit_test(test_fallbacks),       cmocka_unit_test(test_configured_grammar),
-        cmocka_unit_test(test_doc_source),      cmocka_unit_test(test_registry_cursors),
+        cmocka_unit_test(test_field_names), cmocka_unit_test(test_sshd_entry),
+        cmocka_unit_test(test_fallbacks),   cmocka_unit_test(test_configured_grammar),
+        cmocka_unit_test(test_doc_source),  cmocka_unit_test(test_registry_cursors),
     };
     return cmocka_run_group_tests(tests, NULL, NULL);
 }
