@@ -24,8 +24,10 @@
  * its beginning.
  *
  * Back-pressure: when the pipeline refuses an entry, the journal stays on it
- * (it is read again from the journal on the next run) and the input retries
- * every HOLD_RETRY_MS.
+ * (it is read again from the journal on the next run), and reading goes on
+ * once the output has taken the refused batch (lf_pipeline_waiting()), which
+ * is looked at on every turn of the loop (acknowledgements wake it) and at
+ * least every HOLD_RETRY_MS.
  */
 #define _POSIX_C_SOURCE 200809L
 #include "journald_int.h"
@@ -85,7 +87,8 @@ struct journald_input {
     bool unread; /* the journal stands on an entry not yet emitted */
     bool more;   /* stopped after MAX_ENTRIES_PER_RUN: run again now */
     bool stopped;
-    int64_t retry_at; /* monotonic ms: a held entry or an error waits */
+    int64_t retry_at; /* monotonic ms: after an error, reading waits */
+    bool held;        /* the pipeline refused the current entry */
     bool error_said;
     int sd_errno; /* of the last LF_EIO */
 
@@ -328,6 +331,11 @@ static int journald_run(struct lf_input *in, int64_t now)
     if (ji->retry_at && now < ji->retry_at)
         return 0;
     ji->retry_at = 0;
+    /* Refused: nothing to do until the output took the refused batch (an
+     * acknowledgement), which lf_pipeline_waiting() says. */
+    if (ji->held && lf_pipeline_waiting(ji->pipeline))
+        return 0;
+    ji->held = false;
     ji->more = false;
     for (int i = 0; i < MAX_ENTRIES_PER_RUN; i++) {
         if (lf_ackq_pending(&ji->ackq) >= ACKQ_CAP)
@@ -344,7 +352,7 @@ static int journald_run(struct lf_input *in, int64_t now)
         }
         r = emit_current(ji);
         if (r == LF_ELIMIT) {
-            ji->retry_at = now + HOLD_RETRY_MS;
+            ji->held = true;
             return 0;
         }
         if (r == LF_ENOMEM) {
@@ -383,6 +391,13 @@ static int64_t journald_deadline(struct lf_input *in)
     int64_t d = lf_registry_due(ji->reg);
     if (ji->retry_at && (d < 0 || ji->retry_at < d))
         d = ji->retry_at;
+    if (ji->held) {
+        /* At once when the output took the batch; else look again soon,
+         * as the pipeline says no more than that. */
+        int64_t t = lf_pipeline_waiting(ji->pipeline) ? now + HOLD_RETRY_MS : now;
+        if (d < 0 || t < d)
+            d = t;
+    }
     /* sd-journal's own need to look again (files inotify cannot watch). */
     uint64_t usec;
     if (sd_journal_get_timeout(ji->j, &usec) >= 0 && usec != (uint64_t)-1) {
