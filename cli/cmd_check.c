@@ -25,6 +25,7 @@
 #include "es_conf.h"
 #include "es_template.h"
 #include "grok.h"
+#include "input.h"
 #include "kafka_common.h"
 #include "lf_config.h"
 #include "parser.h"
@@ -99,7 +100,7 @@ static bool grammar_in_use(const struct lf_agent_conf *conf, const char *name, b
     for (size_t i = 0; i < conf->nfiles; i++)
         if (strcmp(conf->files[i].grammar, name) == 0)
             return true;
-    return false;
+    return conf->journald_enabled && strcmp(conf->journald_grammar, name) == 0;
 }
 
 /* What a template is built from, whichever daemon's configuration. */
@@ -272,7 +273,26 @@ static int probe_dir(const char *dir)
     return -1;
 }
 
+/* The journal inputs.journald reads: what it holds, whether the saved
+ * cursor is in it. */
+static int probe_journal(const struct lf_agent_conf *c)
+{
+    char line[1024];
+    int rc = lf_input_journald_probe(c, line, sizeof(line));
+    printf("%s\n", line);
+    return rc ? -1 : 0;
+}
+
+static int connect_output(const struct lf_agent_conf *c);
+
 static int connect_agent(const struct lf_agent_conf *c)
+{
+    int in = c->journald_enabled ? probe_journal(c) : 0;
+    int out = connect_output(c);
+    return in || out ? -1 : 0;
+}
+
+static int connect_output(const struct lf_agent_conf *c)
 {
     switch (c->output_type) {
     case LF_OUTPUT_STDOUT:

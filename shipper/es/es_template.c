@@ -235,13 +235,15 @@ nomem:
     }
 
 /* What the agent puts in events itself: agent/pipeline.c (common fields),
- * tail_file.c, in_omprog.c (rsyslog properties) and sampler.c (metrics). */
+ * tail_file.c, in_omprog.c (rsyslog properties), journald_map.c (journal
+ * entries) and sampler.c (metrics). */
 static const struct lf_es_field_type builtin[] = {
     F("@timestamp", DATE),
     F("message", TEXT),
     F("tags", KEYWORD),
     F("agent.type", KEYWORD),
     F("agent.version", KEYWORD),
+    F("event.created", DATE),
     F("event.dataset", KEYWORD),
     F("event.original", KEYWORD),
     F("host.hostname", KEYWORD),
@@ -261,6 +263,9 @@ static const struct lf_es_field_type builtin[] = {
     F("process.pid", LONG),
     F("system.syslog.structured_data", KEYWORD),
     F("system.syslog.version", KEYWORD),
+    F("systemd.transport", KEYWORD),
+    F("systemd.unit", KEYWORD),
+    F("systemd.user_unit", KEYWORD),
     /* load: the averages and their per-core share, as Metricbeat rounds them */
     F("system.load.1", HALF_FLOAT),
     F("system.load.5", HALF_FLOAT),
