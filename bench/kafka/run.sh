@@ -29,6 +29,8 @@
 # compare shippers fairly on a noisy machine: each round fills the topic
 # once (with the first build's agent) and every build's shipper reads all of
 # it (a consumer group each), in turn, the order reversed every other round.
+# LF_BENCH_SHIPPER_PROPS="name=value ..." adds librdkafka consumer
+# properties to the shippers' inputs.kafka.properties, to try settings.
 set -euo pipefail
 cd "$(dirname "$0")/../.."
 lines=${1:-1000000}
@@ -153,6 +155,7 @@ inputs:
     properties:
       session.timeout.ms: "6000"
       heartbeat.interval.ms: "500"
+$(for kv in ${LF_BENCH_SHIPPER_PROPS:-}; do printf '      %s: "%s"\n' "${kv%%=*}" "${kv#*=}"; done)
 output:
   elasticsearch:
     hosts: [http://127.0.0.1:$(cat "$sd/port")]
