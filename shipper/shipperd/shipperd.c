@@ -419,8 +419,8 @@ static void read_headers(rd_kafka_message_t *rkm, struct lf_kafka_msg *m)
     const char *name;
     const void *value;
     size_t n;
-    for (size_t i = 0; rd_kafka_header_get_all(h, i, &name, &value, &n) == RD_KAFKA_RESP_ERR_NO_ERROR;
-         i++) {
+    for (size_t i = 0;
+         rd_kafka_header_get_all(h, i, &name, &value, &n) == RD_KAFKA_RESP_ERR_NO_ERROR; i++) {
         const char **v;
         size_t *len;
         if (strcmp(name, LF_KAFKA_HDR_ID) == 0)

@@ -272,8 +272,8 @@ static void test_check_object_timestamp_and_lines(void **state)
     assert_int_equal(lf_json_check_object(crossed, sizeof(crossed) - 1, NULL), LF_ESYNTAX);
     /* The last top-level @timestamp string wins; nested ones and other
      * types do not count. */
-    const char twice[] = "{\"@timestamp\":\"a\",\"x\":{\"@timestamp\":\"b\"},\"@timestamp\"\t:\t\"c\","
-                         "\"@timestamp\":1}";
+    const char twice[] = "{\"@timestamp\":\"a\",\"x\":{\"@timestamp\":\"b\"},"
+                         "\"@timestamp\"\t:\t\"c\",\"@timestamp\":1}";
     assert_int_equal(lf_json_check_object(twice, sizeof(twice) - 1, &info), 0);
     assert_int_equal(info.timestamp_len, 1);
     assert_memory_equal(info.timestamp, "c", 1);
