@@ -72,6 +72,19 @@ size_t lf_http_running(const struct lf_http *h);
  */
 const char *lf_http_hint(int transport_rc, const char *error, bool plain_http);
 
+/* The most of a server's answer quoted in a message. */
+#define ANSWER_QUOTE_MAX 200
+
+/*
+ * Why a finished request failed, for an operator: curl's error with
+ * lf_http_hint's advice, or "answered STATUS<status_hint>: \"reason\"" with
+ * the server's own reason (Elasticsearch's error.reason, Kibana's message)
+ * or, when the answer is not JSON, its first ANSWER_QUOTE_MAX bytes; always
+ * escaped by lf_log_quote (the server may not be what we think).
+ */
+void lf_http_describe(const struct lf_http_req *req, bool plain_http, const char *status_hint,
+                      char *out, size_t outlen);
+
 /* Writes url without any user:password@ part, for logs. */
 void lf_http_redact(const char *url, char *out, size_t outlen);
 

@@ -53,8 +53,6 @@
  * memory queue then goes to the spool (a healthy cluster answers a batch
  * in well under a second). */
 #define BEHIND_AFTER_MS 2000
-/* The most of a server's answer quoted in a log line. */
-#define ANSWER_QUOTE_MAX 200
 
 struct es_doc {
     uint32_t off, len; /* the JSON, in the job's data */
@@ -379,12 +377,6 @@ static void host_failed(struct es_out *o, size_t h, const char *why)
 static void describe_failure(const struct es_host *host, const struct lf_http_req *req, char *out,
                              size_t outlen)
 {
-    if (req->status == 0) {
-        const char *hint =
-            lf_http_hint(req->transport_rc, req->error, strncmp(host->url, "http://", 7) == 0);
-        snprintf(out, outlen, "%s%s%s", req->error, *hint ? "; " : "", hint);
-        return;
-    }
     const char *what = "";
     if (req->status == 401)
         what = " Unauthorized: Elasticsearch refused the credentials (check username with "
@@ -392,24 +384,7 @@ static void describe_failure(const struct es_host *host, const struct lf_http_re
     else if (req->status == 403)
         what = " Forbidden: the user or API key lacks a privilege (create_doc on the indices, "
                "manage_index_templates for templates, monitor for GET /)";
-    char quoted[ANSWER_QUOTE_MAX * 4 + 64] = "";
-    json_error_t err;
-    json_t *body =
-        req->response.len ? json_loadb(req->response.data, req->response.len, 0, &err) : NULL;
-    json_t *e = json_object_get(body, "error");
-    const char *r =
-        json_is_string(e) ? json_string_value(e) : json_string_value(json_object_get(e, "reason"));
-    if (r)
-        lf_log_quote(r, strlen(r), quoted, sizeof(quoted));
-    else if (!body && req->response.len)
-        lf_log_quote(req->response.data,
-                     req->response.len < ANSWER_QUOTE_MAX ? req->response.len : ANSWER_QUOTE_MAX,
-                     quoted, sizeof(quoted));
-    json_decref(body);
-    snprintf(out, outlen, "answered %ld%s%s%s%s", req->status, what, *quoted ? ": \"" : "", quoted,
-             *quoted ? "\"" : "");
-    if (!r && !body && req->response.len > ANSWER_QUOTE_MAX && strlen(out) + 32 < outlen)
-        snprintf(out + strlen(out), outlen - strlen(out), " (%zu bytes in all)", req->response.len);
+    lf_http_describe(req, strncmp(host->url, "http://", 7) == 0, what, out, outlen);
 }
 
 static void host_ok(struct es_out *o, size_t h)
@@ -780,36 +755,6 @@ static void template_failed(struct es_out *o, long status, const char *why)
     next_template(o);
 }
 
-static const char *meta_fingerprint(json_t *meta)
-{
-    return json_string_value(json_object_get(meta, "fingerprint"));
-}
-
-/* The _meta of a legacy template's mappings: at the top, or under the one
- * mapping type (6.8 answers with the type unless include_type_name=false). */
-static json_t *legacy_meta(json_t *mappings)
-{
-    json_t *meta = json_object_get(mappings, "_meta");
-    if (!meta && json_object_size(mappings) == 1)
-        meta = json_object_get(json_object_iter_value(json_object_iter(mappings)), "_meta");
-    return meta;
-}
-
-/* The _meta of a template, as GET answers it (got) or as we write it. */
-static json_t *template_meta(const struct es_out *o, json_t *got, bool answer)
-{
-    if (o->api == LF_ES_API_COMPOSABLE)
-        return answer
-                   ? json_object_get(
-                         json_object_get(json_array_get(json_object_get(got, "index_templates"), 0),
-                                         "index_template"),
-                         "_meta")
-                   : json_object_get(got, "_meta");
-    /* GET _template/<name> answers {"<name>": {...}} */
-    json_t *t = answer ? json_object_iter_value(json_object_iter(got)) : got;
-    return legacy_meta(json_object_get(t, "mappings"));
-}
-
 /* Writes our template for the current prefix into ctl_body; 0 or an error. */
 static int render_template(struct es_out *o)
 {
@@ -831,25 +776,16 @@ static bool template_wanted(struct es_out *o, const struct lf_buf *answer)
 {
     if (o->opt.template_overwrite)
         return true;
-    json_error_t err;
-    json_t *got = json_loadb(answer->data, answer->len, 0, &err);
-    json_t *meta = template_meta(o, got, true);
-    const char *by = json_string_value(json_object_get(meta, "managed_by"));
-    bool ours = by && strcmp(by, "logferry") == 0, wanted = false;
-    if (ours && render_template(o) == 0) {
-        json_t *mine = json_loadb(o->ctl_body.data, o->ctl_body.len, 0, &err);
-        const char *a = meta_fingerprint(meta),
-                   *b = meta_fingerprint(template_meta(o, mine, false));
-        wanted = !a || !b || strcmp(a, b) != 0;
-        json_decref(mine);
-    }
-    if (!ours)
+    if (render_template(o))
+        return false;
+    enum lf_es_tmpl_state st = lf_es_template_judge(o->api, answer->data, answer->len,
+                                                    o->ctl_body.data, o->ctl_body.len);
+    if (st == LF_ES_TMPL_FOREIGN)
         lf_log(LF_LOG_INFO, "out_es",
                "index template logferry-%s is not logferry's: left alone (template_overwrite "
                "replaces it)",
                o->prefixes[o->tmpl_at]);
-    json_decref(got);
-    return wanted;
+    return st == LF_ES_TMPL_STALE;
 }
 
 static void on_ctl_done(struct lf_http_req *req, void *ctx)

@@ -39,6 +39,7 @@ struct lf_es_conf {
     uint64_t timeout_ms, connect_timeout_ms, backoff_min_ms, backoff_max_ms;
     char *dead_letter; /* worked out from data_dir by the owner when absent */
     bool templates, template_overwrite;
+    char *retention; /* "30d", "12h"; NULL: no lifecycle policy */
     char *username, *password, *password_file, *api_key, *api_key_file;
     char *ca_file, *cert_file, *key_file;
     bool verify;
