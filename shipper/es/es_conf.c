@@ -485,3 +485,35 @@ int lf_es_conf_probe(const struct lf_es_conf *c, const char *section, FILE *out)
     wipe_free(api_key);
     return rc;
 }
+
+int lf_es_conf_http(const struct lf_es_conf *c, const char *section, struct lf_http_options *http,
+                    struct lf_es_conf_secrets *secrets, char *err, size_t errlen)
+{
+    memset(secrets, 0, sizeof(*secrets));
+    if (c->password_file &&
+        !(secrets->password = read_secret(c->password_file, section, "password_file", err, errlen)))
+        return -1;
+    if (c->api_key_file &&
+        !(secrets->api_key = read_secret(c->api_key_file, section, "api_key_file", err, errlen))) {
+        lf_es_conf_secrets_free(secrets);
+        return -1;
+    }
+    *http = (struct lf_http_options){.ca_file = c->ca_file,
+                                     .cert_file = c->cert_file,
+                                     .key_file = c->key_file,
+                                     .verify = c->verify,
+                                     .username = c->username,
+                                     .password = secrets->password ? secrets->password
+                                                                   : c->password,
+                                     .api_key = secrets->api_key ? secrets->api_key : c->api_key,
+                                     .connect_timeout_ms = (int64_t)c->connect_timeout_ms,
+                                     .timeout_ms = (int64_t)c->timeout_ms};
+    return 0;
+}
+
+void lf_es_conf_secrets_free(struct lf_es_conf_secrets *secrets)
+{
+    wipe_free(secrets->password);
+    wipe_free(secrets->api_key);
+    secrets->password = secrets->api_key = NULL;
+}

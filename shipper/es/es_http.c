@@ -441,3 +441,24 @@ void lf_http_describe(const struct lf_http_req *req, bool plain_http, const char
     if (!r && !body && req->response.len > ANSWER_QUOTE_MAX && strlen(out) + 32 < outlen)
         snprintf(out + strlen(out), outlen - strlen(out), " (%zu bytes in all)", req->response.len);
 }
+
+static void run_done(struct lf_http_req *req, void *ctx)
+{
+    (void)req;
+    (void)ctx;
+}
+
+int lf_http_run(struct lf_http *h, struct lf_http_req *req, const char *method, const char *url,
+                const void *body, size_t body_len, const char *content_type)
+{
+    int rc = lf_http_start(h, req, method, url, body, body_len, content_type, false, run_done, NULL);
+    if (rc) {
+        snprintf(req->error, sizeof(req->error), "the request could not be made: %s",
+                 lf_strerror(rc));
+        return rc;
+    }
+    while (lf_http_running(h) > 0)
+        if (lf_http_poll(h, 1000))
+            return LF_EIO;
+    return 0;
+}

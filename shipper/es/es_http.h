@@ -50,6 +50,16 @@ void lf_http_destroy(struct lf_http *h);
 int lf_http_start(struct lf_http *h, struct lf_http_req *req, const char *method, const char *url,
                   const void *body, size_t body_len, const char *content_type, bool gzip,
                   lf_http_done_fn done, void *ctx);
+/*
+ * Runs one request to its end, waiting for it (for command-line tools, with
+ * no other request running on h): 0 once it finished, whatever the outcome
+ * (req->status, transport_rc and error tell it; release req afterwards), or
+ * LF_ENOMEM / LF_EINVAL / LF_EIO when it could not be run (req->error says
+ * why).
+ */
+int lf_http_run(struct lf_http *h, struct lf_http_req *req, const char *method, const char *url,
+                const void *body, size_t body_len, const char *content_type);
+
 /* Frees what a finished request holds (its answer); it may be started again. */
 void lf_http_req_release(struct lf_http_req *req);
 

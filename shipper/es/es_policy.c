@@ -36,7 +36,8 @@ int lf_es_policy_path(const struct lf_es_server *srv, const char *prefix, long l
     if (!srv->opensearch)
         n = snprintf(out, len, "/_ilm/policy/logferry-%s", prefix);
     else if (seq_no >= 0 && primary_term >= 0)
-        n = snprintf(out, len, "/_plugins/_ism/policies/logferry-%s?if_seq_no=%lld&if_primary_term=%lld",
+        n = snprintf(out, len,
+                     "/_plugins/_ism/policies/logferry-%s?if_seq_no=%lld&if_primary_term=%lld",
                      prefix, seq_no, primary_term);
     else
         n = snprintf(out, len, "/_plugins/_ism/policies/logferry-%s", prefix);
@@ -45,8 +46,8 @@ int lf_es_policy_path(const struct lf_es_server *srv, const char *prefix, long l
 
 /* What the fingerprint covers: the phases (ILM) or the states and the
  * ISM template (ISM). */
-static int write_rules(const struct lf_es_server *srv, const char *retention,
-                       const char *wildcard, struct lf_buf *b)
+static int write_rules(const struct lf_es_server *srv, const char *retention, const char *wildcard,
+                       struct lf_buf *b)
 {
     int rc;
     if (!srv->opensearch) {

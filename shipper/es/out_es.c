@@ -86,7 +86,14 @@ struct es_host {
     int64_t down_until_ms;
 };
 
-enum es_state { ES_DISCOVER, ES_TEMPLATE_GET, ES_TEMPLATE_PUT, ES_READY };
+enum es_state {
+    ES_DISCOVER,
+    ES_POLICY_GET,
+    ES_POLICY_PUT,
+    ES_TEMPLATE_GET,
+    ES_TEMPLATE_PUT,
+    ES_READY
+};
 
 struct es_out {
     struct lf_output base;
@@ -113,6 +120,11 @@ struct es_out {
     char refusal[160]; /* why, for the line that says documents are spooled */
     char version[64];
     enum lf_es_api api; /* template API and bulk dialect of that server */
+    struct lf_es_server srv;
+    char *retention;         /* owned copy; NULL: no lifecycle policies */
+    size_t policy_at;        /* the prefix whose policy comes next */
+    long long policy_seq_no; /* ISM: what an update must name, -1 for a creation */
+    long long policy_primary_term;
 
     /* jobs */
     struct es_job *ready, *ready_tail; /* FIFO */
@@ -713,6 +725,7 @@ static bool supported(struct es_out *o, json_t *info, const char *product, char 
                                 json_string_value(json_object_get(info, "tagline")),
                                 product[0] ? product : NULL, &srv, why, whylen);
     snprintf(o->version, sizeof(o->version), "%s", srv.name);
+    o->srv = srv;
     if (srv.future)
         lf_log(LF_LOG_WARN, "out_es",
                "%s is newer than logferry knows (tested up to Elasticsearch 9.x and OpenSearch "
@@ -763,6 +776,12 @@ static int render_template(struct es_out *o)
     if (!lf_es_index_wildcard(o->pattern, wildcard, sizeof(wildcard), o->prefixes[o->tmpl_at]))
         return LF_EINVAL;
     int prio = lf_es_template_priority(wildcard);
+    /* ILM's policy is named by the template; OpenSearch's ISM finds its
+     * indices by its own patterns and refuses the setting. */
+    char policy[300];
+    snprintf(policy, sizeof(policy), "logferry-%s", o->prefixes[o->tmpl_at]);
+    if (lf_es_template_set_lifecycle(o->tmpl, o->retention && !o->srv.opensearch ? policy : NULL))
+        return LF_ENOMEM;
     if (o->api == LF_ES_API_COMPOSABLE)
         return lf_es_template_write(o->tmpl, wildcard, prio, &o->ctl_body);
     return lf_es_template_write_legacy(
@@ -778,14 +797,89 @@ static bool template_wanted(struct es_out *o, const struct lf_buf *answer)
         return true;
     if (render_template(o))
         return false;
-    enum lf_es_tmpl_state st = lf_es_template_judge(o->api, answer->data, answer->len,
-                                                    o->ctl_body.data, o->ctl_body.len);
+    enum lf_es_tmpl_state st =
+        lf_es_template_judge(o->api, answer->data, answer->len, o->ctl_body.data, o->ctl_body.len);
     if (st == LF_ES_TMPL_FOREIGN)
         lf_log(LF_LOG_INFO, "out_es",
                "index template logferry-%s is not logferry's: left alone (template_overwrite "
                "replaces it)",
                o->prefixes[o->tmpl_at]);
     return st == LF_ES_TMPL_STALE;
+}
+
+/* The current prefix's lifecycle policy is settled: on to its template. */
+static void policy_done(struct es_out *o)
+{
+    o->ctl_fails = 0;
+    o->policy_at = o->tmpl_at + 1;
+    o->state = ES_TEMPLATE_GET;
+    next_template(o);
+}
+
+/* As template_failed: passing trouble is retried, a refusal for good is
+ * logged and the template goes without its policy. */
+static void policy_failed(struct es_out *o, long status, const char *why)
+{
+    if (status == 401 || lf_es_http_verdict(status) == LF_ES_RETRY) {
+        ctl_failed(o, why);
+        return;
+    }
+    lf_log(LF_LOG_ERROR, "out_es",
+           "%s; indices %s-* have no retention until it is installed (logferry setup)", why,
+           o->prefixes[o->tmpl_at]);
+    policy_done(o);
+}
+
+/* Writes our policy for the current prefix into ctl_body; 0 or an error. */
+static int render_policy(struct es_out *o)
+{
+    char wildcard[LF_ES_INDEX_MAX + 1];
+    lf_buf_reset(&o->ctl_body);
+    if (!lf_es_index_wildcard(o->pattern, wildcard, sizeof(wildcard), o->prefixes[o->tmpl_at]))
+        return LF_EINVAL;
+    return lf_es_policy_body(&o->srv, o->retention, wildcard, &o->ctl_body);
+}
+
+/* The answer to a policy request, in ES_POLICY_GET or ES_POLICY_PUT. */
+static void policy_answer(struct es_out *o, struct lf_http_req *req)
+{
+    char why[1024], detail[480], path[512];
+    const char *prefix = o->prefixes[o->tmpl_at];
+    if (o->state == ES_POLICY_GET && req->status == 200) {
+        enum lf_es_policy_state st =
+            render_policy(o)
+                ? LF_ES_POLICY_FOREIGN
+                : lf_es_policy_judge(&o->srv, prefix, req->response.data, req->response.len,
+                                     o->ctl_body.data, o->ctl_body.len, &o->policy_seq_no,
+                                     &o->policy_primary_term);
+        if (st == LF_ES_POLICY_FOREIGN)
+            lf_log(LF_LOG_INFO, "out_es",
+                   "lifecycle policy logferry-%s is not logferry's: left alone", prefix);
+        if (st != LF_ES_POLICY_STALE) {
+            policy_done(o);
+            return;
+        }
+        o->state = ES_POLICY_PUT;
+        next_template(o);
+        return;
+    }
+    if (o->state == ES_POLICY_GET && req->status == 404) {
+        o->policy_seq_no = o->policy_primary_term = -1;
+        o->state = ES_POLICY_PUT;
+        next_template(o);
+        return;
+    }
+    if (o->state == ES_POLICY_PUT && (req->status == 200 || req->status == 201)) {
+        lf_log(LF_LOG_INFO, "out_es", "lifecycle policy logferry-%s installed (retention %s)",
+               prefix, o->retention);
+        policy_done(o);
+        return;
+    }
+    describe_failure(&o->hosts[o->tmpl_host], req, detail, sizeof(detail));
+    lf_es_policy_path(&o->srv, prefix, -1, -1, path, sizeof(path));
+    snprintf(why, sizeof(why), "%s: %s %s %s", o->hosts[o->tmpl_host].shown,
+             o->state == ES_POLICY_GET ? "GET" : "PUT", path + 1, detail);
+    policy_failed(o, req->status, why);
 }
 
 static void on_ctl_done(struct lf_http_req *req, void *ctx)
@@ -829,11 +923,14 @@ static void on_ctl_done(struct lf_http_req *req, void *ctx)
             o->ctl_fails = 0;
             o->refused = false;
             o->tmpl_at = 0;
+            o->policy_at = 0;
             o->state = o->opt.templates ? ES_TEMPLATE_GET : ES_READY;
             if (o->state == ES_TEMPLATE_GET)
                 next_template(o);
         }
         json_decref(info);
+    } else if (o->state == ES_POLICY_GET || o->state == ES_POLICY_PUT) {
+        policy_answer(o, req);
     } else if (o->state == ES_TEMPLATE_GET) {
         if (req->status == 200 && !template_wanted(o, &req->response)) {
             o->tmpl_at++; /* there already: current, or the user's to manage */
@@ -874,6 +971,24 @@ static void next_template(struct es_out *o)
         return;
     }
     char path[512];
+    if (o->retention && o->state == ES_TEMPLATE_GET && o->policy_at == o->tmpl_at)
+        o->state = ES_POLICY_GET;
+    if (o->state == ES_POLICY_GET || o->state == ES_POLICY_PUT) {
+        bool put = o->state == ES_POLICY_PUT;
+        if ((put && render_policy(o)) ||
+            lf_es_policy_path(&o->srv, o->prefixes[o->tmpl_at], put ? o->policy_seq_no : -1,
+                              o->policy_primary_term, path, sizeof(path))) {
+            lf_log(LF_LOG_ERROR, "out_es", "no lifecycle policy for prefix %s: skipped",
+                   o->prefixes[o->tmpl_at]);
+            policy_done(o);
+            return;
+        }
+        if (put)
+            ctl_start(o, "PUT", path, o->ctl_body.data, o->ctl_body.len);
+        else
+            ctl_start(o, "GET", path, NULL, 0);
+        return;
+    }
     template_path(o, path, sizeof(path));
     if (o->state == ES_TEMPLATE_GET) {
         ctl_start(o, "GET", path, NULL, 0);
@@ -1393,6 +1508,7 @@ static void es_destroy(struct lf_output *base)
     lf_spooler_close(o->spool);
     lf_es_index_pattern_free(o->pattern);
     lf_es_template_destroy(o->tmpl);
+    free(o->retention);
     for (size_t i = 0; i < o->nhosts; i++) {
         free(o->hosts[i].url);
         free(o->hosts[i].shown);
@@ -1462,6 +1578,11 @@ struct lf_output *lf_out_es_create(const struct lf_es_options *opt, struct lf_es
     o->base.ops = &es_ops;
     o->opt = *opt;
     o->tmpl = tmpl;
+    o->opt.retention = NULL; /* owned copy below */
+    if (opt->retention && !(o->retention = strdup(opt->retention))) {
+        snprintf(errbuf, errlen, "out of memory");
+        goto fail;
+    }
     o->seed = (uint64_t)mono_ms() * 0x9E3779B97F4A7C15ull | 1;
     lf_buf_init(&o->ctl_body, 16u << 20);
     if (!o->opt.max_in_flight)

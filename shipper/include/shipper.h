@@ -52,8 +52,8 @@ struct lf_http_options {
     const char *password;
     const char *api_key; /* "Authorization: ApiKey ...", optional */
     int64_t connect_timeout_ms;
-    int64_t timeout_ms;  /* the whole request */
-    size_t max_response; /* bytes kept of an answer; more is an error */
+    int64_t timeout_ms;       /* the whole request */
+    size_t max_response;      /* bytes kept of an answer; more is an error */
     const char *extra_header; /* one more header line on every request ("kbn-xsrf: true") */
 };
 
