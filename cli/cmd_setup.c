@@ -205,8 +205,8 @@ static int run(const char *path, bool shipper, bool omprog, bool dry_run, bool o
                                             .overwrite = es->template_overwrite,
                                             .dry_run = dry_run,
                                             .assume_opensearch = opensearch};
-            rc = lf_es_setup((const char *const *)es->hosts, es->nhosts, &http, &o, stdout,
-                             &counts);
+            rc =
+                lf_es_setup((const char *const *)es->hosts, es->nhosts, &http, &o, stdout, &counts);
         }
         lf_es_template_destroy(t);
         free(errbuf);
@@ -218,14 +218,14 @@ static int run(const char *path, bool shipper, bool omprog, bool dry_run, bool o
     if (dry_run)
         ;
     else if (rc || counts.failed)
-        printf("setup: FAILED (%u failed, %u installed or updated, %u unchanged)\n",
-               counts.failed, counts.changed, counts.unchanged);
+        printf("setup: FAILED (%u failed, %u installed or updated, %u unchanged)\n", counts.failed,
+               counts.changed, counts.unchanged);
     else if (counts.changed == 0)
         printf("setup: nothing changed (%u unchanged%s)\n", counts.unchanged,
                counts.left_alone ? ", some left alone" : "");
     else
-        printf("setup: %u installed or updated, %u unchanged%s\n", counts.changed,
-               counts.unchanged, counts.left_alone ? ", some left alone" : "");
+        printf("setup: %u installed or updated, %u unchanged%s\n", counts.changed, counts.unchanged,
+               counts.left_alone ? ", some left alone" : "");
     return rc || counts.failed ? LF_EXIT_FAILURE : LF_EXIT_OK;
 }
 
@@ -303,16 +303,16 @@ int lf_cmd_setup(int argc, char **argv)
             return LF_EXIT_USAGE;
         }
     }
-    const char *bad = optind < argc          ? "unexpected argument"
-                      : !path                ? "give -c FILE"
-                      : omprog && shipper    ? "--omprog is for agent configurations"
-                      : os && !dry           ? "--opensearch goes with --dry-run (otherwise the "
-                                               "server says what it is)"
-                      : dash && !ka.url      ? "--dashboards needs --kibana URL"
-                      : (ka.username || ka.password_file || ka.api_key_file || ka.ca_file) &&
-                              !ka.url
-                          ? "the --kibana-* options need --kibana URL"
-                          : NULL;
+    const char *bad =
+        optind < argc       ? "unexpected argument"
+        : !path             ? "give -c FILE"
+        : omprog && shipper ? "--omprog is for agent configurations"
+        : os && !dry        ? "--opensearch goes with --dry-run (otherwise the "
+                              "server says what it is)"
+        : dash && !ka.url   ? "--dashboards needs --kibana URL"
+        : (ka.username || ka.password_file || ka.api_key_file || ka.ca_file) && !ka.url
+            ? "the --kibana-* options need --kibana URL"
+            : NULL;
     if (bad) {
         fprintf(stderr, "logferry setup: %s%s%s\n", bad, optind < argc ? " " : "",
                 optind < argc ? argv[optind] : "");
@@ -321,8 +321,9 @@ int lf_cmd_setup(int argc, char **argv)
     }
     if (strncmp(ka.url ? ka.url : "http://", "http://", 7) != 0 &&
         strncmp(ka.url, "https://", 8) != 0) {
-        fprintf(stderr, "logferry setup: --kibana: a URL starting with http:// or https://, "
-                        "not '%s'\n",
+        fprintf(stderr,
+                "logferry setup: --kibana: a URL starting with http:// or https://, "
+                "not '%s'\n",
                 ka.url);
         return LF_EXIT_USAGE;
     }

@@ -498,16 +498,16 @@ int lf_es_conf_http(const struct lf_es_conf *c, const char *section, struct lf_h
         lf_es_conf_secrets_free(secrets);
         return -1;
     }
-    *http = (struct lf_http_options){.ca_file = c->ca_file,
-                                     .cert_file = c->cert_file,
-                                     .key_file = c->key_file,
-                                     .verify = c->verify,
-                                     .username = c->username,
-                                     .password = secrets->password ? secrets->password
-                                                                   : c->password,
-                                     .api_key = secrets->api_key ? secrets->api_key : c->api_key,
-                                     .connect_timeout_ms = (int64_t)c->connect_timeout_ms,
-                                     .timeout_ms = (int64_t)c->timeout_ms};
+    *http =
+        (struct lf_http_options){.ca_file = c->ca_file,
+                                 .cert_file = c->cert_file,
+                                 .key_file = c->key_file,
+                                 .verify = c->verify,
+                                 .username = c->username,
+                                 .password = secrets->password ? secrets->password : c->password,
+                                 .api_key = secrets->api_key ? secrets->api_key : c->api_key,
+                                 .connect_timeout_ms = (int64_t)c->connect_timeout_ms,
+                                 .timeout_ms = (int64_t)c->timeout_ms};
     return 0;
 }
 

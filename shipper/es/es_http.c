@@ -451,7 +451,8 @@ static void run_done(struct lf_http_req *req, void *ctx)
 int lf_http_run(struct lf_http *h, struct lf_http_req *req, const char *method, const char *url,
                 const void *body, size_t body_len, const char *content_type)
 {
-    int rc = lf_http_start(h, req, method, url, body, body_len, content_type, false, run_done, NULL);
+    int rc =
+        lf_http_start(h, req, method, url, body, body_len, content_type, false, run_done, NULL);
     if (rc) {
         snprintf(req->error, sizeof(req->error), "the request could not be made: %s",
                  lf_strerror(rc));

@@ -36,9 +36,9 @@ static int describe(const struct kibana *k, const char *method, const char *path
 {
     char why[600];
     const char *hint =
-        req->status == 401 ? " Unauthorized (Kibana refused the credentials: the output's "
-                             "username and password or API key, or --kibana-username and "
-                             "--kibana-password-file)"
+        req->status == 401   ? " Unauthorized (Kibana refused the credentials: the output's "
+                               "username and password or API key, or --kibana-username and "
+                               "--kibana-password-file)"
         : req->status == 403 ? " Forbidden (the user needs the Saved Objects Management privilege)"
                              : NULL;
     lf_http_describe(req, strncmp(k->base, "http://", 7) == 0, hint, why, sizeof(why));
@@ -55,10 +55,8 @@ static int call(struct kibana *k, const char *method, const char *path, const ch
     int rc = lf_http_run(k->http, req, method, url, body, len, ctype);
     if (!rc && req->status)
         return 0;
-    if (rc)
-        fprintf(k->out, "%s %s%s: FAILED: %s\n", method, k->shown, path, req->error);
-    else
-        describe(k, method, path, req);
+    /* curl's own words: lf_http_hint's advice speaks of Elasticsearch. */
+    fprintf(k->out, "%s %s%s: FAILED: %s\n", method, k->shown, path, req->error);
     return -1;
 }
 
@@ -158,8 +156,8 @@ static bool all_there(struct kibana *k, json_t *objs)
     json_t *o;
     json_array_foreach(objs, i, o)
     {
-        json_array_append_new(ask, json_pack("{s:O,s:O}", "type", json_object_get(o, "type"),
-                                             "id", json_object_get(o, "id")));
+        json_array_append_new(ask, json_pack("{s:O,s:O}", "type", json_object_get(o, "type"), "id",
+                                             json_object_get(o, "id")));
     }
     char *body = json_dumps(ask, JSON_COMPACT);
     json_decref(ask);
@@ -232,8 +230,8 @@ static size_t report_errors(const struct kibana *k, const char *file, json_t *an
         json_array_foreach(json_object_get(err, "references"), j, r)
         {
             size_t used = strlen(what);
-            snprintf(what + used, sizeof(what) - used, "%s%s/%s", j ? ", " : " (missing: ",
-                     json_string_value(json_object_get(r, "type")),
+            snprintf(what + used, sizeof(what) - used, "%s%s/%s",
+                     j ? ", " : " (missing: ", json_string_value(json_object_get(r, "type")),
                      json_string_value(json_object_get(r, "id")));
         }
         if (what[0])
@@ -273,8 +271,9 @@ static int import_file(struct kibana *k, const char *name, struct lf_es_setup_co
         fprintf(k->out, "%s: FAILED: out of memory\n", path);
         rc = -1;
     } else if (k->opt->dry_run) {
-        fprintf(k->out, "POST %s%s\nkbn-xsrf: true\nContent-Type: multipart/form-data; "
-                        "boundary=%s\n\n%.*s\n",
+        fprintf(k->out,
+                "POST %s%s\nkbn-xsrf: true\nContent-Type: multipart/form-data; "
+                "boundary=%s\n\n%.*s\n",
                 k->shown, api, boundary, (int)body.len, body.data);
     } else {
         struct lf_http_req req = {0};
@@ -289,9 +288,9 @@ static int import_file(struct kibana *k, const char *name, struct lf_es_setup_co
         if (!rc && !json_is_boolean(ok)) {
             fprintf(k->out, "POST %s%s: FAILED: not an import answer\n", k->shown, api);
             rc = -1;
-        } else if (!rc && (!json_is_true(ok) || report_errors(k, path, answer))) {
-            fprintf(k->out, "kibana %s: FAILED: %lld of %zu objects imported\n", name,
-                    (long long)n, nobjs);
+        } else if (!rc && (report_errors(k, path, answer) || !json_is_true(ok))) {
+            fprintf(k->out, "kibana %s: FAILED: %lld of %zu objects imported\n", name, (long long)n,
+                    nobjs);
             rc = -1;
         } else if (!rc) {
             fprintf(k->out, "kibana %s: imported (%lld objects)\n", name, (long long)n);
@@ -318,8 +317,8 @@ static int status(struct kibana *k)
         json_t *st = json_loadb(req.response.data, req.response.len, 0, &err);
         const char *version =
             json_string_value(json_object_get(json_object_get(st, "version"), "number"));
-        const char *level = json_string_value(json_object_get(
-            json_object_get(json_object_get(st, "status"), "overall"), "level"));
+        const char *level = json_string_value(
+            json_object_get(json_object_get(json_object_get(st, "status"), "overall"), "level"));
         if (!version) {
             fprintf(k->out, "GET %s/api/status: FAILED: answered %ld, not Kibana's status\n",
                     k->shown, req.status);

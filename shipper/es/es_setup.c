@@ -85,8 +85,7 @@ static void said(struct setup *s, const char *what, const char *name, const char
 }
 
 /* Puts body at path (the policy or template called name); counts it. */
-static int put(struct setup *s, const char *what, const char *name, const char *path,
-               bool update)
+static int put(struct setup *s, const char *what, const char *name, const char *path, bool update)
 {
     struct lf_http_req req = {0};
     int rc = call(s, "PUT", path, &s->body, &req);
@@ -129,9 +128,9 @@ static int setup_policy(struct setup *s, const char *prefix, const char *wildcar
         lf_http_req_release(&req);
         return rc;
     }
-    enum lf_es_policy_state st = lf_es_policy_judge(&s->srv, prefix, req.response.data,
-                                                    req.response.len, s->body.data, s->body.len,
-                                                    &seq, &term);
+    enum lf_es_policy_state st =
+        lf_es_policy_judge(&s->srv, prefix, req.response.data, req.response.len, s->body.data,
+                           s->body.len, &seq, &term);
     lf_http_req_release(&req);
     if (st == LF_ES_POLICY_CURRENT) {
         said(s, what, name, "unchanged");
@@ -152,15 +151,15 @@ static int render_template(struct setup *s, const char *prefix, const char *wild
     char policy[300];
     snprintf(policy, sizeof(policy), "logferry-%s", prefix);
     struct lf_es_template *t = s->opt->tmpl;
-    int rc = lf_es_template_set_lifecycle(t, s->opt->retention && !s->srv.opensearch ? policy
-                                                                                     : NULL);
+    int rc =
+        lf_es_template_set_lifecycle(t, s->opt->retention && !s->srv.opensearch ? policy : NULL);
     int prio = lf_es_template_priority(wildcard);
     lf_buf_reset(&s->body);
     if (!rc && s->api == LF_ES_API_COMPOSABLE)
         rc = lf_es_template_write(t, wildcard, prio, &s->body);
     else if (!rc)
-        rc = lf_es_template_write_legacy(t, wildcard, prio,
-                                         s->api == LF_ES_API_LEGACY_TYPED ? "_doc" : NULL, &s->body);
+        rc = lf_es_template_write_legacy(
+            t, wildcard, prio, s->api == LF_ES_API_LEGACY_TYPED ? "_doc" : NULL, &s->body);
     return rc;
 }
 
@@ -192,9 +191,8 @@ static int setup_template(struct setup *s, const char *prefix, const char *wildc
         lf_http_req_release(&req);
         return rc;
     }
-    enum lf_es_tmpl_state st =
-        lf_es_template_judge(s->api, req.response.data, req.response.len, s->body.data,
-                             s->body.len);
+    enum lf_es_tmpl_state st = lf_es_template_judge(s->api, req.response.data, req.response.len,
+                                                    s->body.data, s->body.len);
     lf_http_req_release(&req);
     if (st == LF_ES_TMPL_CURRENT) {
         said(s, what, name, "unchanged");
@@ -233,8 +231,7 @@ static int discover(struct setup *s, const char *const *hosts, size_t nhosts)
         s->api = lf_es_server_judge(json_string_value(json_object_get(version, "number")),
                                     json_string_value(json_object_get(version, "distribution")),
                                     json_string_value(json_object_get(info, "tagline")),
-                                    req.product[0] ? req.product : NULL, &s->srv, why,
-                                    sizeof(why));
+                                    req.product[0] ? req.product : NULL, &s->srv, why, sizeof(why));
         json_decref(info);
         lf_http_req_release(&req);
         if (s->api != LF_ES_API_NONE) {
