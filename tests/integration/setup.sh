@@ -167,6 +167,34 @@ for server in agent8:8.11.0:elasticsearch agentos:2.11.0:opensearch; do
   fi
 done
 
+# ---- the shipper's configuration: its index and index_prefixes ---------------------------
+start_fake shipper --version 8.11.0
+mkdir -p "$tmp/shipper"
+cat > "$tmp/shipper/agent.yml" << YML
+shipper:
+  data_dir: $tmp/shipper
+inputs:
+  kafka:
+    brokers: [127.0.0.1:9]
+    topics: [logs]
+    group: g
+output:
+  index_prefixes: [syslog, metrics]
+  elasticsearch:
+    hosts: [${fake_url[shipper]}]
+    retention: 14d
+YML
+run_setup shipper --shipper
+check "shipper: exit 0" rc_is shipper 0
+for p in syslog metrics; do
+  check "shipper: policy for $p" says shipper "lifecycle policy logferry-$p: installed"
+  check "shipper: template for $p" says shipper "index template logferry-$p: installed"
+done
+check "shipper: one prefix each" says shipper "setup: 4 installed or updated, 0 unchanged"
+run_setup shipper
+check "shipper: as an agent configuration it is refused" rc_is shipper 1
+check "shipper: with the hint" grep -q "give --shipper" "$tmp/shipper/err"
+
 # ---- dry run ---------------------------------------------------------------------------
 start_fake dry --version 8.11.0
 start_kibana dry
