@@ -98,6 +98,15 @@ static int write_template(const struct lf_cli_loaded *l, const char *prefix, boo
     lf_buf_init(&out, 64u << 20);
     struct lf_es_template *t = lf_cli_template(l, omprog, errbuf, ERRBUF_SIZE);
     int rc = t ? 0 : LF_EINVAL;
+    /* With a retention, the template names the prefix's ILM policy, as the
+     * output writes it for Elasticsearch (OpenSearch's has no setting). */
+    const struct lf_es_conf *es = l->agent ? &l->agent->es : &l->shipper->es;
+    char policy[300];
+    snprintf(policy, sizeof(policy), "logferry-%s", prefix);
+    if (!rc && es->retention && lf_es_template_set_lifecycle(t, policy)) {
+        snprintf(errbuf, ERRBUF_SIZE, "out of memory");
+        rc = LF_ENOMEM;
+    }
     if (!rc)
         rc = lf_es_template_body(t, l->src.index_pattern, prefix, &out, errbuf, ERRBUF_SIZE);
     if (!rc && (lf_buf_putc(&out, '\n') || fwrite(out.data, 1, out.len, stdout) != out.len ||

@@ -215,15 +215,13 @@ static int run(const char *path, bool shipper, bool omprog, bool dry_run, bool o
         rc = -1;
     lf_es_conf_secrets_free(&secrets);
     lf_cli_unload(&l);
-    if (dry_run)
-        ;
-    else if (rc || counts.failed)
+    if (!dry_run && (rc || counts.failed))
         printf("setup: FAILED (%u failed, %u installed or updated, %u unchanged)\n", counts.failed,
                counts.changed, counts.unchanged);
-    else if (counts.changed == 0)
+    else if (!dry_run && counts.changed == 0)
         printf("setup: nothing changed (%u unchanged%s)\n", counts.unchanged,
                counts.left_alone ? ", some left alone" : "");
-    else
+    else if (!dry_run)
         printf("setup: %u installed or updated, %u unchanged%s\n", counts.changed, counts.unchanged,
                counts.left_alone ? ", some left alone" : "");
     return rc || counts.failed ? LF_EXIT_FAILURE : LF_EXIT_OK;

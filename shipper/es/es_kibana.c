@@ -22,6 +22,7 @@
 #include <stdio.h>
 #include <stdlib.h>
 #include <string.h>
+#include <sys/stat.h>
 #include <time.h>
 
 struct kibana {
@@ -70,22 +71,28 @@ static int has_suffix(const struct dirent *d)
 static char *read_file(const char *path, size_t *len, char *why, size_t whylen)
 {
     FILE *f = fopen(path, "rb");
-    if (!f) {
+    struct stat st;
+    if (!f || fstat(fileno(f), &st)) {
         snprintf(why, whylen, "cannot read it: %s", strerror(errno));
+        if (f)
+            fclose(f);
         return NULL;
     }
-    char *data = malloc(LF_KIBANA_MAX_FILE + 1);
-    size_t n = data ? fread(data, 1, LF_KIBANA_MAX_FILE + 1, f) : 0;
-    bool err = ferror(f);
-    fclose(f);
-    if (!data)
-        snprintf(why, whylen, "out of memory");
-    else if (err)
-        snprintf(why, whylen, "cannot read it");
-    else if (n > LF_KIBANA_MAX_FILE)
+    if (st.st_size > (off_t)LF_KIBANA_MAX_FILE) {
         snprintf(why, whylen, "larger than %u bytes, what Kibana imports by default",
                  LF_KIBANA_MAX_FILE);
-    if (!data || err || n > LF_KIBANA_MAX_FILE) {
+        fclose(f);
+        return NULL;
+    }
+    /* One byte more than it said: a file that grew is seen, not cut. */
+    size_t cap = (size_t)st.st_size + 1;
+    char *data = malloc(cap + 1);
+    size_t n = data ? fread(data, 1, cap, f) : 0;
+    bool err = ferror(f) || n == cap;
+    fclose(f);
+    if (!data || err) {
+        snprintf(why, whylen, "%s",
+                 data ? "cannot read it (it changed while read?)" : "out of memory");
         free(data);
         return NULL;
     }

@@ -121,6 +121,12 @@ for server in es8:8.11.0:elasticsearch es9:9.0.0:elasticsearch os2:2.11.0:opense
     check "$name: ISM manages a new daily index" test "$(json "$name" \
       "/_plugins/_ism/explain/$index" "j['$index']['policy_id']")" = logferry-syslog
   fi
+  if [ "$flavour" = elasticsearch ]; then
+    check "$name: check --print-template prints what setup installed" test "$("$LOGFERRY" check \
+      --print-template syslog -c "$tmp/$name/agent.yml" | "$PY" -c 'import json, sys
+print(json.load(sys.stdin)["_meta"]["fingerprint"])')" = "$(json "$name" \
+      /_index_template/logferry-syslog 'j["index_templates"][0]["index_template"]["_meta"]["fingerprint"]')"
+  fi
   puts=$(served "$name" PUT)
   run_setup "$name"
   check "$name: again: exit 0" rc_is "$name" 0
