@@ -21,13 +21,12 @@
 
 static void usage(FILE *out)
 {
-    fprintf(out,
-            "usage: logferry status [--shipper] [-c FILE | --listen ADDR] [--json | --health]\n"
-            "  -c, --config FILE  the agent's configuration (default /etc/logferry/agent.yml)\n"
-            "  --shipper          ask a shipper (default config /etc/logferry/shipper.yml)\n"
-            "  --listen ADDR      the endpoint itself: a unix socket path or HOST:PORT\n"
-            "  --json             print the /status document as the agent gives it\n"
-            "  --health           print /health; exit 0 when healthy, 1 when not\n");
+    fprintf(out, "usage: logferry status [--shipper] [-c FILE | --listen ADDR] [--json | --health]\n"
+                 "  -c, --config FILE  the agent's configuration (default /etc/logferry/agent.yml)\n"
+                 "  --shipper          ask a shipper (default config /etc/logferry/shipper.yml)\n"
+                 "  --listen ADDR      the endpoint itself: a unix socket path or HOST:PORT\n"
+                 "  --json             print the /status document as the agent gives it\n"
+                 "  --health           print /health; exit 0 when healthy, 1 when not\n");
 }
 
 static size_t collect(char *p, size_t size, size_t n, void *ctx)
@@ -64,9 +63,8 @@ static long fetch(const char *listen, const char *path, struct lf_buf *body)
     if (rc == CURLE_OK)
         curl_easy_getinfo(c, CURLINFO_RESPONSE_CODE, &status);
     else
-        fprintf(stderr,
-                "logferry status: %s: %s (is the agent running, with this "
-                "configuration?)\n",
+        fprintf(stderr, "logferry status: %s: %s (is the agent running, with this "
+                        "configuration?)\n",
                 listen, err[0] ? err : curl_easy_strerror(rc));
     curl_easy_cleanup(c);
     return status;
@@ -98,8 +96,7 @@ static void print_status(const json_t *doc)
                : json_string_value(json_object_get(doc, "unhealthy_because")));
     size_t i;
     const json_t *in;
-    json_array_foreach(json_object_get(doc, "inputs"), i, in)
-    {
+    json_array_foreach(json_object_get(doc, "inputs"), i, in) {
         printf("input %s: read %lld, parsed %lld, unparsed %lld, acknowledged %lld\n",
                json_string_value(json_object_get(in, "name")), (long long)num(in, "read"),
                (long long)num(in, "parsed"), (long long)num(in, "unparsed"),
@@ -117,8 +114,7 @@ static void print_status(const json_t *doc)
                num(in, "files_followed") == 1 ? "" : "s", b1);
         size_t k;
         const json_t *f;
-        json_array_foreach(files, k, f)
-        {
+        json_array_foreach(files, k, f) {
             human_bytes(b1, sizeof(b1), (double)num(f, "behind"));
             human_bytes(b2, sizeof(b2), (double)num(f, "size"));
             printf("    %s  offset %lld of %s, %s behind\n",
@@ -131,15 +127,13 @@ static void print_status(const json_t *doc)
         printf("consumed %lld, lag %lld over %zu partition%s\n", (long long)num(doc, "consumed"),
                (long long)num(doc, "lag"), json_array_size(parts),
                json_array_size(parts) == 1 ? "" : "s");
-    json_array_foreach(parts, i, in)
-    {
-        printf(
-            "  %s/%lld: consumed %lld, indexed %lld, in flight %lld, committed %lld, lag %lld%s\n",
-            json_string_value(json_object_get(in, "topic")), (long long)num(in, "partition"),
-            (long long)num(in, "consumed"), (long long)num(in, "indexed"),
-            (long long)num(in, "in_flight"), (long long)num(in, "committed"),
-            (long long)num(in, "lag"),
-            json_is_true(json_object_get(in, "paused")) ? " (paused)" : "");
+    json_array_foreach(parts, i, in) {
+        printf("  %s/%lld: consumed %lld, indexed %lld, in flight %lld, committed %lld, lag %lld%s\n",
+               json_string_value(json_object_get(in, "topic")), (long long)num(in, "partition"),
+               (long long)num(in, "consumed"), (long long)num(in, "indexed"),
+               (long long)num(in, "in_flight"), (long long)num(in, "committed"),
+               (long long)num(in, "lag"),
+               json_is_true(json_object_get(in, "paused")) ? " (paused)" : "");
     }
     double age = json_real_value(json_object_get(out, "last_answer_age_s"));
     printf("output %s: %s", json_string_value(json_object_get(out, "type")),
@@ -157,7 +151,7 @@ static void print_status(const json_t *doc)
     human_bytes(b1, sizeof(b1), (double)num(out, "spool_bytes"));
     printf("  spool: %s not delivered%s\n", b1,
            json_is_true(json_object_get(out, "reading_waits")) ? "; reading waits for the output"
-                                                               : "");
+                                                                : "");
 }
 
 /* Two samples a second apart give the rate; the backlog over it, the time. */
@@ -178,8 +172,8 @@ static void print_catch_up(const json_t *a, const json_t *b)
         else if (docs <= 0)
             printf("%.0f messages to catch up; nothing acknowledged in the last %.1f s\n", lag, dt);
         else
-            printf("%.0f messages to catch up at %.0f documents/s: about %.0f s\n", lag, docs / dt,
-                   lag / (docs / dt));
+            printf("%.0f messages to catch up at %.0f documents/s: about %.0f s\n", lag,
+                   docs / dt, lag / (docs / dt));
         return;
     }
     char b1[32];
@@ -210,27 +204,13 @@ int lf_cmd_status(int argc, char **argv)
     int c;
     while ((c = getopt_long(argc, argv, "c:h", opts, NULL)) != -1) {
         switch (c) {
-        case 'c':
-            config = optarg;
-            break;
-        case 'l':
-            listen = optarg;
-            break;
-        case 'j':
-            as_json = true;
-            break;
-        case 'H':
-            health = true;
-            break;
-        case 's':
-            shipper = true;
-            break;
-        case 'h':
-            usage(stdout);
-            return LF_EXIT_OK;
-        default:
-            usage(stderr);
-            return LF_EXIT_USAGE;
+        case 'c': config = optarg; break;
+        case 'l': listen = optarg; break;
+        case 'j': as_json = true; break;
+        case 'H': health = true; break;
+        case 's': shipper = true; break;
+        case 'h': usage(stdout); return LF_EXIT_OK;
+        default: usage(stderr); return LF_EXIT_USAGE;
         }
     }
     if (optind != argc) {
@@ -261,8 +241,7 @@ int lf_cmd_status(int argc, char **argv)
         lf_agent_conf_free(ac);
         lf_shipper_conf_free(sc);
         if (strcmp(path, "off") == 0) {
-            fprintf(stderr,
-                    "logferry status: %s turns the status endpoint off (%s.status_listen)\n",
+            fprintf(stderr, "logferry status: %s turns the status endpoint off (%s.status_listen)\n",
                     config, shipper ? "shipper" : "agent");
             return LF_EXIT_FAILURE;
         }
