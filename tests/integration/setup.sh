@@ -12,8 +12,8 @@
 #             setup after it finds everything unchanged
 #   dry-run   prints each PUT with its body and sends nothing to either server
 #   foreign   a template of our name that is not logferry's is left alone
-#   kibana    8.x and 9.x: every object imported (kbn-xsrf, multipart), a
-#             second run unchanged; refused objects (missing reference,
+#   kibana    8.x and 9.x: every object imported (kbn-xsrf, multipart), the
+#             objects of packaging/kibana too, a second run unchanged; refused objects (missing reference,
 #             unknown type) name the object; a refused import (500), wrong
 #             credentials (401), an unreachable Kibana, Elasticsearch with
 #             wrong credentials or unreachable: exit 1 with the URL and reason
@@ -248,11 +248,21 @@ for v in 8.15.0 9.0.0; do
     '{"default": ["dashboard/logferry-test-dashboard", "index-pattern/logferry-test-syslog", "lens/logferry-test-volume"]}'
   check "$name: every write carried kbn-xsrf" test "$(kbn "$name" /_fake/requests | "$PY" -c \
     'import json, sys; print(all(r["kbn-xsrf"] for r in json.load(sys.stdin) if r["method"] != "GET"))')" = True
+  # The objects the package ships (packaging/kibana), every one accepted.
+  shipped=$(cat "$LF_SOURCE_DIR"/packaging/kibana/*.ndjson | grep -c '"type"')
+  run_setup "$name" --dashboards --kibana "${kbn_url[$name]}" \
+    --kibana-objects "$LF_SOURCE_DIR/packaging/kibana"
+  check "$name: the shipped objects: exit 0" rc_is "$name" 0
+  check "$name: the shipped objects: none refused" not grep -q FAILED "$tmp/$name/out"
+  check "$name: the shipped objects: all $shipped in Kibana" test "$(kbn "$name" /_fake/objects |
+    "$PY" -c 'import json, sys; print(len(json.load(sys.stdin)["default"]) - 3)')" = "$shipped"
+  imports() { kbn "$1" /_fake/requests | "$PY" -c \
+    'import json, sys; print(sum(1 for r in json.load(sys.stdin) if "_import" in r["path"]))'; }
+  before=$(imports "$name")
   run_setup "$name" --dashboards --kibana "${kbn_url[$name]}" --kibana-objects "$OBJECTS"
   check "$name: again: unchanged" says "$name" "kibana logferry-test.ndjson: unchanged (3 objects)"
   check "$name: again: nothing changed" says "$name" "setup: nothing changed (1 unchanged)"
-  check "$name: again: no import sent" test "$(kbn "$name" /_fake/requests | "$PY" -c \
-    'import json, sys; print(sum(1 for r in json.load(sys.stdin) if "_import" in r["path"]))')" = 1
+  check "$name: again: no import sent" test "$(imports "$name")" = "$before"
 done
 
 # Objects Kibana refuses: each named, the run fails.
