@@ -125,6 +125,8 @@ static size_t index_prefixes(const struct agent *a, const char **out, size_t max
         out[n++] = c->metrics_index;
     for (size_t i = 0; !a->omprog && i < c->nfiles && n < max; i++)
         out[n++] = c->files[i].index;
+    if (!a->omprog && c->journald_enabled && n < max)
+        out[n++] = c->journald_index;
     return n;
 }
 
@@ -295,6 +297,8 @@ static int build(struct agent *a)
     for (size_t i = 0; !a->omprog && i < c->nfiles; i++)
         if (!parser_for(a, c->files[i].grammar, err, sizeof(err)))
             goto fail;
+    if (!a->omprog && c->journald_enabled && !parser_for(a, c->journald_grammar, err, sizeof(err)))
+        goto fail;
     if (!(a->out = create_output(a, err, sizeof(err))))
         goto fail;
     a->pipeline = lf_pipeline_create(a->out, c->name, c->batch_max_docs, c->batch_max_bytes,
@@ -323,6 +327,13 @@ static int build(struct agent *a)
         struct lf_parser *parser = parser_for(a, c->files[i].grammar, err, sizeof(err));
         struct lf_input *in =
             parser ? lf_input_files_create(c, i, parser, a->pipeline, err, sizeof(err)) : NULL;
+        if (!in || add_input(a, in))
+            goto fail;
+    }
+    if (c->journald_enabled) {
+        struct lf_parser *parser = parser_for(a, c->journald_grammar, err, sizeof(err));
+        struct lf_input *in =
+            parser ? lf_input_journald_create(c, parser, a->pipeline, err, sizeof(err)) : NULL;
         if (!in || add_input(a, in))
             goto fail;
     }

@@ -17,6 +17,8 @@
 #include "status_server.h"
 
 #include <ctype.h>
+#include <errno.h>
+#include <sys/stat.h>
 #include <limits.h>
 #include <stdio.h>
 #include <stdlib.h>
@@ -28,6 +30,7 @@
 /* Enums are bound through an int. */
 _Static_assert(sizeof(enum lf_start_at) == sizeof(int), "enum size");
 _Static_assert(sizeof(enum lf_output_type) == sizeof(int), "enum size");
+_Static_assert(sizeof(enum lf_journald_seek) == sizeof(int), "enum size");
 
 /* ---- value checks ------------------------------------------------------ */
 
@@ -39,6 +42,25 @@ static const char *check_absolute(const char *s)
 static const char *check_file_name_glob(const char *s)
 {
     return strchr(s, '/') ? "a glob on the file name, without '/'" : NULL;
+}
+
+/* A journal match as journalctl takes it: FIELD=value, the field's name of
+ * upper-case letters, digits and '_' (not starting with a digit), as
+ * sd_journal_add_match() wants it. */
+static const char *check_journal_match(const char *s)
+{
+    const char *eq = strchr(s, '=');
+    bool ok = eq && eq > s && eq - s <= 64 && !(s[0] >= '0' && s[0] <= '9');
+    for (const char *c = s; ok && c < eq; c++)
+        ok = (*c >= 'A' && *c <= 'Z') || (*c >= '0' && *c <= '9') || *c == '_';
+    return ok ? NULL
+              : "FIELD=value, FIELD of upper-case letters, digits and '_' (SYSLOG_IDENTIFIER=sshd, "
+                "_SYSTEMD_UNIT=cron.service)";
+}
+
+static const char *check_unit_name(const char *s)
+{
+    return strchr(s, '=') || strchr(s, '/') ? "a unit name (ssh.service, cron.service)" : NULL;
 }
 
 /* A topic pattern: a legal topic name once %{prefix} is replaced. The
@@ -79,6 +101,13 @@ static const struct lf_conf_enum metric_sets[] = {
     {"all", LF_METRIC_ALL},         {NULL, 0}};
 static const struct lf_conf_enum start_ats[] = {
     {"end", LF_START_END}, {"beginning", LF_START_BEGINNING}, {NULL, 0}};
+/* journalctl -p's names (syslog(3) severities). */
+static const struct lf_conf_enum journal_priorities[] = {
+    {"emerg", 0}, {"alert", 1}, {"crit", 2}, {"err", 3}, {"warning", 4}, {"notice", 5},
+    {"info", 6},  {"debug", 7}, {"0", 0},    {"1", 1},   {"2", 2},       {"3", 3},
+    {"4", 4},     {"5", 5},     {"6", 6},    {"7", 7},   {NULL, 0}};
+static const struct lf_conf_enum journal_seeks[] = {
+    {"tail", LF_JOURNALD_TAIL}, {"head", LF_JOURNALD_HEAD}, {NULL, 0}};
 static const struct lf_conf_enum output_types[] = {{"file", LF_OUTPUT_FILE},
                                                    {"stdout", LF_OUTPUT_STDOUT},
                                                    {"elasticsearch", LF_OUTPUT_ELASTICSEARCH},
@@ -277,6 +306,74 @@ static const struct lf_conf_key omprog_keys[] = {
             "over keys of the same path (docs/JSONLINES.md)"},
     {.name = NULL}};
 
+static const struct lf_conf_key journald_keys[] = {
+    {.name = "enabled",
+     .type = LF_CONF_BOOL,
+     .offset = A(journald_enabled),
+     .def = "false",
+     .doc = "read the systemd journal through libsystemd (the agent's user must be allowed to: "
+            "root, or the `systemd-journal` or `adm` group)"},
+    {.name = "directory",
+     .type = LF_CONF_PATH,
+     .offset = A(journald_directory),
+     .def_doc = "the system journal (`/var/log/journal`, `/run/log/journal`)",
+     .check = check_absolute,
+     .doc = "read the journal files of this directory instead (`journalctl -D`; e.g. what "
+            "`systemd-journal-remote` writes); files added later are followed too"},
+    {.name = "units",
+     .type = LF_CONF_STRINGS,
+     .offset = A(journald_units),
+     .count = A(njournald_units),
+     .max = 256,
+     .def = "[]",
+     .check = check_unit_name,
+     .doc = "only entries of these systemd units (`_SYSTEMD_UNIT`); empty: every unit"},
+    {.name = "priority",
+     .type = LF_CONF_ENUM,
+     .offset = A(journald_priority),
+     .enums = journal_priorities,
+     .def = "debug",
+     .doc = "only entries of this severity or a more urgent one, as `journalctl -p`: `emerg`, "
+            "`alert`, `crit`, `err`, `warning`, `notice`, `info`, `debug` (every entry) or 0-7"},
+    {.name = "matches",
+     .type = LF_CONF_STRINGS,
+     .offset = A(journald_matches),
+     .count = A(njournald_matches),
+     .max = 256,
+     .def = "[]",
+     .check = check_journal_match,
+     .doc = "only entries with these fields, `FIELD=value` as `journalctl` takes them: values "
+            "of one field are alternatives, different fields must all match (and so must "
+            "`units` and `priority`)"},
+    {.name = "seek",
+     .type = LF_CONF_ENUM,
+     .offset = A(journald_seek),
+     .enums = journal_seeks,
+     .def = "tail",
+     .doc = "where the first start reads from (no cursor saved yet): `tail`, the entries "
+            "written from now on, or `head`, every entry the journal holds; afterwards reading "
+            "goes on after the saved cursor (`<data_dir>/registry.json`), which moves only over "
+            "acknowledged entries"},
+    {.name = "grammar",
+     .type = LF_CONF_STRING,
+     .offset = A(journald_grammar),
+     .def = LF_DEFAULT_GRAMMAR,
+     .doc = "the grammar of the entries' `MESSAGE` (the journal's fields stand for the syslog "
+            "header: with the built-in `syslog` grammar, the grammar of the entry's program "
+            "by `process.name`)"},
+    {.name = "index",
+     .type = LF_CONF_STRING,
+     .offset = A(journald_index),
+     .def = "syslog",
+     .check = lf_es_check_index_prefix,
+     .doc = "index prefix: events go to `<index>-YYYY.MM.dd`"},
+    {.name = "dataset",
+     .type = LF_CONF_STRING,
+     .offset = A(journald_dataset),
+     .def = "journald",
+     .doc = "`event.dataset` of its events (unless the grammar captured one)"},
+    {.name = NULL}};
+
 static const struct lf_conf_key inputs_keys[] = {
     {.name = "metrics",
      .type = LF_CONF_SECTION,
@@ -297,6 +394,10 @@ static const struct lf_conf_key inputs_keys[] = {
      .type = LF_CONF_SECTION,
      .sub = omprog_keys,
      .doc = "messages from rsyslog's omprog action"},
+    {.name = "journald",
+     .type = LF_CONF_SECTION,
+     .sub = journald_keys,
+     .doc = "entries of the systemd journal (sd-journal), with a durable cursor"},
     {.name = NULL}};
 
 static const struct lf_conf_key file_output_keys[] = {
@@ -544,6 +645,29 @@ static void check_grammar_ref(const struct lf_agent_conf *conf, const char *orig
                    "%s.grammar: no grammar named '%s' (defined: %s)", where, grammar, names);
 }
 
+/* What would stop the journald input at start. */
+static void check_journald(const struct lf_agent_conf *conf, const char *origin,
+                           const struct lf_conf_node *section, struct lf_conf_errors *errs)
+{
+    check_grammar_ref(conf, origin, section, "inputs.journald", conf->journald_grammar, errs);
+    const struct lf_conf_node *v = lf_conf_get(section, "enabled");
+#ifndef LF_HAVE_LIBSYSTEMD
+    lf_conf_errorf(errs, origin, v ? v->line : 0, v ? v->col : 0,
+                   "inputs.journald: this logferry was built without libsystemd");
+#endif
+    struct stat st;
+    const char *dir = conf->journald_directory;
+    v = lf_conf_get(section, "directory");
+    const char *why = NULL;
+    if (dir && stat(dir, &st) != 0)
+        why = strerror(errno);
+    else if (dir && !S_ISDIR(st.st_mode))
+        why = "not a directory";
+    if (why)
+        lf_conf_errorf(errs, origin, v ? v->line : 0, v ? v->col : 0,
+                       "inputs.journald.directory: %s: %s", dir, why);
+}
+
 /* Reports an index prefix whose topic (output.kafka.topic with %{prefix}
  * replaced) is not a legal Kafka topic name. */
 static void check_topic_for(const struct lf_agent_conf *conf, const char *origin,
@@ -609,6 +733,8 @@ static void cross_check(const struct lf_agent_conf *conf, const struct lf_conf_d
     }
     check_grammar_ref(conf, origin, lf_conf_get(inputs, "omprog"), "inputs.omprog",
                       conf->omprog_grammar, errs);
+    if (conf->journald_enabled)
+        check_journald(conf, origin, lf_conf_get(inputs, "journald"), errs);
     const struct lf_conf_node *kafka = lf_conf_get(lf_conf_get(root, "output"), "kafka");
     check_kafka(conf, origin, kafka, errs);
     lf_grammar_conf_check(conf->grammars, conf->ngrammars, conf->timezone,
@@ -628,6 +754,8 @@ static void cross_check(const struct lf_agent_conf *conf, const struct lf_conf_d
                 check_topic_for(conf, origin, topic, conf->files[i].index, errs);
         }
         check_topic_for(conf, origin, topic, conf->omprog_index, errs);
+        if (conf->journald_enabled)
+            check_topic_for(conf, origin, topic, conf->journald_index, errs);
     }
 }
 

@@ -46,6 +46,16 @@
  *       grammar: syslog         # [syslog]
  *       index: syslog           # [syslog]
  *       answer_timeout: 30s     # then an error answer: rsyslog resends   [30s]
+ *     journald:                 # the systemd journal (libsystemd's sd-journal)
+ *       enabled: false          # [false]
+ *       directory: /var/log/journal  # journal files of a directory   [the system journal]
+ *       units: [ssh.service]    # _SYSTEMD_UNIT is one of these   []
+ *       priority: warning       # this severity or a more urgent one   [debug: all]
+ *       matches: ['SYSLOG_IDENTIFIER=sudo']   # FIELD=value   []
+ *       seek: tail              # without a saved cursor: head|tail   [tail]
+ *       grammar: syslog         # for the MESSAGE   [syslog]
+ *       index: syslog           # [syslog]
+ *       dataset: journald       # event.dataset   [journald]
  *   output:
  *     type: file                # file|stdout|elasticsearch|kafka   [file]
  *     batch_max_docs: 2048      # [2048]
@@ -98,6 +108,7 @@ enum lf_metricset {
     LF_METRIC_ALL = 1023
 };
 enum lf_start_at { LF_START_END, LF_START_BEGINNING };
+enum lf_journald_seek { LF_JOURNALD_TAIL, LF_JOURNALD_HEAD };
 enum lf_output_type { LF_OUTPUT_FILE, LF_OUTPUT_STDOUT, LF_OUTPUT_ELASTICSEARCH, LF_OUTPUT_KAFKA };
 
 /* output.kafka (docs/KAFKA.md) */
@@ -158,6 +169,18 @@ struct lf_agent_conf {
     char *omprog_index;
     uint64_t omprog_answer_timeout_ms;
     struct lf_jsonlines_conf omprog_json; /* the msg property as a JSON object */
+
+    bool journald_enabled;
+    char *journald_directory; /* NULL: the system journal */
+    char **journald_units;
+    size_t njournald_units;
+    int journald_priority;   /* 0 (emerg) to 7 (debug: every entry) */
+    char **journald_matches; /* "FIELD=value" */
+    size_t njournald_matches;
+    int journald_seek; /* enum lf_journald_seek */
+    char *journald_grammar;
+    char *journald_index;
+    char *journald_dataset;
 
     enum lf_output_type output_type;
     uint32_t batch_max_docs;

@@ -139,6 +139,29 @@ static const struct {
 
 #define COUNTER(ptr, off) (*(const uint64_t *)((const char *)(ptr) + (off)))
 
+/* A journal input's place: "journal" in /status, a gauge in /metrics. */
+static void add_journal(json_t *ji, struct lf_buf *metrics, const char *input,
+                        const struct lf_input_journal *jr)
+{
+    char acked[LF_TS_TEXT_LEN] = "", read[LF_TS_TEXT_LEN] = "";
+    struct lf_ts_cache c;
+    lf_ts_cache_init(&c);
+    if (jr->acked_ms)
+        lf_ts_format(&c, jr->acked_ms, acked);
+    if (jr->read_ms)
+        lf_ts_format(&c, jr->read_ms, read);
+    json_t *o = json_object();
+    json_object_set_new(o, "journal", json_string(jr->journal));
+    json_object_set_new(o, "cursor", jr->cursor ? json_string(jr->cursor) : json_null());
+    json_object_set_new(o, "acked_time", jr->acked_ms ? json_string(acked) : json_null());
+    json_object_set_new(o, "read_time", jr->read_ms ? json_string(read) : json_null());
+    json_object_set_new(o, "pending", json_integer((json_int_t)jr->pending));
+    json_object_set_new(ji, "journal", o);
+    lf_buf_printf(metrics, "logferry_journal_acked_timestamp_seconds{input=\"");
+    lf_prom_label(metrics, input);
+    lf_buf_printf(metrics, "\"} %.3f\n", (double)jr->acked_ms / 1000.0);
+}
+
 /* Why the agent is unhealthy, or NULL. */
 static const char *judge(struct lf_agent_status *st, const struct lf_agent_view *v,
                          const struct lf_output_state *os, int64_t now, char *why, size_t len)
@@ -222,10 +245,11 @@ void lf_agent_status_update(struct lf_agent_status *st, const struct lf_agent_vi
     size_t nbehind = 0;
     /* One buffer per family: the text format wants each family's samples
      * together, after its HELP and TYPE. */
-    struct lf_buf offsets_m, sizes_m, unmatched_m;
+    struct lf_buf offsets_m, sizes_m, unmatched_m, journal_m;
     lf_buf_init(&offsets_m, 64u << 20);
     lf_buf_init(&sizes_m, 64u << 20);
     lf_buf_init(&unmatched_m, 1u << 20);
+    lf_buf_init(&journal_m, 1u << 20);
     for (size_t i = 0; i < v->ninputs; i++) {
         const struct lf_input *in = v->inputs[i];
         json_t *ji = json_object();
@@ -273,6 +297,9 @@ void lf_agent_status_update(struct lf_agent_status *st, const struct lf_agent_vi
             lf_prom_label(&unmatched_m, in->name);
             lf_buf_printf(&unmatched_m, "\"} %zu\n", total);
         }
+        struct lf_input_journal jr;
+        if (in->ops->journal && in->ops->journal(in, &jr))
+            add_journal(ji, &journal_m, in->name, &jr);
         json_array_append_new(inputs, ji);
     }
     if (offsets_m.len) {
@@ -282,6 +309,12 @@ void lf_agent_status_update(struct lf_agent_status *st, const struct lf_agent_vi
                     "the file's size at the last look (minus offset: bytes behind)");
         lf_buf_append(m, sizes_m.data, sizes_m.len);
     }
+    if (journal_m.len) {
+        metric_head(m, "logferry_journal_acked_timestamp_seconds", "gauge",
+                    "journal time of the last entry up to which every one is safe (0: none "
+                    "since the start)");
+        lf_buf_append(m, journal_m.data, journal_m.len);
+    }
     if (unmatched_m.len) {
         metric_head(m, "logferry_input_paths_without_files", "gauge",
                     "path patterns that lead to no file (the reason is in /status and the log)");
@@ -290,6 +323,7 @@ void lf_agent_status_update(struct lf_agent_status *st, const struct lf_agent_vi
     lf_buf_free(&offsets_m);
     lf_buf_free(&sizes_m);
     lf_buf_free(&unmatched_m);
+    lf_buf_free(&journal_m);
     if (!behind_all)
         st->behind_since_ms = 0;
     else if (!st->behind_since_ms)

@@ -81,6 +81,7 @@ struct lf_input;
 
 struct lf_input_file;
 struct lf_input_path;
+struct lf_input_journal;
 
 struct lf_input_ops {
     const char *name;
@@ -113,6 +114,18 @@ struct lf_input_ops {
      * that was logged (strings borrowed until the next run). Fills up to
      * max and returns how many there are. */
     size_t (*unmatched)(const struct lf_input *in, struct lf_input_path *out, size_t max);
+    /* Optional: where a journal input stands, for the status endpoint
+     * (strings borrowed until the next run). */
+    bool (*journal)(const struct lf_input *in, struct lf_input_journal *out);
+};
+
+/* Where a journal input stands. */
+struct lf_input_journal {
+    const char *journal; /* its directory, or "system journal" */
+    const char *cursor;  /* the saved cursor (every entry up to it is safe), or NULL */
+    int64_t acked_ms;    /* journal time of that entry (0: none this run) */
+    int64_t read_ms;     /* journal time of the last entry read (0: none yet) */
+    size_t pending;      /* entries read and not yet safe */
 };
 
 /* A path pattern that leads to no file, and why. */
@@ -144,6 +157,15 @@ struct lf_input *lf_input_files_create(const struct lf_agent_conf *conf, size_t 
 struct lf_input *lf_input_omprog_create(const struct lf_agent_conf *conf, struct lf_parser *parser,
                                         struct lf_pipeline *p, int in_fd, int out_fd, char *errbuf,
                                         size_t errlen);
+/* The systemd journal (inputs.journald, in_journald.c); NULL with the
+ * reason when it cannot be opened, or without libsystemd. */
+struct lf_input *lf_input_journald_create(const struct lf_agent_conf *conf,
+                                          struct lf_parser *parser, struct lf_pipeline *p,
+                                          char *errbuf, size_t errlen);
+/* For `logferry check --connect`: opens the journal inputs.journald names
+ * and says, in one line into out, what it holds and whether the saved
+ * cursor is in it. Returns 0, or LF_EIO/LF_EINVAL with the reason in out. */
+int lf_input_journald_probe(const struct lf_agent_conf *conf, char *out, size_t outlen);
 /* How long (ms) the omprog input waits for a message to be safe before it
  * answers rsyslog with an error line, so that rsyslog keeps and retries the
  * message (default 30 s). For tests and tuning. */

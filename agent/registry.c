@@ -20,6 +20,13 @@
  * but not yet acknowledged when the old agent stopped is indexed a second
  * time (once, at the upgrade).
  *
+ * "cursors" (after "entries"; also without a new version) holds the named
+ * cursors of inputs that are not files, one per line:
+ *
+ *   "cursors":[
+ *   {"name":"journald:system","cursor":"s=9dc4...;i=1a2;b=...;m=...;t=...;x=..."}
+ *   ]
+ *
  * 64-bit unsigned numbers past INT64_MAX (rare inode numbers) are written as
  * their two's complement and read back the same way, so nothing is lost.
  * Reading uses jansson; writing is done by hand because a path may hold
@@ -49,12 +56,19 @@
 /* A registry this large is not one we wrote; the cap keeps memory bounded. */
 #define REGISTRY_MAX_BYTES (512u << 20)
 
+/* A named cursor (registry.h). */
+struct named_cursor {
+    char *name, *value;
+};
+
 struct lf_registry {
     char *dir;
     char *path;     /* <dir>/registry.json */
     char *tmp_path; /* <dir>/registry.json.tmp */
     struct lf_registry_entry **v;
     size_t n, cap;
+    struct named_cursor *cursors;
+    size_t ncursors;
     bool dirty;
     bool save_failed; /* the last save did not go through */
     int64_t saved_mono_ms;
@@ -166,6 +180,11 @@ static void registry_free(struct lf_registry *r)
     for (size_t i = 0; i < r->n; i++)
         entry_free(r->v[i]);
     free(r->v);
+    for (size_t i = 0; i < r->ncursors; i++) {
+        free(r->cursors[i].name);
+        free(r->cursors[i].value);
+    }
+    free(r->cursors);
     free(r->dir);
     free(r->path);
     free(r->tmp_path);
@@ -264,6 +283,30 @@ bad:
     return NULL;
 }
 
+/* Adds the well-formed named cursors of root's "cursors" (absent: none);
+ * returns how many were not. */
+static size_t load_cursors(struct lf_registry *r, json_t *root)
+{
+    json_t *cursors = json_object_get(root, "cursors");
+    if (!cursors)
+        return 0;
+    if (!json_is_array(cursors))
+        return 1;
+    size_t bad = 0, i;
+    json_t *item;
+    bool dirty = r->dirty; /* what is read is on disk already */
+    json_array_foreach(cursors, i, item)
+    {
+        json_t *name = json_object_get(item, "name"), *value = json_object_get(item, "cursor");
+        if (!json_is_string(name) || !json_is_string(value) || !json_string_value(name)[0] ||
+            lf_registry_cursor(r, json_string_value(name)) ||
+            lf_registry_set_cursor(r, json_string_value(name), json_string_value(value)))
+            bad++;
+    }
+    r->dirty = dirty;
+    return bad;
+}
+
 /* Adds the well-formed entries of `root`; returns how many were not, or
  * SIZE_MAX when root is not a registry of this version at all. */
 static size_t load_entries(struct lf_registry *r, json_t *root)
@@ -286,6 +329,7 @@ static size_t load_entries(struct lf_registry *r, json_t *root)
         entry_free(e);
         bad++;
     }
+    bad += load_cursors(r, root);
     if (legacy) {
         lf_log(LF_LOG_INFO, "registry",
                "%s: %zu entries from before content ids got new ones (their next lines get "
@@ -519,6 +563,42 @@ int lf_registry_content_durable(struct lf_registry *r, struct lf_registry_entry 
     return lf_registry_save(r, lf_now_wall_ms());
 }
 
+const char *lf_registry_cursor(const struct lf_registry *r, const char *name)
+{
+    for (size_t i = 0; i < r->ncursors; i++)
+        if (strcmp(r->cursors[i].name, name) == 0)
+            return r->cursors[i].value;
+    return NULL;
+}
+
+int lf_registry_set_cursor(struct lf_registry *r, const char *name, const char *cursor)
+{
+    size_t i = 0;
+    while (i < r->ncursors && strcmp(r->cursors[i].name, name) != 0)
+        i++;
+    if (i < r->ncursors && strcmp(r->cursors[i].value, cursor) == 0)
+        return 0;
+    char *value = strdup(cursor);
+    if (!value)
+        return LF_ENOMEM;
+    if (i == r->ncursors) {
+        char *n = strdup(name);
+        struct named_cursor *v = n ? realloc(r->cursors, (i + 1) * sizeof(*v)) : NULL;
+        if (!v) {
+            free(n);
+            free(value);
+            return LF_ENOMEM;
+        }
+        r->cursors = v;
+        r->cursors[i] = (struct named_cursor){.name = n, .value = NULL};
+        r->ncursors++;
+    }
+    free(r->cursors[i].value);
+    r->cursors[i].value = value;
+    r->dirty = true;
+    return 0;
+}
+
 size_t lf_registry_count(const struct lf_registry *r)
 {
     return r->n;
@@ -572,7 +652,24 @@ static int format(struct lf_registry *r, struct lf_buf *b)
             rc = lf_buf_putc(b, '}');
     }
     if (!rc)
-        rc = lf_buf_puts(b, "\n]}\n");
+        rc = lf_buf_puts(b, "\n]");
+    if (!rc && r->ncursors)
+        rc = lf_buf_puts(b, ",\"cursors\":[\n");
+    for (size_t i = 0; i < r->ncursors && !rc; i++) {
+        rc = lf_buf_puts(b, i ? ",\n{\"name\":" : "{\"name\":");
+        if (!rc)
+            rc = lf_json_write_string(b, r->cursors[i].name, strlen(r->cursors[i].name));
+        if (!rc)
+            rc = lf_buf_puts(b, ",\"cursor\":");
+        if (!rc)
+            rc = lf_json_write_string(b, r->cursors[i].value, strlen(r->cursors[i].value));
+        if (!rc)
+            rc = lf_buf_putc(b, '}');
+    }
+    if (!rc && r->ncursors)
+        rc = lf_buf_puts(b, "\n]");
+    if (!rc)
+        rc = lf_buf_puts(b, "}\n");
     return rc;
 }
 

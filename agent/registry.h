@@ -23,6 +23,9 @@
  * Every file input of an agent shares one registry per data_dir (opened
  * with reference counting), so that their entries live in one file and no
  * input overwrites another's. Single-threaded, like the rest of the agent.
+ *
+ * The journald input keeps its journal cursor here too (see "Named
+ * cursors" below).
  */
 #ifndef LF_AGENT_REGISTRY_H
 #define LF_AGENT_REGISTRY_H
@@ -137,6 +140,20 @@ int lf_registry_save(struct lf_registry *r, int64_t now_wall_ms);
 int lf_registry_checkpoint(struct lf_registry *r, int64_t now_mono_ms, bool force);
 /* Monotonic ms at which a checkpoint would write, or -1 if clean. */
 int64_t lf_registry_due(const struct lf_registry *r);
+
+/*
+ * Named cursors: the position of a source that is not a file (the journald
+ * input's journal cursor), saved in registry.json beside the files'
+ * entries under "cursors". A cursor names the last entry whose event, and
+ * every one before it, was acknowledged. Cursors never expire (there is one
+ * per such input); an older agent ignores them (and drops them when it
+ * saves).
+ */
+/* The cursor saved under `name`, or NULL (valid until it is set again). */
+const char *lf_registry_cursor(const struct lf_registry *r, const char *name);
+/* Sets (or adds) the cursor of `name` and marks the registry for writing.
+ * Returns 0 or LF_ENOMEM (the old value is kept). */
+int lf_registry_set_cursor(struct lf_registry *r, const char *name, const char *cursor);
 
 /* FNV-1a over n bytes: the fingerprint hash. */
 uint64_t lf_registry_fingerprint(const void *p, size_t n);

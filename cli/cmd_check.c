@@ -25,6 +25,7 @@
 #include "es_conf.h"
 #include "es_template.h"
 #include "grok.h"
+#include "input.h"
 #include "kafka_common.h"
 #include "lf_config.h"
 #include "parser.h"
@@ -90,64 +91,25 @@ static int print_keys(bool shipper, bool roff)
     return rc ? LF_EXIT_FAILURE : LF_EXIT_OK;
 }
 
-/* Whether an input of the agent (in omprog mode or not) uses grammar `name`:
- * the agent compiles only those, and only those shape its templates. */
-static bool grammar_in_use(const struct lf_agent_conf *conf, const char *name, bool omprog)
+/* Prints the template for prefix; errors go to errbuf. */
+static int write_template(const struct lf_cli_loaded *l, const char *prefix, bool omprog,
+                          char *errbuf)
 {
-    if (omprog)
-        return strcmp(conf->omprog_grammar, name) == 0;
-    for (size_t i = 0; i < conf->nfiles; i++)
-        if (strcmp(conf->files[i].grammar, name) == 0)
-            return true;
-    return false;
-}
-
-/* What a template is built from, whichever daemon's configuration. */
-struct template_source {
-    const struct lf_grammar_conf *grammars;
-    size_t ngrammars;
-    const char *timezone;
-    const char *index_pattern;
-};
-
-/* Compiles the grammars that `use` keeps (all when NULL) and prints the
- * template for prefix; errors go to errbuf. */
-static int write_template(const struct template_source *src, const char *prefix,
-                          bool (*use)(const void *conf, const char *name, bool omprog),
-                          const void *conf, bool omprog, char *errbuf)
-{
-    size_t n = src->ngrammars;
-    struct lf_parser **parsers = calloc(n ? n : 1, sizeof(*parsers));
-    const char **names = calloc(n ? n : 1, sizeof(*names));
-    struct lf_es_template *t = NULL;
     struct lf_buf out;
     lf_buf_init(&out, 64u << 20);
-    int rc = parsers && names ? 0 : LF_ENOMEM;
-    if (rc)
+    struct lf_es_template *t = lf_cli_template(l, omprog, errbuf, ERRBUF_SIZE);
+    int rc = t ? 0 : LF_EINVAL;
+    /* With a retention, the template names the prefix's ILM policy, as the
+     * output writes it for Elasticsearch (OpenSearch's has no setting). */
+    const struct lf_es_conf *es = l->agent ? &l->agent->es : &l->shipper->es;
+    char policy[300];
+    snprintf(policy, sizeof(policy), "logferry-%s", prefix);
+    if (!rc && es->retention && lf_es_template_set_lifecycle(t, policy)) {
         snprintf(errbuf, ERRBUF_SIZE, "out of memory");
-    /* Compiled as the daemon compiles them: unused grammars stay NULL. */
-    for (size_t i = 0; !rc && i < n; i++) {
-        names[i] = src->grammars[i].name;
-        if (use && !use(conf, names[i], omprog))
-            continue;
-        char err[1024];
-        parsers[i] = lf_parser_create(&src->grammars[i], src->timezone, err, sizeof(err));
-        if (!parsers[i]) {
-            snprintf(errbuf, ERRBUF_SIZE, "grammar %s: %s", names[i], err);
-            rc = LF_EINVAL;
-        }
+        rc = LF_ENOMEM;
     }
-    const lf_grok **all = NULL;
-    const char **all_names = NULL;
-    size_t nall = 0;
-    if (!rc && lf_parser_groks_of(parsers, src->grammars, n, &all, &all_names, &nall))
-        rc = LF_ENOMEM;
-    if (!rc && !(t = lf_es_template_for_grammars(all, all_names, nall, errbuf, ERRBUF_SIZE)))
-        rc = LF_ENOMEM;
-    free(all);
-    free(all_names);
     if (!rc)
-        rc = lf_es_template_body(t, src->index_pattern, prefix, &out, errbuf, ERRBUF_SIZE);
+        rc = lf_es_template_body(t, l->src.index_pattern, prefix, &out, errbuf, ERRBUF_SIZE);
     if (!rc && (lf_buf_putc(&out, '\n') || fwrite(out.data, 1, out.len, stdout) != out.len ||
                 fflush(stdout))) {
         snprintf(errbuf, ERRBUF_SIZE, "cannot print the template");
@@ -155,72 +117,22 @@ static int write_template(const struct template_source *src, const char *prefix,
     }
     lf_buf_free(&out);
     lf_es_template_destroy(t);
-    for (size_t i = 0; parsers && i < n; i++)
-        lf_parser_destroy(parsers[i]);
-    free(parsers);
-    free(names);
     return rc;
-}
-
-static bool agent_uses(const void *conf, const char *name, bool omprog)
-{
-    return grammar_in_use(conf, name, omprog);
-}
-
-/* Either daemon's configuration, and what the checks need of it. */
-struct loaded {
-    struct lf_agent_conf *agent;
-    struct lf_shipper_conf *shipper;
-    struct template_source src;
-};
-
-/* Loads path as the agent's or the shipper's; prints the problems and
- * returns -1 when it cannot. */
-static int load(const char *path, bool shipper, struct loaded *l)
-{
-    char *errbuf = malloc(ERRBUF_SIZE);
-    unsigned nerrors = 0;
-    memset(l, 0, sizeof(*l));
-    if (!errbuf) {
-        fputs("logferry check: out of memory\n", stderr);
-        return -1;
-    }
-    if (shipper && (l->shipper = lf_shipper_conf_load(path, errbuf, ERRBUF_SIZE, &nerrors)))
-        l->src = (struct template_source){l->shipper->grammars, l->shipper->ngrammars,
-                                          l->shipper->timezone, l->shipper->es.index};
-    if (!shipper && (l->agent = lf_agent_conf_load(path, errbuf, ERRBUF_SIZE, &nerrors)))
-        l->src = (struct template_source){l->agent->grammars, l->agent->ngrammars,
-                                          l->agent->timezone, l->agent->es.index};
-    if (!l->agent && !l->shipper) {
-        fputs(errbuf, stderr);
-        if (!shipper && path && strstr(errbuf, "unknown key 'shipper'"))
-            fprintf(stderr, "%s: a `logferry shipper` configuration? check it with --shipper\n",
-                    path);
-    }
-    free(errbuf);
-    return l->agent || l->shipper ? 0 : -1;
-}
-
-static void unload(struct loaded *l)
-{
-    lf_agent_conf_free(l->agent);
-    lf_shipper_conf_free(l->shipper);
 }
 
 static int print_template(const char *path, const char *prefix, bool omprog, bool shipper)
 {
-    struct loaded l;
-    if (load(path, shipper, &l))
+    struct lf_cli_loaded l;
+    if (lf_cli_load("check", path, shipper, &l))
         return LF_EXIT_FAILURE;
     char *errbuf = malloc(ERRBUF_SIZE);
     int rc = LF_ENOMEM;
-    /* The agent compiles the grammars its inputs use; the shipper all. */
     if (errbuf)
-        rc = write_template(&l.src, prefix, l.agent ? agent_uses : NULL, l.agent, omprog, errbuf);
+        rc = write_template(&l, prefix, omprog, errbuf);
     if (rc)
         fprintf(stderr, "%s: %s\n", path ? path : "(defaults)", errbuf ? errbuf : "out of memory");
     free(errbuf);
-    unload(&l);
+    lf_cli_unload(&l);
     return rc ? LF_EXIT_FAILURE : LF_EXIT_OK;
 }
 
@@ -272,7 +184,26 @@ static int probe_dir(const char *dir)
     return -1;
 }
 
+/* The journal inputs.journald reads: what it holds, whether the saved
+ * cursor is in it. */
+static int probe_journal(const struct lf_agent_conf *c)
+{
+    char line[1024];
+    int rc = lf_input_journald_probe(c, line, sizeof(line));
+    printf("%s\n", line);
+    return rc ? -1 : 0;
+}
+
+static int connect_output(const struct lf_agent_conf *c);
+
 static int connect_agent(const struct lf_agent_conf *c)
+{
+    int in = c->journald_enabled ? probe_journal(c) : 0;
+    int out = connect_output(c);
+    return in || out ? -1 : 0;
+}
+
+static int connect_output(const struct lf_agent_conf *c)
 {
     switch (c->output_type) {
     case LF_OUTPUT_STDOUT:
@@ -305,8 +236,8 @@ static int connect_shipper(const struct lf_shipper_conf *c)
 
 static int check_file(const char *path, bool shipper, bool connect)
 {
-    struct loaded l;
-    if (load(path, shipper, &l))
+    struct lf_cli_loaded l;
+    if (lf_cli_load("check", path, shipper, &l))
         return LF_EXIT_FAILURE;
     /* Loading did every check the daemon does at start (grammars too). */
     printf("%s: OK\n", path);
@@ -315,7 +246,7 @@ static int check_file(const char *path, bool shipper, bool connect)
         fflush(stdout); /* librdkafka may log to stderr meanwhile */
         rc = l.agent ? connect_agent(l.agent) : connect_shipper(l.shipper);
     }
-    unload(&l);
+    lf_cli_unload(&l);
     return rc ? LF_EXIT_FAILURE : LF_EXIT_OK;
 }
 

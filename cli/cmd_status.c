@@ -106,6 +106,15 @@ static void print_status(const json_t *doc)
         json_array_foreach(json_object_get(in, "paths_without_files"), u, path)
             printf("  %s: no file: %s\n", json_string_value(json_object_get(path, "pattern")),
                    json_string_value(json_object_get(path, "why")));
+        const json_t *jr = json_object_get(in, "journal");
+        if (jr) {
+            const char *acked = json_string_value(json_object_get(jr, "acked_time"));
+            const char *cursor = json_string_value(json_object_get(jr, "cursor"));
+            printf("  %s: %lld entries in flight, safe up to %s\n  cursor %s\n",
+                   json_string_value(json_object_get(jr, "journal")), (long long)num(jr, "pending"),
+                   acked ? acked : "(nothing acknowledged since the start)",
+                   cursor ? cursor : "(none saved)");
+        }
         const json_t *files = json_object_get(in, "files");
         if (!files)
             continue;

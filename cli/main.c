@@ -18,6 +18,7 @@ static const struct command commands[] = {
     {"grok", lf_cmd_grok, "match lines from stdin against grok expressions, print JSON"},
     {"check", lf_cmd_check, "check a configuration file and every grammar in it"},
     {"status", lf_cmd_status, "ask a running agent what it is doing (its status endpoint)"},
+    {"setup", lf_cmd_setup, "install templates, lifecycle policies and Kibana objects"},
 };
 
 int lf_cli_log_level(const char *command, const char *level)

@@ -17,9 +17,15 @@
  *   [a[bc]]     nested classes are unions in Oniguruma, flattened here
  *   x?*         Ruby reads it as x*; PCRE2 rejects it
  * Ruby's \w, \d and \s are ASCII while its \b and POSIX classes know
- * Unicode: the pattern is compiled in UTF+UCP mode with \w, \d, \s spelled
- * as ASCII classes. UTF mode cannot match invalid UTF-8 at all (not even
- * '.'), so each pattern is also compiled in byte mode for such lines.
+ * Unicode. Nothing is compiled with PCRE2_UCP, so \w \d \s stay PCRE2's
+ * compact ASCII items: the text as written is compiled in byte mode, for
+ * ASCII lines (where the two meanings agree) and lines that are not UTF-8,
+ * and a second text, with \b and POSIX classes written with Unicode
+ * properties, in UTF mode for the other lines (compile()).
+ *   (C+)+       a repeated group of one repeated character: the outer
+ *               repeat is dropped, it only multiplied the ways to backtrack
+ * An expression over PCRE2's 64 KiB compiled-size cap is compiled again with
+ * its field-less references as calls (shared_call()).
  * Both are compiled with the options that give Logstash's meaning:
  * ^ and $ match at line breaks and '.' matches a newline (Logstash compiles
  * with Regexp::MULTILINE, and Ruby's ^ and $ are always line anchors), and
@@ -40,6 +46,15 @@
 #define MAX_GROUP_NAME 32
 #define MAX_INLINE 64
 #define MAX_OPEN_TRACKED 64
+#define MAX_SHARED 256
+
+/* Ruby's \b and \B with Unicode word characters, for the pattern that reads
+ * non-ASCII lines (PCRE2's own \b is ASCII without PCRE2_UCP). The word
+ * characters are PCRE2_UCP's (\p{Xwd}: letters, numbers, '_'), which is
+ * what \b meant here before UCP was left off. */
+#define UWORD "\\p{Xwd}"
+#define WORD_BOUNDARY "(?:(?<=" UWORD ")(?!" UWORD ")|(?<!" UWORD ")(?=" UWORD "))"
+#define NOT_WORD_BOUNDARY "(?:(?<=" UWORD ")(?=" UWORD ")|(?<!" UWORD ")(?!" UWORD "))"
 
 struct map_entry {
     size_t out;
@@ -48,7 +63,7 @@ struct map_entry {
 };
 
 struct capture {
-    char *path;
+    char *path; /* NULL: a field name Logstash cannot set (see open_capture) */
     uint32_t id;
     uint8_t type;
 };
@@ -75,6 +90,13 @@ struct expander {
     size_t ninline;
     char *errbuf;
     size_t errlen;
+    bool unicode; /* the text for valid non-ASCII UTF-8 lines (see compile()) */
+    bool share;   /* references written as calls (see shared_call()) */
+    const struct grok_def *shared[MAX_SHARED];
+    size_t nshared;
+    /* The group whose ')' was written last, for nested quantifiers. */
+    size_t group_body, group_close;
+    bool group_simple; /* opened by '(', '(?:' or one of our '(?<gN>' */
 };
 
 static int grow_array(void **arr, size_t *cap, size_t n, size_t size)
@@ -207,13 +229,20 @@ bad:
     return NULL;
 }
 
-/* Records a named group for `field` and writes its opening "(?<gN>". */
+/* Records a named group for `field` and writes its opening "(?<gN>".
+ *
+ * A field name that is not a field reference, such as the "[a][b" that
+ * %{DATA:[a][b?]} leaves (upstream's ecs-v1 firewalls had one), is an error
+ * in an expression the user typed. In a pattern definition it compiles, as
+ * Logstash compiles it: Logstash fails the event only when that group
+ * captures text ("Invalid FieldReference"), so the group is kept with no
+ * field, and a match in which it captured text does not count (grok_match.c). */
 static int open_capture(struct expander *x, const struct grok_def *def, size_t src,
                         const char *field, size_t field_len, uint8_t type, uint32_t *id_out)
 {
     char err[300];
     char *path = grok_field_path(field, field_len, err, sizeof(err));
-    if (!path)
+    if (!path && (!def || !def->file || strcmp(err, "out of memory") == 0))
         return fail(x, LF_ESYNTAX, def, src, "%s", err);
     if (x->ncaps >= 60000) {
         free(path);
@@ -324,6 +353,96 @@ static const struct grok_def *find_def(const struct expander *x, const char *nam
     return grok_lib_find(x->lib, name, len);
 }
 
+/* Whether the text of `def`, and of every pattern it references, could
+ * stand as a called group: no field, no named group, no back reference or
+ * call (a called group's captures do not outlive the call), no inline
+ * definition. Errs on the side of "no". */
+static bool shareable(const struct expander *x, const struct grok_def *def, int depth)
+{
+    if (depth > MAX_NESTING || !def->file)
+        return false;
+    const char *s = def->regex;
+    for (size_t i = 0; s[i]; i++) {
+        if (s[i] == '\\') {
+            char c = s[i + 1];
+            if (c == 'k' || c == 'g' || (c >= '1' && c <= '9'))
+                return false;
+            if (c)
+                i++;
+        } else if (s[i] == '(' && s[i + 1] == '?') {
+            char c = s[i + 2];
+            if (c == '\'' || c == 'P' || c == '&' || c == 'R' || (c >= '0' && c <= '9') ||
+                c == '+' || c == '-' || (c == '<' && s[i + 3] != '=' && s[i + 3] != '!'))
+                return false;
+        } else if (s[i] == '%' && s[i + 1] == '{') {
+            size_t k = i + 2;
+            while (is_word((unsigned char)s[k]))
+                k++;
+            if (s[k] != '}')
+                return false; /* a field or an inline definition */
+            const struct grok_def *ref = find_def(x, s + i + 2, k - i - 2);
+            if (!ref || !shareable(x, ref, depth + 1))
+                return false;
+            i = k;
+        }
+    }
+    return true;
+}
+
+/*
+ * %{NAME} without a field as a call, (?&dN), of a group defined once at the
+ * end of the pattern. PCRE2 copies a group once per reference and once per
+ * bounded repeat, so an expression of several references to a large
+ * pattern (%{IP} has IPV6's sixty-odd bounded repeats) can pass PCRE2's
+ * 64 KiB cap on a compiled pattern; such an expression is compiled again
+ * this way (grok_compile_expression). Since PCRE2 10.30 a call is not atomic:
+ * it backtracks as the group written in place would. The called group takes
+ * the options in force where it is defined, so an expression that only
+ * compiles this way ignores (?i) and the like around such a reference.
+ * Returns 0 when it wrote the call, 1 when the reference is to be written
+ * in place, or an error.
+ */
+static int shared_call(struct expander *x, const struct grok_def *def, size_t at,
+                       const struct grok_def *ref)
+{
+    if (!shareable(x, ref, 0))
+        return 1;
+    size_t k = 0;
+    while (k < x->nshared && x->shared[k] != ref)
+        k++;
+    if (k == x->nshared) {
+        if (k == MAX_SHARED)
+            return 1;
+        x->shared[x->nshared++] = ref;
+    }
+    char call[MAX_GROUP_NAME + 8];
+    snprintf(call, sizeof(call), "(?&d%zu)", k);
+    x->group_simple = false;
+    return emit_str(x, def, at, call);
+}
+
+/* Writes the groups that shared_call() calls: (?(DEFINE)(?<d0>...)...). */
+static int define_shared(struct expander *x)
+{
+    if (!x->nshared)
+        return 0;
+    int rc = emit_str(x, NULL, strlen(x->expr), "(?(DEFINE)");
+    /* A shared pattern may call others: the list grows as it is written. */
+    for (size_t k = 0; !rc && k < x->nshared; k++) {
+        const struct grok_def *d = x->shared[k];
+        char open[MAX_GROUP_NAME + 8];
+        snprintf(open, sizeof(open), "(?<d%zu>", k);
+        rc = emit_str(x, d, 0, open);
+        x->stack[x->depth++] = d;
+        if (!rc)
+            rc = expand_text(x, d, d->regex, strlen(d->regex));
+        x->depth--;
+        if (!rc)
+            rc = emit_str(x, d, strlen(d->regex), ")");
+    }
+    return rc ? rc : emit_str(x, NULL, strlen(x->expr), ")");
+}
+
 /* %{NAME}, %{NAME:field}, %{NAME:field:type}, and with "=regex" an inline
  * definition, at s[i]; sets *used. As in Logstash, anything after the field
  * part up to the closing brace is ignored. */
@@ -403,16 +522,26 @@ static int expand_reference(struct expander *x, const struct grok_def *def, cons
     if (x->depth == MAX_NESTING)
         return fail(x, LF_ELIMIT, def, i, "patterns nested more than %d deep", MAX_NESTING);
 
+    if (!(field && field_len) && x->share) {
+        int shared = shared_call(x, def, i, ref);
+        if (shared <= 0)
+            return shared;
+    }
     int rc = field && field_len ? open_capture(x, def, i, field, field_len, t, NULL)
                                 : emit_str(x, def, i, "(?:");
     if (rc)
         return rc;
+    size_t body = x->out.len;
     x->stack[x->depth++] = ref;
     rc = expand_text(x, ref, ref->regex, strlen(ref->regex));
     x->depth--;
-    if (rc)
+    if (rc || (rc = emit_str(x, def, close, ")")))
         return rc;
-    return emit_str(x, def, close, ")");
+    /* %{NAME}+ is a group repeated too. */
+    x->group_simple = true;
+    x->group_body = body;
+    x->group_close = x->out.len - 1;
+    return 0;
 }
 
 /* A group name in the user's regex: (?<name>, (?'name' or (?P<name>. */
@@ -556,23 +685,14 @@ static int expand_escape(struct expander *x, const struct grok_def *def, const c
     }
     case 'h':
         return emit_str(x, def, i, in_class ? "0-9A-Fa-f" : "[0-9A-Fa-f]");
-    /* ASCII, as in Ruby, although the pattern is compiled with PCRE2_UCP.
-     * Negated forms inside a class keep PCRE2's (Unicode) meaning. */
-    case 'w':
-        return emit_str(x, def, i, in_class ? "A-Za-z0-9_" : "[A-Za-z0-9_]");
-    case 'd':
-        return emit_str(x, def, i, in_class ? "0-9" : "[0-9]");
-    case 's':
-        return emit_str(x, def, i, in_class ? "\\t\\n\\x0b\\f\\r " : "[\\t\\n\\x0b\\f\\r ]");
-    case 'W':
-    case 'D':
-    case 'S':
-        if (in_class)
+    /* \w \d \s and their negations are copied: neither pattern is compiled
+     * with PCRE2_UCP, so they are ASCII, as in Ruby. \b knows Unicode in
+     * Ruby; see WORD_BOUNDARY. */
+    case 'b':
+    case 'B':
+        if (in_class || !x->unicode)
             break;
-        return emit_str(x, def, i,
-                        c == 'W'   ? "[^A-Za-z0-9_]"
-                        : c == 'D' ? "[^0-9]"
-                                   : "[^\\t\\n\\x0b\\f\\r ]");
+        return emit_str(x, def, i, c == 'b' ? WORD_BOUNDARY : NOT_WORD_BOUNDARY);
     case 'H':
         if (in_class)
             return fail(x, LF_ESYNTAX, def, i,
@@ -601,6 +721,44 @@ static int expand_escape(struct expander *x, const struct grok_def *def, const c
     return emit(x, def, i, s + i, 2);
 }
 
+/* POSIX classes in Ruby know Unicode; without PCRE2_UCP they are ASCII. In
+ * the pattern for non-ASCII lines they are written as the properties that
+ * PCRE2_UCP gives them (pcre2pattern, "Posix character classes"); graph,
+ * print and punct, which UCP treats specially, as the categories they stand
+ * for. The rest (ascii, xdigit, and what has no property form) is copied. */
+static int emit_posix_class(struct expander *x, const struct grok_def *def, size_t at,
+                            const char *cls, size_t len)
+{
+    static const struct {
+        const char *name, *yes, *no;
+    } map[] = {
+        {"alnum", "\\p{Xan}", "\\P{Xan}"},
+        {"alpha", "\\p{L}", "\\P{L}"},
+        {"blank", "\\h", "\\H"},
+        {"cntrl", "\\p{Cc}", "\\P{Cc}"},
+        {"digit", "\\p{Nd}", "\\P{Nd}"},
+        {"lower", "\\p{Ll}", "\\P{Ll}"},
+        {"space", "\\p{Xps}", "\\P{Xps}"},
+        {"upper", "\\p{Lu}", "\\P{Lu}"},
+        {"word", "\\p{Xwd}", "\\P{Xwd}"},
+        /* graph: every category but separators (Z) and others (C). */
+        {"graph", "\\p{L}\\p{M}\\p{N}\\p{P}\\p{S}", "\\p{Z}\\p{C}"},
+        {"print", "\\p{L}\\p{M}\\p{N}\\p{P}\\p{S}\\p{Zs}", "\\p{Zl}\\p{Zp}\\p{C}"},
+        {"punct", "\\p{P}$+<=>^`|~", NULL},
+    };
+    if (x->unicode && len > 4) {
+        bool neg = cls[2] == '^';
+        const char *name = cls + 2 + neg;
+        size_t name_len = len - 4 - neg;
+        for (size_t m = 0; m < sizeof(map) / sizeof(map[0]); m++) {
+            const char *out = neg ? map[m].no : map[m].yes;
+            if (out && strlen(map[m].name) == name_len && memcmp(map[m].name, name, name_len) == 0)
+                return emit_str(x, def, at, out);
+        }
+    }
+    return emit(x, def, at, cls, len);
+}
+
 /* Inside [...]: handles POSIX classes and Oniguruma's nested classes. */
 static int expand_class(struct expander *x, const struct grok_def *def, const char *s, size_t n,
                         size_t i, size_t *used)
@@ -622,7 +780,7 @@ static int expand_class(struct expander *x, const struct grok_def *def, const ch
                 while (e + 1 < n && !(s[e] == ':' && s[e + 1] == ']'))
                     e++;
                 step = (e + 1 < n ? e + 2 : n) - k;
-                if ((rc = emit(x, def, k, s + k, step)))
+                if ((rc = emit_posix_class(x, def, k, s + k, step)))
                     return rc;
             } else {
                 /* "[", "[^", then a ']' right here is a literal. */
@@ -659,19 +817,136 @@ static int expand_class(struct expander *x, const struct grok_def *def, const ch
     return 0;
 }
 
+/* The length of one single-character item at p[0..n): a class, an escape
+ * that stands for one character, '.', or a literal; 0 if it is none. */
+static size_t single_char_item(const char *p, size_t n)
+{
+    if (n == 0)
+        return 0;
+    if (p[0] == '[') {
+        size_t k = 1;
+        if (k < n && p[k] == '^')
+            k++;
+        if (k < n && p[k] == ']')
+            k++;
+        while (k < n && p[k] != ']') {
+            if (p[k] == '\\')
+                k++;
+            else if (p[k] == '[' && k + 1 < n && p[k + 1] == ':') {
+                k += 2; /* a POSIX class: on to its ":]" */
+                while (k + 1 < n && !(p[k] == ':' && p[k + 1] == ']'))
+                    k++;
+                k++; /* and past it, below */
+            }
+            k++;
+        }
+        return k < n ? k + 1 : 0;
+    }
+    if (p[0] == '\\') {
+        if (n < 2)
+            return 0;
+        if (p[1] && strchr("dDwWsShHvVN", p[1]))
+            return 2;
+        if ((p[1] == 'p' || p[1] == 'P' || p[1] == 'x') && n > 2 && p[2] == '{') {
+            const char *e = memchr(p, '}', n);
+            return e ? (size_t)(e - p) + 1 : 0;
+        }
+        if (p[1] == 'x')
+            return n >= 4 && is_hex((unsigned char)p[2]) && is_hex((unsigned char)p[3]) ? 4 : 0;
+        return !is_word((unsigned char)p[1]) && (unsigned char)p[1] < 0x80 ? 2 : 0;
+    }
+    if ((unsigned char)p[0] >= 0x80 || strchr("()|?*+{}^$", p[0]))
+        return 0;
+    return 1;
+}
+
+/* If body[0..n) is "X+" or "X*" with X one character (possibly inside
+ * "(?:...)"), returns that quantifier, else 0. */
+static char simple_repeat(const char *body, size_t n)
+{
+    while (n > 4 && memcmp(body, "(?:", 3) == 0 && body[n - 1] == ')')
+        body += 3, n -= 4;
+    size_t item = single_char_item(body, n);
+    if (item && item + 1 == n && (body[item] == '+' || body[item] == '*'))
+        return body[item];
+    return 0;
+}
+
+/*
+ * A greedy quantifier at s[i] after the group just closed. A group holding
+ * only a repeated character, repeated again, such as URIPROTO's
+ * "([A-Za-z0-9+\-.]+)+", makes the backtracking matcher try every way of
+ * splitting a run of such characters between the iterations: 2^n paths on a
+ * token of n characters that is not followed by what the pattern wants. The
+ * outer quantifier adds nothing to what matches ((X+)+ and X+ take the same
+ * text, in the same order of preference, and the group keeps the same last
+ * iteration), so it is dropped ("*" becomes "?" where the group needs one
+ * character). Returns 1 and sets *used if it did so.
+ */
+static int simplify_nested_repeat(struct expander *x, const struct grok_def *def, const char *s,
+                                  size_t n, size_t i, size_t *used, int *rc)
+{
+    if (!x->group_simple || x->out.len != x->group_close + 1 || (s[i] != '+' && s[i] != '*'))
+        return 0;
+    if (i + 1 < n && (s[i + 1] == '?' || s[i + 1] == '+'))
+        return 0; /* lazy or possessive: left as written */
+    char inner = simple_repeat(x->out.data + x->group_body, x->group_close - x->group_body);
+    if (!inner)
+        return 0;
+    x->group_simple = false;
+    *used = 1;
+    *rc = s[i] == '*' && inner == '+' ? emit(x, def, i, "?", 1) : 0;
+    return 1;
+}
+
+/* Copies a UTF-8 character at s[i], grouped when a quantifier follows, so
+ * that in the byte-mode pattern the quantifier applies to all its bytes. */
+static int emit_multibyte(struct expander *x, const struct grok_def *def, const char *s, size_t n,
+                          size_t i, size_t *used)
+{
+    unsigned char c = (unsigned char)s[i];
+    size_t len = c >= 0xF0 ? 4 : c >= 0xE0 ? 3 : c >= 0xC0 ? 2 : 1;
+    for (size_t k = 1; k < len; k++)
+        if (i + k >= n || ((unsigned char)s[i + k] & 0xC0) != 0x80)
+            len = 1;
+    *used = len;
+    if (len == 1 || i + len >= n || !strchr("?*+{", s[i + len]))
+        return emit(x, def, i, s + i, len);
+    int rc = emit_str(x, def, i, "(?:");
+    if (!rc)
+        rc = emit(x, def, i, s + i, len);
+    return rc ? rc : emit_str(x, def, i, ")");
+}
+
+/* Whether the group opener just written at out[at..] is one whose group is
+ * only a group: '(', '(?:' or our '(?<gN>'. */
+static bool plain_opener(const struct expander *x, size_t at)
+{
+    const char *o = x->out.data + at;
+    size_t len = x->out.len - at;
+    return (len == 1 && o[0] == '(') || (len == 3 && memcmp(o, "(?:", 3) == 0) ||
+           (len > 4 && memcmp(o, "(?<g", 4) == 0 && o[len - 1] == '>');
+}
+
 static int expand_text(struct expander *x, const struct grok_def *def, const char *s, size_t n)
 {
     /* Parentheses are checked per pattern so that an unbalanced pattern file
      * line is named, rather than the end of the whole expansion. */
     size_t open_at[MAX_OPEN_TRACKED];
+    size_t body_at[MAX_OPEN_TRACKED]; /* where the group's body starts in out */
+    bool plain[MAX_OPEN_TRACKED];
     size_t open = 0;
     size_t i = 0;
     int rc = 0;
     while (i < n && !rc) {
         size_t used = 1;
+        if (simplify_nested_repeat(x, def, s, n, i, &used, &rc)) {
+            i += used;
+            continue;
+        }
         size_t run = i;
         /* Copy runs of ordinary characters in one go. */
-        while (run < n && !strchr("\\[()%{?", s[run]))
+        while (run < n && !strchr("\\[()%{?+*", s[run]) && (unsigned char)s[run] < 0x80)
             run++;
         if (run > i) {
             rc = emit(x, def, i, s + i, run - i);
@@ -685,19 +960,27 @@ static int expand_text(struct expander *x, const struct grok_def *def, const cha
         case '[':
             rc = expand_class(x, def, s, n, i, &used);
             break;
-        case '(':
+        case '(': {
+            size_t at = x->out.len;
             rc = expand_group(x, def, s, n, i, &used);
             if (!rc && s[i + used - 1] != ')') { /* comments and calls close themselves */
-                if (open < MAX_OPEN_TRACKED)
+                if (open < MAX_OPEN_TRACKED) {
                     open_at[open] = i;
+                    body_at[open] = x->out.len;
+                    plain[open] = plain_opener(x, at);
+                }
                 open++;
             }
             break;
+        }
         case ')':
             if (open == 0)
                 return fail(x, LF_ESYNTAX, def, i, "unmatched closing parenthesis");
             open--;
             rc = emit(x, def, i, ")", 1);
+            x->group_simple = open < MAX_OPEN_TRACKED && plain[open];
+            x->group_body = open < MAX_OPEN_TRACKED ? body_at[open] : 0;
+            x->group_close = x->out.len - 1;
             break;
         case '%':
             if (i + 1 < n && s[i + 1] == '{')
@@ -725,7 +1008,10 @@ static int expand_text(struct expander *x, const struct grok_def *def, const cha
             rc = emit(x, def, i, "{", 1);
             break;
         default:
-            rc = emit(x, def, i, s + i, 1);
+            if ((unsigned char)s[i] >= 0x80)
+                rc = emit_multibyte(x, def, s, n, i, &used);
+            else
+                rc = emit(x, def, i, s + i, 1);
         }
         i += used;
     }
@@ -744,9 +1030,21 @@ static int compare_captures(const void *a, const void *b)
     return ca->id < cb->id ? -1 : ca->id > cb->id;
 }
 
-/* Groups the captures by field; every path a field of its own, sorted. */
+/* Groups the captures by field; every path a field of its own, sorted.
+ * Captures without a field (an invalid name) go to exp->unset instead. */
 static int build_fields(struct expander *x, struct grok_expansion *exp)
 {
+    size_t kept = 0;
+    for (size_t i = 0; i < x->ncaps; i++) {
+        if (x->caps[i].path) {
+            x->caps[kept++] = x->caps[i];
+            continue;
+        }
+        if (!exp->unset && !(exp->unset = calloc(x->ncaps, sizeof(*exp->unset))))
+            return fail(x, LF_ENOMEM, NULL, 0, "out of memory");
+        exp->unset[exp->nunset++] = x->caps[i].id;
+    }
+    x->ncaps = kept;
     if (x->ncaps)
         qsort(x->caps, x->ncaps, sizeof(*x->caps), compare_captures);
     exp->fields = calloc(x->ncaps ? x->ncaps : 1, sizeof(*exp->fields));
@@ -820,7 +1118,9 @@ void grok_expansion_free(struct grok_expansion *exp)
         free(exp->fields[i].caps);
     }
     free(exp->fields);
+    free(exp->unset);
     free(exp->pattern);
+    free(exp->pattern_unicode);
     memset(exp, 0, sizeof(*exp));
 }
 
@@ -847,8 +1147,27 @@ void grok_code_free(struct grok_code *code)
     memset(code, 0, sizeof(*code));
 }
 
-/* Compiles the pattern in UTF+UCP mode and in byte mode. Keeps whichever
- * compile; if neither does, reports the UTF-mode error. */
+/* The group number PCRE2 gave our group gN, or 0. */
+static uint32_t group_number(const pcre2_code *re, uint32_t id)
+{
+    char name[MAX_GROUP_NAME];
+    snprintf(name, sizeof(name), "g%u", (unsigned)id);
+    int num = pcre2_substring_number_from_name(re, (PCRE2_SPTR)name);
+    return num > 0 ? (uint32_t)num : 0;
+}
+
+/*
+ * Compiles the two patterns, neither with PCRE2_UCP, so that \w \d \s are
+ * PCRE2's own one-byte ASCII items (spelled as classes under UCP they made
+ * a chain of references overflow PCRE2's 64 KiB compiled-pattern cap):
+ *   bytes  exp->pattern, no UTF: for ASCII lines, where Ruby's Unicode \b
+ *          and POSIX classes mean what the ASCII ones do, and for lines that
+ *          are not valid UTF-8, which UTF mode cannot read;
+ *   utf    exp->pattern_unicode (or the same text), PCRE2_UTF: for other
+ *          lines; \b and POSIX classes are written out with Unicode
+ *          properties there.
+ * Keeps whichever compile; if neither does, reports the byte-mode error.
+ */
 static int compile(struct expander *x, struct grok_expansion *exp, struct grok_code *code)
 {
     uint32_t options = PCRE2_DOTALL | PCRE2_MULTILINE;
@@ -856,26 +1175,33 @@ static int compile(struct expander *x, struct grok_expansion *exp, struct grok_c
         options |= PCRE2_NO_AUTO_CAPTURE;
     int err_utf, err_bytes;
     PCRE2_SIZE off_utf, off_bytes;
-    code->utf = pcre2_compile((PCRE2_SPTR)exp->pattern, exp->pattern_len,
-                              options | PCRE2_UTF | PCRE2_UCP, &err_utf, &off_utf, NULL);
+    const char *utext = exp->pattern_unicode ? exp->pattern_unicode : exp->pattern;
+    code->utf = pcre2_compile((PCRE2_SPTR)utext, strlen(utext), options | PCRE2_UTF, &err_utf,
+                              &off_utf, NULL);
     code->bytes = pcre2_compile((PCRE2_SPTR)exp->pattern, exp->pattern_len, options, &err_bytes,
                                 &off_bytes, NULL);
     if (!code->utf && !code->bytes) {
-        report_compile_error(x, err_utf, off_utf);
-        return LF_ESYNTAX;
+        report_compile_error(x, err_bytes, off_bytes);
+        return err_bytes == PCRE2_ERROR_PATTERN_TOO_LARGE ? LF_ELIMIT : LF_ESYNTAX;
     }
-    const pcre2_code *re = code->utf ? code->utf : code->bytes;
+    /* The rewrites add no capturing group: both number the groups alike. */
+    const pcre2_code *re = code->bytes ? code->bytes : code->utf;
     for (size_t i = 0; i < exp->nfields; i++) {
         struct grok_field *f = &exp->fields[i];
         for (size_t k = 0; k < f->ncaps; k++) {
-            char name[MAX_GROUP_NAME];
-            snprintf(name, sizeof(name), "g%u", (unsigned)f->caps[k].group);
-            int num = pcre2_substring_number_from_name(re, (PCRE2_SPTR)name);
-            if (num <= 0) {
+            uint32_t num = group_number(re, f->caps[k].group);
+            if (!num) {
                 grok_code_free(code);
-                return fail(x, LF_ESYNTAX, NULL, 0, "internal error: group %s vanished", name);
+                return fail(x, LF_ESYNTAX, NULL, 0, "internal error: group g%u vanished",
+                            (unsigned)f->caps[k].group);
             }
-            f->caps[k].group = (uint32_t)num;
+            f->caps[k].group = num;
+        }
+    }
+    for (size_t i = 0; i < exp->nunset; i++) {
+        if (!(exp->unset[i] = group_number(re, exp->unset[i]))) {
+            grok_code_free(code);
+            return fail(x, LF_ESYNTAX, NULL, 0, "internal error: a group vanished");
         }
     }
     code->utf_jit = code->utf && pcre2_jit_compile(code->utf, PCRE2_JIT_COMPLETE) == 0;
@@ -883,12 +1209,41 @@ static int compile(struct expander *x, struct grok_expansion *exp, struct grok_c
     return 0;
 }
 
-int grok_compile_expression(const struct lf_grok_lib *lib, const char *expr, size_t index,
-                            const struct lf_grok_options *opt, struct grok_expansion *exp,
-                            struct grok_code *code, char *errbuf, size_t errlen)
+/* Expands the expression again into the text for non-ASCII lines. Sets
+ * exp->pattern_unicode only if it differs from exp->pattern. */
+static int expand_unicode(const struct expander *first, struct grok_expansion *exp)
 {
-    struct expander x = {
-        .lib = lib, .expr = expr, .expr_index = index, .errbuf = errbuf, .errlen = errlen};
+    struct expander x = {.lib = first->lib,
+                         .expr = first->expr,
+                         .expr_index = first->expr_index,
+                         .errbuf = first->errbuf,
+                         .errlen = first->errlen,
+                         .unicode = true,
+                         .share = first->share};
+    lf_buf_init(&x.out, first->out.max);
+    int rc = expand_text(&x, NULL, x.expr, strlen(x.expr));
+    if (!rc)
+        rc = define_shared(&x);
+    if (!rc && (x.out.len != exp->pattern_len || memcmp(x.out.data, exp->pattern, x.out.len))) {
+        exp->pattern_unicode = x.out.data;
+        x.out.data = NULL;
+    }
+    expander_free(&x);
+    return rc;
+}
+
+/* Sets *too_large when it failed on PCRE2's cap on the compiled size. */
+static int expand_and_compile(const struct lf_grok_lib *lib, const char *expr, size_t index,
+                              const struct lf_grok_options *opt, bool share,
+                              struct grok_expansion *exp, struct grok_code *code, char *errbuf,
+                              size_t errlen, bool *too_large)
+{
+    struct expander x = {.lib = lib,
+                         .expr = expr,
+                         .expr_index = index,
+                         .errbuf = errbuf,
+                         .errlen = errlen,
+                         .share = share};
     lf_buf_init(&x.out, opt->max_pattern);
     memset(exp, 0, sizeof(*exp));
     memset(code, 0, sizeof(*code));
@@ -897,6 +1252,8 @@ int grok_compile_expression(const struct lf_grok_lib *lib, const char *expr, siz
     int rc = expand_text(&x, NULL, expr, len);
     if (!rc && x.out.len == 0)
         rc = fail(&x, LF_ESYNTAX, NULL, 0, "empty expression");
+    if (!rc)
+        rc = define_shared(&x);
     /* The end of the expression, for errors such as a missing ')'. */
     if (!rc && !grow_array((void **)&x.map, &x.map_cap, x.nmap, sizeof(*x.map)))
         x.map[x.nmap++] = (struct map_entry){x.out.len, NULL, len};
@@ -908,11 +1265,28 @@ int grok_compile_expression(const struct lf_grok_lib *lib, const char *expr, siz
         exp->pattern = x.out.data;
         exp->pattern_len = x.out.len;
         x.out.data = NULL;
+        rc = expand_unicode(&x, exp);
+    }
+    if (!rc) {
         rc = compile(&x, exp, code);
+        *too_large = rc == LF_ELIMIT;
     }
     expander_free(&x);
     if (rc)
         grok_expansion_free(exp);
+    return rc;
+}
+
+int grok_compile_expression(const struct lf_grok_lib *lib, const char *expr, size_t index,
+                            const struct lf_grok_options *opt, struct grok_expansion *exp,
+                            struct grok_code *code, char *errbuf, size_t errlen)
+{
+    bool too_large = false;
+    int rc =
+        expand_and_compile(lib, expr, index, opt, false, exp, code, errbuf, errlen, &too_large);
+    /* Over PCRE2's size cap: again with repeated references as calls. */
+    if (too_large)
+        rc = expand_and_compile(lib, expr, index, opt, true, exp, code, errbuf, errlen, &too_large);
     return rc;
 }
 

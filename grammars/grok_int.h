@@ -52,7 +52,12 @@ struct grok_expansion {
     struct grok_field *fields; /* sorted by path */
     size_t nfields;
     size_t ncaps; /* groups over all fields: the most fields one match adds */
+    /* Groups of a field name Logstash cannot set (%{DATA:[a][b?]} in a
+     * pattern file): a match in which one captured text does not count. */
+    uint32_t *unset;
+    size_t nunset;
     bool has_named_groups;
+    char *pattern_unicode; /* NULL: the same text as pattern (see grok.c) */
 };
 
 /*

@@ -212,6 +212,33 @@ static int add_fields(lf_grok *g, const struct grok_expansion *exp, const char *
     return 0;
 }
 
+/* Whether s has no byte above 0x7f, eight bytes at a time. */
+static bool is_ascii(const char *s, size_t n)
+{
+    uint64_t acc = 0;
+    size_t i = 0;
+    for (; i + 8 <= n; i += 8) {
+        uint64_t w;
+        memcpy(&w, s + i, 8);
+        acc |= w;
+    }
+    for (; i < n; i++)
+        acc |= (unsigned char)s[i];
+    return !(acc & 0x8080808080808080ull);
+}
+
+/* Whether a group without a field (grok.c, open_capture) captured text. */
+static bool captured_unset(const lf_grok *g, const struct grok_expansion *exp)
+{
+    const PCRE2_SIZE *ov = pcre2_get_ovector_pointer(g->md);
+    for (size_t k = 0; k < exp->nunset; k++) {
+        uint32_t grp = exp->unset[k];
+        if (ov[2 * grp] != PCRE2_UNSET && ov[2 * grp + 1] > ov[2 * grp])
+            return true;
+    }
+    return false;
+}
+
 static int match(lf_grok *g, const char *line, size_t len, struct lf_event *ev, bool tag)
 {
     int rc;
@@ -224,22 +251,27 @@ static int match(lf_grok *g, const char *line, size_t len, struct lf_event *ev, 
         if ((rc = lf_event_add_tag(ev, LF_GROK_TAG_TRUNCATED)))
             return rc;
     }
-    /* Valid UTF-8 (nearly every line) takes the UTF pattern, without PCRE2
-     * checking it again; anything else the byte pattern. */
-    bool utf = lf_utf8_valid(line, len);
+    /* ASCII lines (nearly every line) and lines that are not UTF-8 take the
+     * byte pattern; other UTF-8 the UTF one, without PCRE2 checking it again
+     * (grok.c, compile()). */
+    bool ascii = is_ascii(line, len);
+    bool utf = !ascii && lf_utf8_valid(line, len);
     for (size_t i = 0; i < g->nexprs; i++) {
         const struct grok_code *c = &g->exprs[i].code;
+        const pcre2_code *re = utf || !c->bytes ? c->utf : c->bytes;
+        bool jit = re == c->utf ? c->utf_jit : c->bytes_jit;
         int m = PCRE2_ERROR_NOMATCH;
-        if (utf && c->utf)
-            m = c->utf_jit ? pcre2_jit_match(c->utf, (PCRE2_SPTR)line, len, 0, 0, g->md, g->mctx)
-                           : pcre2_match(c->utf, (PCRE2_SPTR)line, len, 0, PCRE2_NO_UTF_CHECK,
-                                         g->md, g->mctx);
-        else if (c->bytes)
-            m = c->bytes_jit
-                    ? pcre2_jit_match(c->bytes, (PCRE2_SPTR)line, len, 0, 0, g->md, g->mctx)
-                    : pcre2_match(c->bytes, (PCRE2_SPTR)line, len, 0, 0, g->md, g->mctx);
-        /* else: a UTF-only pattern cannot read this line; no match. */
+        /* A UTF-only pattern cannot read a line that is not UTF-8: no match. */
+        if (re && (re == c->bytes || ascii || utf))
+            m = jit ? pcre2_jit_match(re, (PCRE2_SPTR)line, len, 0, 0, g->md, g->mctx)
+                    : pcre2_match(re, (PCRE2_SPTR)line, len, 0,
+                                  re == c->utf ? PCRE2_NO_UTF_CHECK : 0, g->md, g->mctx);
         struct grok_expr *e = &g->exprs[i];
+        if (m >= 0 && captured_unset(g, &e->exp)) {
+            /* Logstash cannot set such a field: it gives the event up
+             * ("Invalid FieldReference") and tries no further pattern. */
+            break;
+        }
         if (m >= 0) {
             g->stats.matched++;
             if ((rc = add_fields(g, &e->exp, line, ev)))

@@ -576,3 +576,30 @@ const lf_grok *lf_parser_grok(const struct lf_parser *p)
 {
     return p->grok;
 }
+
+int lf_parser_parse_message(struct lf_parser *p, const char *program, size_t program_len,
+                            const char *msg, size_t len, bool cut, struct lf_event *ev,
+                            int64_t *ts_ms, struct lf_input_counters *c)
+{
+    if (!p->lib)
+        return lf_parser_parse(p, msg, len, cut, ev, ts_ms, c);
+    int rc;
+    lf_event_clear(ev);
+    *ts_ms = 0;
+    c->read++;
+    c->parsed++; /* the header is there: the fields the caller adds */
+    if (cut) {
+        c->truncated++;
+        if ((rc = lf_event_add_tag(ev, LF_GROK_TAG_TRUNCATED)))
+            return rc;
+    }
+    lf_grok *g = program ? program_grok(p, program, program_len)
+                         : program_grok_at(p, NPROGRAMS, "(no program)", 12);
+    if (g && (rc = lf_grok_try(g, msg, len, ev)) < 0 && rc != LF_ENOMATCH)
+        return rc;
+    if (!lf_event_get(ev, "message", 7) && (rc = lf_event_add_string(ev, "message", msg, len)))
+        return rc;
+    /* The header's time is the caller's: a time in the message is left. */
+    lf_event_remove(ev, "timestamp", 9);
+    return 0;
+}

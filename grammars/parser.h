@@ -119,4 +119,17 @@ void lf_parser_set_now(struct lf_parser *p, int64_t wall_ms);
 int lf_parser_parse(struct lf_parser *p, const char *line, size_t len, bool cut,
                     struct lf_event *ev, int64_t *ts_ms, struct lf_input_counters *c);
 
+/*
+ * Parses a message whose header came as fields (the journal's PRIORITY,
+ * SYSLOG_IDENTIFIER, ...) rather than as text: with the built-in syslog
+ * grammar, the grammar of `program` (process.name; NULL or unknown: the
+ * grammar of other programs) on the message, whose failure to match is no
+ * failure (the header fields stand, as for a syslog line); with any other
+ * grammar, that grammar on the message, as lf_parser_parse. Same contract as
+ * lf_parser_parse otherwise (ev cleared first, "message" added, counts).
+ */
+int lf_parser_parse_message(struct lf_parser *p, const char *program, size_t program_len,
+                            const char *msg, size_t len, bool cut, struct lf_event *ev,
+                            int64_t *ts_ms, struct lf_input_counters *c);
+
 #endif

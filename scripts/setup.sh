@@ -16,7 +16,8 @@ packages=(
   procps           # pgrep -P: the agent rsyslog started, by its parent PID
   clang            # libFuzzer harnesses (tests/fuzz)
   python3          # benchmark corpus generator, test helpers
-  libsystemd-dev   # sd_notify and the watchdog (Type=notify units)
+  libsystemd-dev   # sd_notify and the watchdog (Type=notify units), sd-journal (inputs.journald)
+  systemd-journal-remote # journal files made from export format (journald input tests)
   debhelper lintian dpkg-dev fakeroot # the Debian package (scripts/package.sh)
   man-db groff-base                   # ... its man pages checked
   systemd          # systemd-analyze verify/security on the units

@@ -105,7 +105,8 @@ int main(int argc, char **argv)
         fprintf(stderr, "%s\n", err);
         return 1;
     }
-    pcre2_code *code = g->exprs[0].code.utf; /* what valid UTF-8 lines take */
+    /* What ASCII lines take (grok_match.c). */
+    pcre2_code *code = g->exprs[0].code.bytes ? g->exprs[0].code.bytes : g->exprs[0].code.utf;
     pcre2_match_data *md = pcre2_match_data_create_from_pattern(code, NULL);
     struct lf_event ev;
     struct lf_buf out;
@@ -187,7 +188,10 @@ int main(int argc, char **argv)
     }
     const struct lf_grok_stats *st = lf_grok_get_stats(g);
     printf("corpus %s: %zu lines, %.1f MB; expression %s (JIT %s)\n", argv[1], n,
-           (double)size / 1e6, expr, g->exprs[0].code.utf_jit ? "on" : "off");
+           (double)size / 1e6, expr,
+           (code == g->exprs[0].code.bytes ? g->exprs[0].code.bytes_jit : g->exprs[0].code.utf_jit)
+               ? "on"
+               : "off");
     printf("matched: bare %zu, grok %llu per round\n", matched_bare,
            (unsigned long long)(st->matched / (2u * (unsigned)rounds)));
     report("scan", best_scan, n, size);

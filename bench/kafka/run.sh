@@ -23,12 +23,20 @@
 # Builds nothing: it uses a release build directory (LF_BENCH_BUILD or the
 # third argument; default build-bench), made with
 #   scripts/build.sh build-bench -DCMAKE_BUILD_TYPE=Release -DLF_TESTS=OFF
-# Usage: bench/kafka/run.sh [LINES] [ROUNDS] [BUILD_DIR]
+# Usage: bench/kafka/run.sh [LINES] [ROUNDS] [BUILD_DIR [OTHER_BUILD_DIR...]]
+#
+# With more than one build directory only the ship half is measured, to
+# compare shippers fairly on a noisy machine: each round fills the topic
+# once (with the first build's agent) and every build's shipper reads all of
+# it (a consumer group each), in turn, the order reversed every other round.
+# LF_BENCH_SHIPPER_PROPS="name=value ..." adds librdkafka consumer
+# properties to the shippers' inputs.kafka.properties, to try settings.
 set -euo pipefail
 cd "$(dirname "$0")/../.."
 lines=${1:-1000000}
 rounds=${2:-3}
 build=${3:-${LF_BENCH_BUILD:-build-bench}}
+others=("${@:4}")
 # Our figures are over bench/gen_corpus.py's corpus. LF_CORPUS_GEN may name
 # another generator with the same flags, for a comparison; the corpus file
 # is named after the generator's checksum, so one is never taken for another.
@@ -38,12 +46,14 @@ sink=$PWD/$build/bench/lf_es_sink
 mock=$PWD/$build/lf_kafka_mock
 partitions=64
 
-if [ ! -x "$bin" ] || [ ! -x "$sink" ] || [ ! -x "$mock" ] ||
-  ! grep -q '^CMAKE_BUILD_TYPE:STRING=Release$' "$build/CMakeCache.txt" 2>/dev/null; then
-  echo "bench/kafka: no release build with logferry, lf_es_sink and lf_kafka_mock in $build;" >&2
-  echo "make one with  scripts/build.sh $build -DCMAKE_BUILD_TYPE=Release -DLF_TESTS=OFF" >&2
-  exit 2
-fi
+for b in "$build" "${others[@]}"; do
+  if [ ! -x "$b/logferry" ] || [ ! -x "$b/bench/lf_es_sink" ] || [ ! -x "$b/lf_kafka_mock" ] ||
+    ! grep -q '^CMAKE_BUILD_TYPE:STRING=Release$' "$b/CMakeCache.txt" 2>/dev/null; then
+    echo "bench/kafka: no release build with logferry, lf_es_sink and lf_kafka_mock in $b;" >&2
+    echo "make one with  scripts/build.sh $b -DCMAKE_BUILD_TYPE=Release -DLF_TESTS=OFF" >&2
+    exit 2
+  fi
+done
 mkdir -p bench/out
 corpus=bench/out/corpus-$lines-$(cksum < "$gen" | cut -d" " -f1).log
 [ -s "$corpus" ] || python3 "$gen" -n "$lines" -o "$corpus"
@@ -119,6 +129,64 @@ YML
   grep -q 'spooled 0' "$d/agent-$topic.log" || problems="$problems agent-spooled($topic)"
 }
 
+# ship D BIN GROUP: BIN's shipper reads the whole topic `logferry` in consumer
+# group GROUP into a fresh sink; sets s_wall, s_cpu, s_rss; adds to problems.
+ship() {
+  local d=$1 shipper_bin=$2 group=$3 sd=$1/ship-$3
+  mkdir -p "$sd"
+  "$sink" --port-file "$sd/port" --check-ids --expect-docs "$lines" --done-file "$sd/done.json" \
+    > "$sd/sink.json" 2> "$sd/sink.log" &
+  local sink_pid=$!
+  pids="$pids $sink_pid"
+  wait_file "$sd/port" 10 "$sink_pid" || { echo "sink did not start"; cat "$sd/sink.log"; exit 1; }
+  cat > "$sd/shipper.yml" << YML
+shipper:
+  data_dir: $sd/shipper
+  timezone: UTC
+  stats_interval: 0
+grammars:
+  syslog:
+    expressions: ['%{SYSLOGLINE}']
+inputs:
+  kafka:
+    brokers: [$(cat "$d/bs")]
+    topics: [logferry]
+    group: $group
+    properties:
+      session.timeout.ms: "6000"
+      heartbeat.interval.ms: "500"
+$(for kv in ${LF_BENCH_SHIPPER_PROPS:-}; do printf '      %s: "%s"\n' "${kv%%=*}" "${kv#*=}"; done)
+output:
+  elasticsearch:
+    hosts: [http://127.0.0.1:$(cat "$sd/port")]
+YML
+  local shipper
+  "$shipper_bin" shipper -c "$sd/shipper.yml" 2> "$sd/shipper.log" &
+  shipper=$!
+  pids="$pids $shipper"
+  # Time from the group's first assignment (the mock makes a first join
+  # wait 3 s on purpose), not from the start.
+  until grep -q 'assigned' "$sd/shipper.log" 2> /dev/null; do
+    kill -0 "$shipper" 2> /dev/null || { echo "shipper died:"; tail "$sd/shipper.log"; exit 1; }
+    sleep 0.01
+  done
+  local cpu0 start
+  cpu0=$(cpu_of "$shipper")
+  start=$(date +%s.%N)
+  wait_file "$sd/done.json" 900 "$shipper" || { echo "the sink never got everything:"; tail "$sd/shipper.log"; exit 1; }
+  s_wall=$(echo "$(date +%s.%N) - $start" | bc)
+  s_cpu=$(echo "$(cpu_of "$shipper") - $cpu0" | bc)
+  s_rss=$(hwm_of "$shipper")
+  kill -TERM "$shipper"
+  wait "$shipper" || true
+  kill -TERM "$sink_pid"
+  wait "$sink_pid" || true
+  python3 -c 'import json,sys; d=json.load(open(sys.argv[1])); n=int(sys.argv[2]); sys.exit(not (d["docs"] == n and d["duplicates"] == 0 and d["item_errors"] == 0))' \
+    "$sd/sink.json" "$lines" || problems="$problems sink-counts($group)"
+  grep -q 'were not delivered' "$sd/shipper.log" && problems="$problems offsets-lost-to-retention($group)"
+  return 0
+}
+
 round() {
   local r=$1 d=$work/round-$1
   problems=""
@@ -132,6 +200,31 @@ round() {
   local bs
   bs=$(cat "$d/bs")
 
+  if [ ${#others[@]} -gt 0 ]; then
+    # Comparing shippers: the topic once, then each build's shipper in turn.
+    produce "$d" "$bs" logferry id
+    local order=("$build" "${others[@]}") i
+    if [ $((r % 2)) = 0 ]; then
+      local rev=()
+      for ((i = ${#order[@]} - 1; i >= 0; i--)); do rev+=("${order[i]}"); done
+      order=("${rev[@]}")
+    fi
+    for b in "${order[@]}"; do
+      shipped=$((shipped + 1))
+      ship "$d" "$PWD/$b/logferry" "bench-$shipped"
+      printf '%s %s %s %s\n' "$b" "$s_wall" "$s_cpu" "$s_rss" >> "$work/compare"
+      awk -v n="$lines" -v r="$r" -v b="$b" '{
+        printf "round %d: %-24s ship %7.0f lines/s, shipper %.2f CPU-s/M lines, peak RSS %.1f MB\n",
+          r, b, n / $1, $2 * 1e6 / n, $3
+      }' <<< "$s_wall $s_cpu $s_rss"
+    done
+    kill -TERM "$mock_pid"
+    wait "$mock_pid" || true
+    pids=""
+    [ -z "$problems" ] || { echo "  CHECK FAILED:$problems"; return 1; }
+    return 0
+  fi
+
   # ---- produce (measured: one partition, key host), then fill the topic
   # the shipper reads (key id over many partitions)
   produce "$d" "$bs" measured host
@@ -139,60 +232,11 @@ round() {
   produce "$d" "$bs" logferry id
 
   # ---- ship
-  "$sink" --port-file "$d/port" --check-ids --expect-docs "$lines" --done-file "$d/done.json" \
-    > "$d/sink.json" 2> "$d/sink.log" &
-  local sink_pid=$!
-  pids="$pids $sink_pid"
-  wait_file "$d/port" 10 "$sink_pid" || { echo "sink did not start"; cat "$d/sink.log"; exit 1; }
-  cat > "$d/shipper.yml" << YML
-shipper:
-  data_dir: $d/shipper
-  timezone: UTC
-  stats_interval: 0
-grammars:
-  syslog:
-    expressions: ['%{SYSLOGLINE}']
-inputs:
-  kafka:
-    brokers: [$bs]
-    topics: [logferry]
-    group: bench
-    properties:
-      session.timeout.ms: "6000"
-      heartbeat.interval.ms: "500"
-output:
-  elasticsearch:
-    hosts: [http://127.0.0.1:$(cat "$d/port")]
-YML
-  local shipper
-  "$bin" shipper -c "$d/shipper.yml" 2> "$d/shipper.log" &
-  shipper=$!
-  pids="$pids $shipper"
-  # Time from the group's first assignment (the mock makes a first join
-  # wait 3 s on purpose), not from the start.
-  until grep -q 'assigned' "$d/shipper.log" 2> /dev/null; do
-    kill -0 "$shipper" 2> /dev/null || { echo "shipper died:"; tail "$d/shipper.log"; exit 1; }
-    sleep 0.01
-  done
-  local cpu0
-  cpu0=$(cpu_of "$shipper")
-  start=$(date +%s.%N)
-  wait_file "$d/done.json" 900 "$shipper" || { echo "the sink never got everything:"; tail "$d/shipper.log"; exit 1; }
-  local s_wall s_cpu s_rss
-  s_wall=$(echo "$(date +%s.%N) - $start" | bc)
-  s_cpu=$(echo "$(cpu_of "$shipper") - $cpu0" | bc)
-  s_rss=$(hwm_of "$shipper")
-  kill -TERM "$shipper"
-  wait "$shipper" || true
-  kill -TERM "$sink_pid"
-  wait "$sink_pid" || true
+  ship "$d" "$bin" bench
   kill -TERM "$mock_pid"
   wait "$mock_pid" || true
   pids=""
 
-  python3 -c 'import json,sys; d=json.load(open(sys.argv[1])); n=int(sys.argv[2]); sys.exit(not (d["docs"] == n and d["duplicates"] == 0 and d["item_errors"] == 0))' \
-    "$d/sink.json" "$lines" || problems="$problems sink-counts"
-  grep -q 'were not delivered' "$d/shipper.log" && problems="$problems offsets-lost-to-retention"
   printf '%s\n' "$p_wall $p_cpu $p_rss $s_wall $s_cpu $s_rss" >> "$work/results"
   awk -v n="$lines" -v r="$r" -v p="$problems" '{
     printf "round %d: produce %7.0f lines/s, agent %.2f CPU-s/M lines, peak RSS %.1f MB | ship %7.0f lines/s, shipper %.2f CPU-s/M lines, peak RSS %.1f MB%s\n",
@@ -201,7 +245,19 @@ YML
   [ -z "$problems" ]
 }
 
+shipped=0
 for r in $(seq 1 "$rounds"); do round "$r"; done
+if [ ${#others[@]} -gt 0 ]; then
+  echo "== per build: median [min, max] of $rounds rounds (load average now $(cut -d' ' -f1-3 /proc/loadavg))"
+  for b in "$build" "${others[@]}"; do
+    awk -v b="$b" -v n="$lines" '$1 == b {print $3 * 1e6 / n, n / $2, $4}' "$work/compare" |
+      sort -n | awk -v b="$b" '{c[NR]=$1; t[NR]=$2; m[NR]=$3} END {
+        printf "%-24s shipper %.2f CPU-s per million lines [%.2f, %.2f], %7.0f lines/s (of the median run), peak RSS %.1f MB\n",
+          b, c[int((NR + 1) / 2)], c[1], c[NR], t[int((NR + 1) / 2)], m[int((NR + 1) / 2)]
+      }'
+  done
+  exit 0
+fi
 echo "== median of $rounds rounds"
 sort -n -k2 "$work/results" | awk -v n="$lines" '{a[NR]=$0} END {
   split(a[int((NR + 1) / 2)], m, " ")

@@ -84,6 +84,18 @@ const struct lf_conf_key lf_spool_conf_keys[] = {
             "inputs wait instead: the files still hold the data)"},
     {.name = NULL}};
 
+/* A retention: a whole number of days or hours, as both ILM's min_age and
+ * ISM's min_index_age take it; anything finer makes no sense for daily
+ * indices. */
+static const char *check_retention(const char *s)
+{
+    static const char *why = "a whole number of days or hours, like 30d or 12h";
+    size_t n = strspn(s, "0123456789");
+    if (n == 0 || n > 6 || s[0] == '0' || (s[n] != 'd' && s[n] != 'h') || s[n + 1])
+        return why;
+    return NULL;
+}
+
 /* The keys of both daemons' output.elasticsearch; the agent's has a spool
  * too, the shipper's refuses one. */
 // clang-format off
@@ -170,6 +182,16 @@ const struct lf_conf_key lf_spool_conf_keys[] = {
      .offset = E(template_overwrite),                                                             \
      .def = "false",                                                                              \
      .doc = "replace a template of that name that is already there (else it is left alone)"},     \
+    {.name = "retention",                                                                         \
+     .type = LF_CONF_STRING,                                                                      \
+     .offset = E(retention),                                                                      \
+     .def_doc = "none (indices are kept)",                                                        \
+     .check = check_retention,                                                                    \
+     .doc = "delete each index this long after its creation (`30d`, `12h`): a lifecycle policy "  \
+            "`logferry-<prefix>` per index prefix, installed with the templates (an ILM policy "  \
+            "named in the template's `index.lifecycle.name` on Elasticsearch, an ISM policy "    \
+            "whose `ism_template` matches the prefix's indices on OpenSearch); applies to "       \
+            "indices created afterwards"},                                                        \
     {.name = "username",                                                                          \
      .type = LF_CONF_STRING,                                                                      \
      .offset = E(username),                                                                       \
@@ -408,6 +430,7 @@ struct lf_output *lf_es_conf_create_output(const struct lf_es_conf *c, const cha
         .dead_letter_path = c->dead_letter,
         .templates = c->templates,
         .template_overwrite = c->template_overwrite,
+        .retention = c->retention,
         .prefixes = prefixes,
         .nprefixes = nprefixes,
         .http = {.ca_file = c->ca_file,
@@ -461,4 +484,36 @@ int lf_es_conf_probe(const struct lf_es_conf *c, const char *section, FILE *out)
     wipe_free(password);
     wipe_free(api_key);
     return rc;
+}
+
+int lf_es_conf_http(const struct lf_es_conf *c, const char *section, struct lf_http_options *http,
+                    struct lf_es_conf_secrets *secrets, char *err, size_t errlen)
+{
+    memset(secrets, 0, sizeof(*secrets));
+    if (c->password_file &&
+        !(secrets->password = read_secret(c->password_file, section, "password_file", err, errlen)))
+        return -1;
+    if (c->api_key_file &&
+        !(secrets->api_key = read_secret(c->api_key_file, section, "api_key_file", err, errlen))) {
+        lf_es_conf_secrets_free(secrets);
+        return -1;
+    }
+    *http =
+        (struct lf_http_options){.ca_file = c->ca_file,
+                                 .cert_file = c->cert_file,
+                                 .key_file = c->key_file,
+                                 .verify = c->verify,
+                                 .username = c->username,
+                                 .password = secrets->password ? secrets->password : c->password,
+                                 .api_key = secrets->api_key ? secrets->api_key : c->api_key,
+                                 .connect_timeout_ms = (int64_t)c->connect_timeout_ms,
+                                 .timeout_ms = (int64_t)c->timeout_ms};
+    return 0;
+}
+
+void lf_es_conf_secrets_free(struct lf_es_conf_secrets *secrets)
+{
+    wipe_free(secrets->password);
+    wipe_free(secrets->api_key);
+    secrets->password = secrets->api_key = NULL;
 }

@@ -11,6 +11,7 @@
 #include "es_http.h"
 
 #include <curl/curl.h>
+#include <jansson.h>
 #include <errno.h>
 #include <stdio.h>
 #include <stdlib.h>
@@ -27,6 +28,7 @@ struct lf_http {
     struct lf_http_req *active; /* running requests */
     struct lf_http_options o;
     char *ca_file, *cert_file, *key_file, *username, *password, *auth_header;
+    char *extra_header;
 };
 
 static int64_t now_ms(void)
@@ -111,6 +113,7 @@ struct lf_http *lf_http_create(const struct lf_http_options *o, char *errbuf, si
     h->key_file = dup_or_null(o->key_file, &failed);
     h->username = dup_or_null(o->username, &failed);
     h->password = dup_or_null(o->password, &failed);
+    h->extra_header = dup_or_null(o->extra_header, &failed);
     if (o->api_key && *o->api_key) {
         size_t n = strlen(o->api_key) + 32;
         if ((h->auth_header = malloc(n)))
@@ -119,7 +122,7 @@ struct lf_http *lf_http_create(const struct lf_http_options *o, char *errbuf, si
             failed = true;
     }
     h->o.ca_file = h->o.cert_file = h->o.key_file = NULL;
-    h->o.username = h->o.password = h->o.api_key = NULL;
+    h->o.username = h->o.password = h->o.api_key = h->o.extra_header = NULL;
     if (failed) {
         snprintf(errbuf, errlen, "out of memory");
         goto fail;
@@ -174,6 +177,7 @@ void lf_http_destroy(struct lf_http *h)
     free(h->cert_file);
     free(h->key_file);
     free(h->username);
+    free(h->extra_header);
     if (h->password)
         memset(h->password, 0, strlen(h->password));
     free(h->password);
@@ -215,7 +219,8 @@ int lf_http_start(struct lf_http *h, struct lf_http_req *req, const char *method
     /* No "Expect: 100-continue": it costs a round trip per request. */
     if ((body && add_header(req, type)) || add_header(req, "Expect:") ||
         (gzip && add_header(req, "Content-Encoding: gzip")) ||
-        (h->auth_header && add_header(req, h->auth_header))) {
+        (h->auth_header && add_header(req, h->auth_header)) ||
+        (h->extra_header && add_header(req, h->extra_header))) {
         finish_easy(h, req);
         return LF_ENOMEM;
     }
@@ -404,4 +409,57 @@ void lf_http_redact(const char *url, char *out, size_t outlen)
         return;
     }
     snprintf(out, outlen, "%.*s%s", (int)(host - url), url, at + 1);
+}
+
+void lf_http_describe(const struct lf_http_req *req, bool plain_http, const char *status_hint,
+                      char *out, size_t outlen)
+{
+    if (req->status == 0) {
+        const char *hint = lf_http_hint(req->transport_rc, req->error, plain_http);
+        snprintf(out, outlen, "%s%s%s", req->error, *hint ? "; " : "", hint);
+        return;
+    }
+    char quoted[ANSWER_QUOTE_MAX * 4 + 64] = "";
+    json_error_t err;
+    json_t *body =
+        req->response.len ? json_loadb(req->response.data, req->response.len, 0, &err) : NULL;
+    json_t *e = json_object_get(body, "error");
+    /* Elasticsearch: error.reason (or a bare string); Kibana: message. */
+    const char *r = json_string_value(json_object_get(body, "message"));
+    if (!r)
+        r = json_is_string(e) ? json_string_value(e)
+                              : json_string_value(json_object_get(e, "reason"));
+    if (r)
+        lf_log_quote(r, strlen(r), quoted, sizeof(quoted));
+    else if (!body && req->response.len)
+        lf_log_quote(req->response.data,
+                     req->response.len < ANSWER_QUOTE_MAX ? req->response.len : ANSWER_QUOTE_MAX,
+                     quoted, sizeof(quoted));
+    json_decref(body);
+    snprintf(out, outlen, "answered %ld%s%s%s%s", req->status, status_hint ? status_hint : "",
+             *quoted ? ": \"" : "", quoted, *quoted ? "\"" : "");
+    if (!r && !body && req->response.len > ANSWER_QUOTE_MAX && strlen(out) + 32 < outlen)
+        snprintf(out + strlen(out), outlen - strlen(out), " (%zu bytes in all)", req->response.len);
+}
+
+static void run_done(struct lf_http_req *req, void *ctx)
+{
+    (void)req;
+    (void)ctx;
+}
+
+int lf_http_run(struct lf_http *h, struct lf_http_req *req, const char *method, const char *url,
+                const void *body, size_t body_len, const char *content_type)
+{
+    int rc =
+        lf_http_start(h, req, method, url, body, body_len, content_type, false, run_done, NULL);
+    if (rc) {
+        snprintf(req->error, sizeof(req->error), "the request could not be made: %s",
+                 lf_strerror(rc));
+        return rc;
+    }
+    while (lf_http_running(h) > 0)
+        if (lf_http_poll(h, 1000))
+            return LF_EIO;
+    return 0;
 }

@@ -50,6 +50,16 @@ void lf_http_destroy(struct lf_http *h);
 int lf_http_start(struct lf_http *h, struct lf_http_req *req, const char *method, const char *url,
                   const void *body, size_t body_len, const char *content_type, bool gzip,
                   lf_http_done_fn done, void *ctx);
+/*
+ * Runs one request to its end, waiting for it (for command-line tools, with
+ * no other request running on h): 0 once it finished, whatever the outcome
+ * (req->status, transport_rc and error tell it; release req afterwards), or
+ * LF_ENOMEM / LF_EINVAL / LF_EIO when it could not be run (req->error says
+ * why).
+ */
+int lf_http_run(struct lf_http *h, struct lf_http_req *req, const char *method, const char *url,
+                const void *body, size_t body_len, const char *content_type);
+
 /* Frees what a finished request holds (its answer); it may be started again. */
 void lf_http_req_release(struct lf_http_req *req);
 
@@ -71,6 +81,19 @@ size_t lf_http_running(const struct lf_http *h);
  * secret.
  */
 const char *lf_http_hint(int transport_rc, const char *error, bool plain_http);
+
+/* The most of a server's answer quoted in a message. */
+#define ANSWER_QUOTE_MAX 200
+
+/*
+ * Why a finished request failed, for an operator: curl's error with
+ * lf_http_hint's advice, or "answered STATUS<status_hint>: \"reason\"" with
+ * the server's own reason (Elasticsearch's error.reason, Kibana's message)
+ * or, when the answer is not JSON, its first ANSWER_QUOTE_MAX bytes; always
+ * escaped by lf_log_quote (the server may not be what we think).
+ */
+void lf_http_describe(const struct lf_http_req *req, bool plain_http, const char *status_hint,
+                      char *out, size_t outlen);
 
 /* Writes url without any user:password@ part, for logs. */
 void lf_http_redact(const char *url, char *out, size_t outlen);

@@ -164,4 +164,68 @@ enum lf_es_api lf_es_server_judge(const char *number, const char *distribution, 
                                   const char *product, struct lf_es_server *s, char *why,
                                   size_t whylen);
 
+/* ---- installed templates (es_template.c) -------------------------------- */
+
+enum lf_es_tmpl_state {
+    LF_ES_TMPL_CURRENT, /* ours, the same fingerprint: nothing to do */
+    LF_ES_TMPL_STALE,   /* ours, another fingerprint (new grammars, version): put ours */
+    LF_ES_TMPL_FOREIGN  /* not marked managed_by logferry: the operator's */
+};
+
+/*
+ * Judges the 200 answer to GET _index_template/<name> (or _template/<name>
+ * under the legacy APIs) against `mine`, the body we would put, by the
+ * _meta each carries. An unreadable answer counts as foreign.
+ */
+enum lf_es_tmpl_state lf_es_template_judge(enum lf_es_api api, const char *answer, size_t len,
+                                           const char *mine, size_t mine_len);
+
+/* ---- lifecycle policies (es_policy.c) ----------------------------------- */
+
+/* 64-bit FNV-1a, the fingerprint of what logferry installs (es_template.c). */
+uint64_t lf_es_fnv1a64(const char *s, size_t n);
+
+/* What GET of a prefix's lifecycle policy found. */
+enum lf_es_policy_state {
+    LF_ES_POLICY_MISSING, /* 404: put ours */
+    LF_ES_POLICY_CURRENT, /* ours, as we would write it: nothing to do */
+    LF_ES_POLICY_STALE,   /* ours, another retention or prefix set: put ours again */
+    LF_ES_POLICY_FOREIGN  /* not marked as logferry's: left alone */
+};
+
+/*
+ * The path of prefix's policy, "logferry-<prefix>" as its template is
+ * named: /_ilm/policy/NAME on Elasticsearch, /_plugins/_ism/policies/NAME
+ * on OpenSearch. For an update of an ISM policy (seq_no >= 0) the PUT path
+ * carries ?if_seq_no=&if_primary_term=, as ISM refuses to overwrite
+ * without them. Returns 0, or LF_ELIMIT when it does not fit in len.
+ */
+int lf_es_policy_path(const struct lf_es_server *srv, const char *prefix, long long seq_no,
+                      long long primary_term, char *out, size_t len);
+
+/*
+ * Appends the body of PUT <policy path>: indices are deleted `retention`
+ * ("30d") after their creation. Elasticsearch: an ILM policy with one
+ * delete phase, marked by a _meta with managed_by and a fingerprint from
+ * 7.14 on (before, ILM refuses _meta); the template attaches it. OpenSearch:
+ * an ISM policy (states hot -> delete on min_index_age) whose ism_template
+ * matches `wildcard` ("syslog-*"), marked in its description. Keys sorted,
+ * one line. Returns 0, LF_EINVAL (empty retention or wildcard), LF_ELIMIT
+ * or LF_ENOMEM; out holds what it held before on failure.
+ */
+int lf_es_policy_body(const struct lf_es_server *srv, const char *retention, const char *wildcard,
+                      struct lf_buf *out);
+
+/*
+ * Judges the 200 answer to GET <policy path> of `prefix` against `mine`
+ * (a body from lf_es_policy_body): current, stale or foreign (a policy of
+ * that name that logferry did not write is the operator's; an unreadable
+ * answer counts as foreign). For ISM, *seq_no and *primary_term get what the
+ * answer says (-1 when absent), for the update's PUT path.
+ */
+enum lf_es_policy_state lf_es_policy_judge(const struct lf_es_server *srv, const char *prefix,
+                                           const char *answer, size_t len, const char *mine,
+                                           size_t mine_len, long long *seq_no,
+                                           long long *primary_term);
+
 #endif

@@ -33,6 +33,7 @@
 #include "es_int.h"
 
 #include <inttypes.h>
+#include <jansson.h>
 #include <stdbool.h>
 #include <stdio.h>
 #include <stdlib.h>
@@ -47,6 +48,7 @@ struct entry {
 struct lf_es_template {
     struct entry *e; /* sorted by lf_path_compare */
     size_t n, cap;
+    char *lifecycle; /* index.lifecycle.name written into the settings; NULL: none */
 };
 
 struct lf_es_template *lf_es_template_create(void)
@@ -56,6 +58,8 @@ struct lf_es_template *lf_es_template_create(void)
 
 void lf_es_template_destroy(struct lf_es_template *t)
 {
+    if (t)
+        free(t->lifecycle);
     if (!t)
         return;
     for (size_t i = 0; i < t->n; i++)
@@ -235,13 +239,15 @@ nomem:
     }
 
 /* What the agent puts in events itself: agent/pipeline.c (common fields),
- * tail_file.c, in_omprog.c (rsyslog properties) and sampler.c (metrics). */
+ * tail_file.c, in_omprog.c (rsyslog properties), journald_map.c (journal
+ * entries) and sampler.c (metrics). */
 static const struct lf_es_field_type builtin[] = {
     F("@timestamp", DATE),
     F("message", TEXT),
     F("tags", KEYWORD),
     F("agent.type", KEYWORD),
     F("agent.version", KEYWORD),
+    F("event.created", DATE),
     F("event.dataset", KEYWORD),
     F("event.original", KEYWORD),
     F("host.hostname", KEYWORD),
@@ -261,6 +267,9 @@ static const struct lf_es_field_type builtin[] = {
     F("process.pid", LONG),
     F("system.syslog.structured_data", KEYWORD),
     F("system.syslog.version", KEYWORD),
+    F("systemd.transport", KEYWORD),
+    F("systemd.unit", KEYWORD),
+    F("systemd.user_unit", KEYWORD),
     /* load: the averages and their per-core share, as Metricbeat rounds them */
     F("system.load.1", HALF_FLOAT),
     F("system.load.5", HALF_FLOAT),
@@ -542,6 +551,30 @@ static int write_mapping_keys(const struct lf_es_template *t, struct lf_buf *b)
     return rc;
 }
 
+int lf_es_template_set_lifecycle(struct lf_es_template *t, const char *policy)
+{
+    char *copy = NULL;
+    if (policy && !(copy = strdup(policy)))
+        return LF_ENOMEM;
+    free(t->lifecycle);
+    t->lifecycle = copy;
+    return 0;
+}
+
+/* ,"settings":{...} when a lifecycle policy is set (keys sorted: it comes
+ * after "mappings" in both APIs). */
+static int write_settings(const struct lf_es_template *t, struct lf_buf *b)
+{
+    if (!t->lifecycle)
+        return 0;
+    int rc = lf_buf_puts(b, ",\"settings\":{\"index\":{\"lifecycle\":{\"name\":");
+    if (!rc)
+        rc = lf_json_write_string(b, t->lifecycle, strlen(t->lifecycle));
+    if (!rc)
+        rc = lf_buf_puts(b, "}}}");
+    return rc;
+}
+
 /* Everything after "_meta", without the opening brace. */
 static int write_rest(const struct lf_es_template *t, const char *index_wildcard, int priority,
                       struct lf_buf *b)
@@ -554,11 +587,15 @@ static int write_rest(const struct lf_es_template *t, const char *index_wildcard
     if (!rc)
         rc = write_mapping_keys(t, b);
     if (!rc)
-        rc = lf_buf_puts(b, "}}}");
+        rc = lf_buf_putc(b, '}');
+    if (!rc)
+        rc = write_settings(t, b);
+    if (!rc)
+        rc = lf_buf_puts(b, "}}");
     return rc;
 }
 
-static uint64_t fnv1a64(const char *s, size_t n)
+uint64_t lf_es_fnv1a64(const char *s, size_t n)
 {
     uint64_t h = 0xcbf29ce484222325u;
     for (size_t i = 0; i < n; i++) {
@@ -579,7 +616,7 @@ int lf_es_template_write(const struct lf_es_template *t, const char *index_wildc
     int rc = write_rest(t, index_wildcard, priority, &rest);
     if (!rc)
         rc = lf_buf_printf(out, "{\"_meta\":{\"fingerprint\":\"%016" PRIx64 "\",",
-                           fnv1a64(rest.data, rest.len));
+                           lf_es_fnv1a64(rest.data, rest.len));
     if (!rc)
         rc = lf_buf_puts(out, "\"logferry_version\":");
     if (!rc)
@@ -600,7 +637,7 @@ int lf_es_template_write(const struct lf_es_template *t, const char *index_wildc
 static int write_meta(struct lf_buf *out, const struct lf_buf *rest)
 {
     int rc = lf_buf_printf(out, "\"_meta\":{\"fingerprint\":\"%016" PRIx64 "\",",
-                           fnv1a64(rest->data, rest->len));
+                           lf_es_fnv1a64(rest->data, rest->len));
     if (!rc)
         rc = lf_buf_puts(out, "\"logferry_version\":");
     if (!rc)
@@ -623,7 +660,8 @@ int lf_es_template_write_legacy(const struct lf_es_template *t, const char *inde
      * type and mapping. */
     int rc = write_mapping_keys(t, &keys);
     if (!rc)
-        rc = lf_buf_printf(&fp, "%d/%s/%s/", order, type ? type : "", index_wildcard);
+        rc = lf_buf_printf(&fp, "%d/%s/%s/%s/", order, type ? type : "", index_wildcard,
+                           t->lifecycle ? t->lifecycle : "");
     if (!rc)
         rc = lf_buf_append(&fp, keys.data, keys.len);
     if (!rc)
@@ -646,7 +684,11 @@ int lf_es_template_write_legacy(const struct lf_es_template *t, const char *inde
     if (!rc)
         rc = lf_buf_puts(out, type ? "}}" : "}");
     if (!rc)
-        rc = lf_buf_printf(out, ",\"order\":%d}", order);
+        rc = lf_buf_printf(out, ",\"order\":%d", order);
+    if (!rc)
+        rc = write_settings(t, out);
+    if (!rc)
+        rc = lf_buf_putc(out, '}');
     lf_buf_free(&keys);
     lf_buf_free(&fp);
     if (rc && out->data) {
@@ -709,4 +751,49 @@ int lf_es_template_body(const struct lf_es_template *t, const char *index_patter
     if (rc)
         snprintf(errbuf, errlen, "cannot write the template: %s", lf_strerror(rc));
     return rc;
+}
+
+/* The _meta of a legacy template's mappings: at the top, or under the one
+ * mapping type (6.8 answers with the type unless include_type_name=false). */
+static json_t *legacy_meta(json_t *mappings)
+{
+    json_t *meta = json_object_get(mappings, "_meta");
+    if (!meta && json_object_size(mappings) == 1)
+        meta = json_object_get(json_object_iter_value(json_object_iter(mappings)), "_meta");
+    return meta;
+}
+
+/* The _meta of a template, as GET answers it (answer) or as we write it. */
+static json_t *template_meta(enum lf_es_api api, json_t *got, bool answer)
+{
+    if (api == LF_ES_API_COMPOSABLE)
+        return answer
+                   ? json_object_get(
+                         json_object_get(json_array_get(json_object_get(got, "index_templates"), 0),
+                                         "index_template"),
+                         "_meta")
+                   : json_object_get(got, "_meta");
+    /* GET _template/<name> answers {"<name>": {...}} */
+    json_t *t = answer ? json_object_iter_value(json_object_iter(got)) : got;
+    return legacy_meta(json_object_get(t, "mappings"));
+}
+
+enum lf_es_tmpl_state lf_es_template_judge(enum lf_es_api api, const char *answer, size_t len,
+                                           const char *mine, size_t mine_len)
+{
+    json_error_t err;
+    json_t *got = json_loadb(answer, len, 0, &err);
+    json_t *meta = template_meta(api, got, true);
+    const char *by = json_string_value(json_object_get(meta, "managed_by"));
+    enum lf_es_tmpl_state st = LF_ES_TMPL_FOREIGN;
+    if (by && strcmp(by, "logferry") == 0) {
+        json_t *my = json_loadb(mine, mine_len, 0, &err);
+        const char *a = json_string_value(json_object_get(meta, "fingerprint"));
+        const char *b =
+            json_string_value(json_object_get(template_meta(api, my, false), "fingerprint"));
+        st = a && b && strcmp(a, b) == 0 ? LF_ES_TMPL_CURRENT : LF_ES_TMPL_STALE;
+        json_decref(my);
+    }
+    json_decref(got);
+    return st;
 }

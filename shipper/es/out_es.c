@@ -53,8 +53,6 @@
  * memory queue then goes to the spool (a healthy cluster answers a batch
  * in well under a second). */
 #define BEHIND_AFTER_MS 2000
-/* The most of a server's answer quoted in a log line. */
-#define ANSWER_QUOTE_MAX 200
 
 struct es_doc {
     uint32_t off, len; /* the JSON, in the job's data */
@@ -88,7 +86,14 @@ struct es_host {
     int64_t down_until_ms;
 };
 
-enum es_state { ES_DISCOVER, ES_TEMPLATE_GET, ES_TEMPLATE_PUT, ES_READY };
+enum es_state {
+    ES_DISCOVER,
+    ES_POLICY_GET,
+    ES_POLICY_PUT,
+    ES_TEMPLATE_GET,
+    ES_TEMPLATE_PUT,
+    ES_READY
+};
 
 struct es_out {
     struct lf_output base;
@@ -115,6 +120,11 @@ struct es_out {
     char refusal[160]; /* why, for the line that says documents are spooled */
     char version[64];
     enum lf_es_api api; /* template API and bulk dialect of that server */
+    struct lf_es_server srv;
+    char *retention;         /* owned copy; NULL: no lifecycle policies */
+    size_t policy_at;        /* the prefix whose policy comes next */
+    long long policy_seq_no; /* ISM: what an update must name, -1 for a creation */
+    long long policy_primary_term;
 
     /* jobs */
     struct es_job *ready, *ready_tail; /* FIFO */
@@ -379,12 +389,6 @@ static void host_failed(struct es_out *o, size_t h, const char *why)
 static void describe_failure(const struct es_host *host, const struct lf_http_req *req, char *out,
                              size_t outlen)
 {
-    if (req->status == 0) {
-        const char *hint =
-            lf_http_hint(req->transport_rc, req->error, strncmp(host->url, "http://", 7) == 0);
-        snprintf(out, outlen, "%s%s%s", req->error, *hint ? "; " : "", hint);
-        return;
-    }
     const char *what = "";
     if (req->status == 401)
         what = " Unauthorized: Elasticsearch refused the credentials (check username with "
@@ -392,24 +396,7 @@ static void describe_failure(const struct es_host *host, const struct lf_http_re
     else if (req->status == 403)
         what = " Forbidden: the user or API key lacks a privilege (create_doc on the indices, "
                "manage_index_templates for templates, monitor for GET /)";
-    char quoted[ANSWER_QUOTE_MAX * 4 + 64] = "";
-    json_error_t err;
-    json_t *body =
-        req->response.len ? json_loadb(req->response.data, req->response.len, 0, &err) : NULL;
-    json_t *e = json_object_get(body, "error");
-    const char *r =
-        json_is_string(e) ? json_string_value(e) : json_string_value(json_object_get(e, "reason"));
-    if (r)
-        lf_log_quote(r, strlen(r), quoted, sizeof(quoted));
-    else if (!body && req->response.len)
-        lf_log_quote(req->response.data,
-                     req->response.len < ANSWER_QUOTE_MAX ? req->response.len : ANSWER_QUOTE_MAX,
-                     quoted, sizeof(quoted));
-    json_decref(body);
-    snprintf(out, outlen, "answered %ld%s%s%s%s", req->status, what, *quoted ? ": \"" : "", quoted,
-             *quoted ? "\"" : "");
-    if (!r && !body && req->response.len > ANSWER_QUOTE_MAX && strlen(out) + 32 < outlen)
-        snprintf(out + strlen(out), outlen - strlen(out), " (%zu bytes in all)", req->response.len);
+    lf_http_describe(req, strncmp(host->url, "http://", 7) == 0, what, out, outlen);
 }
 
 static void host_ok(struct es_out *o, size_t h)
@@ -738,6 +725,7 @@ static bool supported(struct es_out *o, json_t *info, const char *product, char 
                                 json_string_value(json_object_get(info, "tagline")),
                                 product[0] ? product : NULL, &srv, why, whylen);
     snprintf(o->version, sizeof(o->version), "%s", srv.name);
+    o->srv = srv;
     if (srv.future)
         lf_log(LF_LOG_WARN, "out_es",
                "%s is newer than logferry knows (tested up to Elasticsearch 9.x and OpenSearch "
@@ -780,36 +768,6 @@ static void template_failed(struct es_out *o, long status, const char *why)
     next_template(o);
 }
 
-static const char *meta_fingerprint(json_t *meta)
-{
-    return json_string_value(json_object_get(meta, "fingerprint"));
-}
-
-/* The _meta of a legacy template's mappings: at the top, or under the one
- * mapping type (6.8 answers with the type unless include_type_name=false). */
-static json_t *legacy_meta(json_t *mappings)
-{
-    json_t *meta = json_object_get(mappings, "_meta");
-    if (!meta && json_object_size(mappings) == 1)
-        meta = json_object_get(json_object_iter_value(json_object_iter(mappings)), "_meta");
-    return meta;
-}
-
-/* The _meta of a template, as GET answers it (got) or as we write it. */
-static json_t *template_meta(const struct es_out *o, json_t *got, bool answer)
-{
-    if (o->api == LF_ES_API_COMPOSABLE)
-        return answer
-                   ? json_object_get(
-                         json_object_get(json_array_get(json_object_get(got, "index_templates"), 0),
-                                         "index_template"),
-                         "_meta")
-                   : json_object_get(got, "_meta");
-    /* GET _template/<name> answers {"<name>": {...}} */
-    json_t *t = answer ? json_object_iter_value(json_object_iter(got)) : got;
-    return legacy_meta(json_object_get(t, "mappings"));
-}
-
 /* Writes our template for the current prefix into ctl_body; 0 or an error. */
 static int render_template(struct es_out *o)
 {
@@ -818,6 +776,12 @@ static int render_template(struct es_out *o)
     if (!lf_es_index_wildcard(o->pattern, wildcard, sizeof(wildcard), o->prefixes[o->tmpl_at]))
         return LF_EINVAL;
     int prio = lf_es_template_priority(wildcard);
+    /* ILM's policy is named by the template; OpenSearch's ISM finds its
+     * indices by its own patterns and refuses the setting. */
+    char policy[300];
+    snprintf(policy, sizeof(policy), "logferry-%s", o->prefixes[o->tmpl_at]);
+    if (lf_es_template_set_lifecycle(o->tmpl, o->retention && !o->srv.opensearch ? policy : NULL))
+        return LF_ENOMEM;
     if (o->api == LF_ES_API_COMPOSABLE)
         return lf_es_template_write(o->tmpl, wildcard, prio, &o->ctl_body);
     return lf_es_template_write_legacy(
@@ -831,25 +795,91 @@ static bool template_wanted(struct es_out *o, const struct lf_buf *answer)
 {
     if (o->opt.template_overwrite)
         return true;
-    json_error_t err;
-    json_t *got = json_loadb(answer->data, answer->len, 0, &err);
-    json_t *meta = template_meta(o, got, true);
-    const char *by = json_string_value(json_object_get(meta, "managed_by"));
-    bool ours = by && strcmp(by, "logferry") == 0, wanted = false;
-    if (ours && render_template(o) == 0) {
-        json_t *mine = json_loadb(o->ctl_body.data, o->ctl_body.len, 0, &err);
-        const char *a = meta_fingerprint(meta),
-                   *b = meta_fingerprint(template_meta(o, mine, false));
-        wanted = !a || !b || strcmp(a, b) != 0;
-        json_decref(mine);
-    }
-    if (!ours)
+    if (render_template(o))
+        return false;
+    enum lf_es_tmpl_state st =
+        lf_es_template_judge(o->api, answer->data, answer->len, o->ctl_body.data, o->ctl_body.len);
+    if (st == LF_ES_TMPL_FOREIGN)
         lf_log(LF_LOG_INFO, "out_es",
                "index template logferry-%s is not logferry's: left alone (template_overwrite "
                "replaces it)",
                o->prefixes[o->tmpl_at]);
-    json_decref(got);
-    return wanted;
+    return st == LF_ES_TMPL_STALE;
+}
+
+/* The current prefix's lifecycle policy is settled: on to its template. */
+static void policy_done(struct es_out *o)
+{
+    o->ctl_fails = 0;
+    o->policy_at = o->tmpl_at + 1;
+    o->state = ES_TEMPLATE_GET;
+    next_template(o);
+}
+
+/* As template_failed: passing trouble is retried, a refusal for good is
+ * logged and the template goes without its policy. */
+static void policy_failed(struct es_out *o, long status, const char *why)
+{
+    if (status == 401 || lf_es_http_verdict(status) == LF_ES_RETRY) {
+        ctl_failed(o, why);
+        return;
+    }
+    lf_log(LF_LOG_ERROR, "out_es",
+           "%s; indices %s-* have no retention until it is installed (logferry setup)", why,
+           o->prefixes[o->tmpl_at]);
+    policy_done(o);
+}
+
+/* Writes our policy for the current prefix into ctl_body; 0 or an error. */
+static int render_policy(struct es_out *o)
+{
+    char wildcard[LF_ES_INDEX_MAX + 1];
+    lf_buf_reset(&o->ctl_body);
+    if (!lf_es_index_wildcard(o->pattern, wildcard, sizeof(wildcard), o->prefixes[o->tmpl_at]))
+        return LF_EINVAL;
+    return lf_es_policy_body(&o->srv, o->retention, wildcard, &o->ctl_body);
+}
+
+/* The answer to a policy request, in ES_POLICY_GET or ES_POLICY_PUT. */
+static void policy_answer(struct es_out *o, struct lf_http_req *req)
+{
+    char why[1024], detail[480], path[512];
+    const char *prefix = o->prefixes[o->tmpl_at];
+    if (o->state == ES_POLICY_GET && req->status == 200) {
+        enum lf_es_policy_state st =
+            render_policy(o)
+                ? LF_ES_POLICY_FOREIGN
+                : lf_es_policy_judge(&o->srv, prefix, req->response.data, req->response.len,
+                                     o->ctl_body.data, o->ctl_body.len, &o->policy_seq_no,
+                                     &o->policy_primary_term);
+        if (st == LF_ES_POLICY_FOREIGN)
+            lf_log(LF_LOG_INFO, "out_es",
+                   "lifecycle policy logferry-%s is not logferry's: left alone", prefix);
+        if (st != LF_ES_POLICY_STALE) {
+            policy_done(o);
+            return;
+        }
+        o->state = ES_POLICY_PUT;
+        next_template(o);
+        return;
+    }
+    if (o->state == ES_POLICY_GET && req->status == 404) {
+        o->policy_seq_no = o->policy_primary_term = -1;
+        o->state = ES_POLICY_PUT;
+        next_template(o);
+        return;
+    }
+    if (o->state == ES_POLICY_PUT && (req->status == 200 || req->status == 201)) {
+        lf_log(LF_LOG_INFO, "out_es", "lifecycle policy logferry-%s installed (retention %s)",
+               prefix, o->retention);
+        policy_done(o);
+        return;
+    }
+    describe_failure(&o->hosts[o->tmpl_host], req, detail, sizeof(detail));
+    lf_es_policy_path(&o->srv, prefix, -1, -1, path, sizeof(path));
+    snprintf(why, sizeof(why), "%s: %s %s %s", o->hosts[o->tmpl_host].shown,
+             o->state == ES_POLICY_GET ? "GET" : "PUT", path + 1, detail);
+    policy_failed(o, req->status, why);
 }
 
 static void on_ctl_done(struct lf_http_req *req, void *ctx)
@@ -893,11 +923,14 @@ static void on_ctl_done(struct lf_http_req *req, void *ctx)
             o->ctl_fails = 0;
             o->refused = false;
             o->tmpl_at = 0;
+            o->policy_at = 0;
             o->state = o->opt.templates ? ES_TEMPLATE_GET : ES_READY;
             if (o->state == ES_TEMPLATE_GET)
                 next_template(o);
         }
         json_decref(info);
+    } else if (o->state == ES_POLICY_GET || o->state == ES_POLICY_PUT) {
+        policy_answer(o, req);
     } else if (o->state == ES_TEMPLATE_GET) {
         if (req->status == 200 && !template_wanted(o, &req->response)) {
             o->tmpl_at++; /* there already: current, or the user's to manage */
@@ -938,6 +971,24 @@ static void next_template(struct es_out *o)
         return;
     }
     char path[512];
+    if (o->retention && o->state == ES_TEMPLATE_GET && o->policy_at == o->tmpl_at)
+        o->state = ES_POLICY_GET;
+    if (o->state == ES_POLICY_GET || o->state == ES_POLICY_PUT) {
+        bool put = o->state == ES_POLICY_PUT;
+        if ((put && render_policy(o)) ||
+            lf_es_policy_path(&o->srv, o->prefixes[o->tmpl_at], put ? o->policy_seq_no : -1,
+                              o->policy_primary_term, path, sizeof(path))) {
+            lf_log(LF_LOG_ERROR, "out_es", "no lifecycle policy for prefix %s: skipped",
+                   o->prefixes[o->tmpl_at]);
+            policy_done(o);
+            return;
+        }
+        if (put)
+            ctl_start(o, "PUT", path, o->ctl_body.data, o->ctl_body.len);
+        else
+            ctl_start(o, "GET", path, NULL, 0);
+        return;
+    }
     template_path(o, path, sizeof(path));
     if (o->state == ES_TEMPLATE_GET) {
         ctl_start(o, "GET", path, NULL, 0);
@@ -1457,6 +1508,7 @@ static void es_destroy(struct lf_output *base)
     lf_spooler_close(o->spool);
     lf_es_index_pattern_free(o->pattern);
     lf_es_template_destroy(o->tmpl);
+    free(o->retention);
     for (size_t i = 0; i < o->nhosts; i++) {
         free(o->hosts[i].url);
         free(o->hosts[i].shown);
@@ -1526,6 +1578,11 @@ struct lf_output *lf_out_es_create(const struct lf_es_options *opt, struct lf_es
     o->base.ops = &es_ops;
     o->opt = *opt;
     o->tmpl = tmpl;
+    o->opt.retention = NULL; /* owned copy below */
+    if (opt->retention && !(o->retention = strdup(opt->retention))) {
+        snprintf(errbuf, errlen, "out of memory");
+        goto fail;
+    }
     o->seed = (uint64_t)mono_ms() * 0x9E3779B97F4A7C15ull | 1;
     lf_buf_init(&o->ctl_body, 16u << 20);
     if (!o->opt.max_in_flight)

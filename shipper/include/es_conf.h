@@ -39,6 +39,7 @@ struct lf_es_conf {
     uint64_t timeout_ms, connect_timeout_ms, backoff_min_ms, backoff_max_ms;
     char *dead_letter; /* worked out from data_dir by the owner when absent */
     bool templates, template_overwrite;
+    char *retention; /* "30d", "12h"; NULL: no lifecycle policy */
     char *username, *password, *password_file, *api_key, *api_key_file;
     char *ca_file, *cert_file, *key_file;
     bool verify;
@@ -90,5 +91,46 @@ int lf_es_conf_probe(const struct lf_es_conf *c, const char *section, FILE *out)
 /* The same on explicit hosts and settings (es_probe.c). */
 int lf_es_probe(const char *const *hosts, size_t nhosts, const struct lf_http_options *http,
                 FILE *out);
+
+/* ---- `logferry setup` (es_setup.c) -------------------------------------- */
+
+struct lf_es_setup_options {
+    const char *const *prefixes; /* one policy and one template each */
+    size_t nprefixes;
+    struct lf_es_template *tmpl; /* borrowed (its lifecycle is set); NULL: no templates */
+    const char *index;           /* the output's index pattern; NULL: the default */
+    const char *retention;       /* NULL: no lifecycle policy */
+    bool overwrite;              /* replace templates that are not logferry's */
+    bool dry_run;                /* send nothing: print the PUTs of a first setup */
+    bool assume_opensearch;      /* ... as OpenSearch would get them */
+};
+
+/* What setup did, summed over everything it installs. */
+struct lf_es_setup_counts {
+    unsigned changed, unchanged, left_alone, failed;
+};
+
+/*
+ * Installs, on the first of hosts that is a server logferry can serve, the
+ * lifecycle policy (when o->retention) and the index template of every
+ * prefix, each only when it is missing or logferry's own in another
+ * version; one line per thing to out ("index template logferry-syslog:
+ * unchanged"), and "METHOD URL: FAILED: why" with the server's answer
+ * (escaped, cut short) for what fails. A dry run prints each PUT (method,
+ * URL, body) and sends nothing. Returns 0, or -1 when anything failed
+ * (counts->failed says how many).
+ */
+int lf_es_setup(const char *const *hosts, size_t nhosts, const struct lf_http_options *http,
+                const struct lf_es_setup_options *o, FILE *out, struct lf_es_setup_counts *counts);
+
+/* The HTTP settings of c (secrets read from their files into *secrets:
+ * free those with lf_es_conf_secrets_free, which wipes them). Returns 0, or
+ * -1 with the reason in err. */
+struct lf_es_conf_secrets {
+    char *password, *api_key;
+};
+int lf_es_conf_http(const struct lf_es_conf *c, const char *section, struct lf_http_options *http,
+                    struct lf_es_conf_secrets *secrets, char *err, size_t errlen);
+void lf_es_conf_secrets_free(struct lf_es_conf_secrets *secrets);
 
 #endif

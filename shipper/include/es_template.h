@@ -143,6 +143,15 @@ int lf_es_template_write(const struct lf_es_template *t, const char *index_wildc
 int lf_es_template_write_legacy(const struct lf_es_template *t, const char *index_wildcard,
                                 int order, const char *type, struct lf_buf *out);
 
+/*
+ * Names the lifecycle policy that the templates written from now on attach
+ * to their indices ("settings":{"index":{"lifecycle":{"name":...}}}, ILM's
+ * setting; OpenSearch refuses it: its ISM policies find their indices
+ * themselves), or none with NULL, the default. The name is copied and is
+ * part of the fingerprint. Returns 0 or LF_ENOMEM (t unchanged).
+ */
+int lf_es_template_set_lifecycle(struct lf_es_template *t, const char *policy);
+
 /* The lowest priority logferry installs its templates with: above the 100
  * of Elasticsearch's built-in logs-*-* and metrics-*-*, so that ours wins for
  * our indices, and low enough for an operator's own to override. */

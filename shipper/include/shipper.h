@@ -52,8 +52,9 @@ struct lf_http_options {
     const char *password;
     const char *api_key; /* "Authorization: ApiKey ...", optional */
     int64_t connect_timeout_ms;
-    int64_t timeout_ms;  /* the whole request */
-    size_t max_response; /* bytes kept of an answer; more is an error */
+    int64_t timeout_ms;       /* the whole request */
+    size_t max_response;      /* bytes kept of an answer; more is an error */
+    const char *extra_header; /* one more header line on every request ("kbn-xsrf: true") */
 };
 
 /* ---- acknowledgement targets ------------------------------------------- */
@@ -290,6 +291,7 @@ struct lf_es_options {
     const char *dead_letter_path; /* NULL: refused documents are only logged */
     bool templates;               /* install index templates */
     bool template_overwrite;      /* ... even over one that is there */
+    const char *retention;        /* lifecycle policy per prefix ("30d"); NULL: none */
     const char *const *prefixes;  /* index prefixes known at start (templates) */
     size_t nprefixes;
     struct lf_http_options http;

@@ -408,13 +408,31 @@ static void resume_all(struct shipper *s)
 
 /* ---- messages ------------------------------------------------------------ */
 
-static void header(rd_kafka_headers_t *h, const char *name, const char **v, size_t *len)
+/* Our headers, in one walk over the message's (rather than a lookup by
+ * name for each); the last of a name wins, as for rd_kafka_header_get_last,
+ * and one without a value counts as absent. */
+static void read_headers(rd_kafka_message_t *rkm, struct lf_kafka_msg *m)
 {
-    const void *value = NULL;
-    size_t n = 0;
-    if (h && rd_kafka_header_get_last(h, name, &value, &n) == RD_KAFKA_RESP_ERR_NO_ERROR && value) {
+    rd_kafka_headers_t *h = NULL;
+    if (rd_kafka_message_headers(rkm, &h) != RD_KAFKA_RESP_ERR_NO_ERROR || !h)
+        return;
+    const char *name;
+    const void *value;
+    size_t n;
+    for (size_t i = 0;
+         rd_kafka_header_get_all(h, i, &name, &value, &n) == RD_KAFKA_RESP_ERR_NO_ERROR; i++) {
+        const char **v;
+        size_t *len;
+        if (strcmp(name, LF_KAFKA_HDR_ID) == 0)
+            v = &m->id, len = &m->id_len;
+        else if (strcmp(name, LF_KAFKA_HDR_INDEX) == 0)
+            v = &m->index, len = &m->index_len;
+        else if (strcmp(name, LF_KAFKA_HDR_TS) == 0)
+            v = &m->ts, len = &m->ts_len;
+        else
+            continue;
         *v = value;
-        *len = n;
+        *len = value ? n : 0;
     }
 }
 
@@ -458,12 +476,7 @@ static bool take(struct shipper *s, rd_kafka_message_t *rkm)
                              .offset = rkm->offset};
     rd_kafka_timestamp_type_t tstype;
     m.timestamp_ms = rd_kafka_message_timestamp(rkm, &tstype);
-    rd_kafka_headers_t *h = NULL;
-    if (rd_kafka_message_headers(rkm, &h) == RD_KAFKA_RESP_ERR_NO_ERROR) {
-        header(h, LF_KAFKA_HDR_INDEX, &m.index, &m.index_len);
-        header(h, LF_KAFKA_HDR_ID, &m.id, &m.id_len);
-        header(h, LF_KAFKA_HDR_TS, &m.ts, &m.ts_len);
-    }
+    read_headers(rkm, &m);
     struct lf_batch *batch = lf_batcher_batch(s->batcher);
     int rc = s->paused_all ? LF_ELIMIT : lf_kafka_msg_add(s->conv, &m, batch, &p->target, seq);
     if (rc == LF_ELIMIT && batch->ndocs && flush_batch(s) == 0)

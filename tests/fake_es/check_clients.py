@@ -84,6 +84,24 @@ def run_client(port):
     check("put/get index template", got and got[0]["index_template"]["index_patterns"] == ["client-*"], got)
     check("index template exists", es.indices.exists_index_template(name="client-test") is True)
 
+    # ILM as the client's own API sends and reads it (logferry setup's retention).
+    es.ilm.put_lifecycle(policy="client-ilm", body={"policy": {
+        "_meta": {"managed_by": "client"}, "phases": {"delete": {"min_age": "30d", "actions": {"delete": {}}}}}})
+    pol = es.ilm.get_lifecycle(policy="client-ilm")["client-ilm"]
+    check("put/get ILM policy", pol["version"] == 1 and
+          pol["policy"]["phases"]["delete"]["min_age"] == "30d" and
+          pol["policy"]["phases"]["delete"]["actions"]["delete"] == {"delete_searchable_snapshot": True}, pol)
+    try:
+        es.ilm.get_lifecycle(policy="client-nope")
+        check("missing ILM policy: 404", False, "no error")
+    except es_exc.NotFoundError as e:
+        check("missing ILM policy: 404 %s" % e.error, e.error == "resource_not_found_exception")
+    es.indices.create(index="client-ilm-idx", body={"settings": {"index.lifecycle.name": "client-ilm"}})
+    ex = es.ilm.explain_lifecycle(index="client-ilm-idx")["indices"]["client-ilm-idx"]
+    check("ILM explain of a managed index", ex["managed"] is True and ex["policy"] == "client-ilm", ex)
+    es.indices.delete(index="client-ilm-idx")
+    es.ilm.delete_lifecycle(policy="client-ilm")
+
     ok, errors = helpers.bulk(es, actions(range(N)), chunk_size=500, raise_on_error=False)
     check("helpers.bulk indexed %d documents with create" % N, ok == N and not errors, (ok, errors[:2]))
 

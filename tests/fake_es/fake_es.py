@@ -1279,6 +1279,10 @@ class FakeES:
         self.parse_exc = "document_parsing_exception" if self.new_parse_exc else "mapper_parsing_exception"
         self.lock = threading.RLock()
         self.indices, self.templates, self.components, self.legacy = {}, {}, {}, {}
+        # Lifecycle: ILM policies (Elasticsearch), ISM policies and the
+        # policy ISM attached to each index at its creation (OpenSearch).
+        self.ilm, self.ism, self.ism_managed = {}, {}, {}
+        self.ism_seq = 0
         self.cluster_uuid = base64.urlsafe_b64encode(uuid.uuid4().bytes)[:22].decode()
         self.node_name = "fake-es-" + socket.gethostname()
         self.rng = random.Random(args.seed)  # fault decisions only
@@ -1337,8 +1341,11 @@ class FakeES:
             ix = Index(r["n"], r["settings"], Mapping.from_journal(r["mappings"]), r.get("aliases", {}),
                        r["uuid"], r["ct"])
             self.indices[ix.name] = ix
+            if self.flavour == "opensearch":
+                self.ism_attach(ix.name, r["ct"])
         elif t == "ixd":
             self.indices.pop(r["n"], None)
+            self.ism_managed.pop(r["n"], None)
         elif t == "map":
             self.indices[r["n"]].mapping = Mapping.from_journal(r["mappings"])
         elif t == "doc":
@@ -1361,8 +1368,18 @@ class FakeES:
             self.legacy[r["n"]] = r["b"]
         elif t == "ltpld":
             self.legacy.pop(r["n"], None)
+        elif t == "ilm":
+            self.ilm[r["n"]] = r["p"]
+        elif t == "ilmd":
+            self.ilm.pop(r["n"], None)
+        elif t == "ism":
+            self.ism[r["n"]] = r["p"]
+            self.ism_seq = max(self.ism_seq, r["p"]["_seq_no"] + 1)
+        elif t == "ismd":
+            self.ism.pop(r["n"], None)
         elif t == "wipe":
             self.indices.clear(), self.templates.clear(), self.components.clear(), self.legacy.clear()
+            self.ilm.clear(), self.ism.clear(), self.ism_managed.clear()
 
     def commit(self, records):
         """Journal first, then apply: an answer never outruns the journal."""
@@ -1397,6 +1414,29 @@ class FakeES:
                 aliases.update(part.get("aliases", {}))
         return settings, mapping, aliases
 
+    def check_flavour_settings(self, flat):
+        """OpenSearch has no ILM: its settings are unknown there, as any unknown one."""
+        for k in flat:
+            if self.flavour == "opensearch" and k.startswith("index.lifecycle."):
+                raise EsError(400, "illegal_argument_exception",
+                              "unknown setting [%s] please check that any required plugins are installed, or check "
+                              "the breaking changes documentation for removed settings" % k)
+
+    # -- lifecycle: ILM (Elasticsearch) and ISM (OpenSearch) --------------------------
+
+    def ism_attach(self, index, created_ms):
+        """ISM gives a new index the policy whose ism_template matches it best
+        (highest priority), if that template is older than the index."""
+        best = None
+        for pid, p in self.ism.items():
+            for t in p["policy"].get("ism_template") or []:
+                if any(simple_match(pat, index) for pat in t.get("index_patterns", [])) and \
+                        t.get("last_updated_time", 0) <= created_ms and \
+                        (best is None or t.get("priority", 0) > best[1]):
+                    best = (pid, t.get("priority", 0))
+        if best and not index.startswith("."):
+            self.ism_managed[index] = best[0]
+
     def index_record(self, name, body=None):
         """The journal record creating index name (templates, then body)."""
         validate_index_name(name)
@@ -1404,6 +1444,7 @@ class FakeES:
         settings, mapping, aliases = self.compose(name)
         s = flat_settings(body.get("settings"))
         validate_settings(s)
+        self.check_flavour_settings(s)
         settings.update(s)
         mapping.merge(Mapping.parse(body.get("mappings")))
         aliases.update(body.get("aliases", {}))
@@ -1477,6 +1518,7 @@ class FakeES:
             if k not in ("settings", "mappings", "aliases", "lifecycle"):
                 raise EsError(400, "x_content_parse_exception", "[1:2] [template] unknown field [%s]" % k)
         validate_settings(flat_settings(tpl.get("settings")))
+        self.check_flavour_settings(flat_settings(tpl.get("settings")))
         Mapping.parse(tpl.get("mappings"))
         if component:
             return dict(body)
@@ -1976,6 +2018,7 @@ class Handler(BaseHTTPRequestHandler):
         m, n = self.command, len(segs)
         first = segs[0] if segs else ""
         legacy = self.es.legacy_only
+        os_ = self.es.flavour == "opensearch"
         table = [
             (n == 0, ("GET", "HEAD"), self.info),
             (first == "_fake", ("GET", "PUT", "POST", "DELETE"), self.fake),
@@ -1997,6 +2040,17 @@ class Handler(BaseHTTPRequestHandler):
             (n == 2 and segs[1] == "_settings", ("GET",), lambda: self.get_index(segs[0], "settings")),
             (first in ("_count", "_search") and n == 1, ("GET", "POST"), lambda: self.search(None, first)),
             (n == 2 and segs[1] in ("_count", "_search"), ("GET", "POST"), lambda: self.search(segs[0], segs[1])),
+            # ILM exists in every Elasticsearch we emulate (6.6+); OpenSearch has ISM instead.
+            (first == "_ilm" and n == 2 and segs[1] == "policy" and not os_, ("GET",), lambda: self.ilm_get(None)),
+            (first == "_ilm" and n == 3 and segs[1] == "policy" and not os_, ("GET", "PUT", "DELETE"),
+             lambda: self.ilm_policy(segs[2])),
+            (n == 3 and segs[1:] == ["_ilm", "explain"] and not os_, ("GET",), lambda: self.ilm_explain(segs[0])),
+            (first == "_plugins" and n == 3 and segs[1:] == ["_ism", "policies"] and os_, ("GET",),
+             lambda: self.ism_get(None)),
+            (first == "_plugins" and n == 4 and segs[1:3] == ["_ism", "policies"] and os_, ("GET", "PUT", "DELETE"),
+             lambda: self.ism_policy(segs[3])),
+            (first == "_plugins" and n == 4 and segs[1:3] == ["_ism", "explain"] and os_, ("GET", "POST"),
+             lambda: self.ism_explain(segs[3])),
             (first == "_refresh" and n == 1, ("GET", "POST"), lambda: self.refresh(None)),
             (n == 2 and segs[1] == "_refresh", ("GET", "POST"), lambda: self.refresh(segs[0])),
             (first == "_cat" and n in (2, 3) and segs[1] in ("indices", "count", "health", "templates"), ("GET",),
@@ -2436,6 +2490,245 @@ class Handler(BaseHTTPRequestHandler):
             raise EsError(404, "resource_not_found_exception", "%s matching [%s] not found"
                           % (kind.replace("_", " "), name))
         self.send(200, {kind + "s": found})
+
+    # -- ILM (Elasticsearch) ---------------------------------------------------------
+
+    ILM_PHASES = {"hot": {"rollover", "set_priority", "unfollow", "readonly", "shrink", "forcemerge",
+                          "searchable_snapshot", "downsample"},
+                  "warm": {"allocate", "migrate", "set_priority", "unfollow", "readonly", "shrink",
+                           "forcemerge", "downsample"},
+                  "cold": {"allocate", "migrate", "set_priority", "unfollow", "readonly", "freeze",
+                           "searchable_snapshot", "downsample"},
+                  "frozen": {"searchable_snapshot", "unfollow"},
+                  "delete": {"wait_for_snapshot", "delete"}}
+    TIME_VALUE = re.compile(r"^-?\d+(\.\d+)?(nanos|micros|ms|s|m|h|d)$")
+
+    def ilm_validate(self, name, body):
+        es = self.es
+        if not isinstance(body, dict) or not isinstance(body.get("policy"), dict):
+            raise EsError(400, "parse_exception", "request body is required" if not body else
+                          "[put_lifecycle_request] failed to parse field [policy]")
+        for k in body:
+            if k != "policy":
+                raise EsError(400, "x_content_parse_exception", "[1:2] [put_lifecycle_request] unknown field [%s]" % k)
+        pol = body["policy"]
+        allowed = {"phases"} | ({"_meta"} if es.vt >= (7, 14) else set()) | (
+            {"deprecated"} if es.vt >= (8, 7) else set())
+        for k in pol:
+            if k not in allowed:
+                raise EsError(400, "x_content_parse_exception", "[1:12] [lifecycle_policy] unknown field [%s]" % k)
+        phases = pol.get("phases")
+        if not isinstance(phases, dict):
+            raise EsError(400, "x_content_parse_exception", "[1:12] [lifecycle_policy] phases is required")
+        out = {}
+        for ph, d in phases.items():
+            if ph not in self.ILM_PHASES:
+                raise EsError(400, "illegal_argument_exception",
+                              "Lifecycle does not support phase [%s]" % ph)
+            d = d or {}
+            age = d.get("min_age", "0ms")
+            if not isinstance(age, str) or not self.TIME_VALUE.match(age):
+                raise EsError(400, "x_content_parse_exception",
+                              "[1:40] [phase] failed to parse field [min_age]",
+                              caused_by={"type": "illegal_argument_exception",
+                                         "reason": "failed to parse setting [min_age] with value [%s] as a time "
+                                                   "value: unit is missing or unrecognized" % age})
+            acts = {}
+            for a, spec in (d.get("actions") or {}).items():
+                if a not in self.ILM_PHASES[ph]:
+                    raise EsError(400, "illegal_argument_exception",
+                                  "invalid action [%s] defined in phase [%s]" % (a, ph))
+                spec = dict(spec or {})
+                if a == "delete":  # what ES adds when it stores the policy
+                    spec.setdefault("delete_searchable_snapshot", True)
+                acts[a] = spec
+            out[ph] = {"min_age": age, "actions": acts}
+        stored = {"phases": out}
+        if "_meta" in pol:
+            stored["_meta"] = pol["_meta"]
+        return stored
+
+    def ilm_entry(self, name, p):
+        es = self.es
+        e = {"version": p["version"], "modified_date": p["modified_date"], "policy": p["policy"]}
+        if es.vt >= (7, 12):
+            e["in_use_by"] = {
+                "indices": sorted(n for n, ix in es.indices.items()
+                                  if ix.settings.get("index.lifecycle.name") == name),
+                "data_streams": [],
+                "composable_templates": sorted(
+                    t for t, b in es.templates.items()
+                    if flat_settings((b.get("template") or {}).get("settings")).get("index.lifecycle.name") == name)}
+        return e
+
+    def ilm_get(self, name):
+        es = self.es
+        with es.lock:
+            if name is None:
+                return self.send(200, {n: self.ilm_entry(n, p) for n, p in sorted(es.ilm.items())})
+            found = {n: self.ilm_entry(n, p) for n, p in es.ilm.items()
+                     if any(simple_match(x, n) for x in name.split(","))}
+        if not found:
+            raise EsError(404, "resource_not_found_exception", "Lifecycle policy not found: %s" % name)
+        self.send(200, found)
+
+    def ilm_policy(self, name):
+        es, m = self.es, self.command
+        if m == "GET":
+            self.check_params({"master_timeout", "timeout"})
+            return self.ilm_get(name)
+        with es.lock:
+            if m == "DELETE":
+                if name not in es.ilm:
+                    raise EsError(404, "resource_not_found_exception", "Lifecycle policy not found: %s" % name)
+                users = [n for n, ix in es.indices.items() if ix.settings.get("index.lifecycle.name") == name]
+                if users:
+                    raise EsError(400, "illegal_argument_exception",
+                                  "Cannot delete policy [%s]. It is in use by one or more indices: [%s]"
+                                  % (name, ", ".join(sorted(users))))
+                es.commit([{"t": "ilmd", "n": name}])
+                return self.send(200, {"acknowledged": True})
+            self.check_params({"master_timeout", "timeout"})
+            stored = self.ilm_validate(name, self.json_body(required=True))
+            old = es.ilm.get(name)
+            now = datetime.datetime.now(datetime.timezone.utc)
+            rec = {"version": old["version"] + 1 if old else 1,
+                   "modified_date": now.strftime("%Y-%m-%dT%H:%M:%S.") + "%03dZ" % (now.microsecond // 1000),
+                   "policy": stored}
+            # ES does not bump the version of a policy put again unchanged.
+            if old and old["policy"] == stored:
+                rec = old
+            es.commit([{"t": "ilm", "n": name, "p": rec}])
+        self.send(200, {"acknowledged": True})
+
+    def ilm_explain(self, expr):
+        es = self.es
+        with es.lock:
+            out = {}
+            for n in es.resolve(expr):
+                ix = es.indices[n]
+                pol = ix.settings.get("index.lifecycle.name")
+                if pol:
+                    out[n] = {"index": n, "managed": True, "policy": pol,
+                              "index_creation_date_millis": ix.created, "lifecycle_date_millis": ix.created,
+                              "phase": "new", "action": "complete", "step": "complete"}
+                else:
+                    out[n] = {"index": n, "managed": False}
+        self.send(200, {"indices": out})
+
+    # -- ISM (OpenSearch) ------------------------------------------------------------
+
+    def ism_validate(self, name, body):
+        if not isinstance(body, dict) or not isinstance(body.get("policy"), dict):
+            raise EsError(400, "illegal_argument_exception", "Required [policy] is missing" if body else
+                          "Request body is empty")
+        pol = body["policy"]
+        for k in pol:
+            if k not in ("policy_id", "description", "default_state", "states", "ism_template",
+                         "error_notification", "schema_version", "last_updated_time", "user"):
+                raise EsError(400, "x_content_parse_exception", "[1:12] Invalid field: [%s] found in Policy." % k)
+        states = pol.get("states")
+        if not isinstance(states, list) or not states:
+            raise EsError(400, "illegal_argument_exception", "Policy must have at least one state")
+        names = [st.get("name") for st in states]
+        if pol.get("default_state") not in names:
+            raise EsError(400, "illegal_argument_exception",
+                          "Policy default_state [%s] is not a valid state" % pol.get("default_state"))
+        for st in states:
+            for tr in st.get("transitions") or []:
+                if tr.get("state_name") not in names:
+                    raise EsError(400, "illegal_argument_exception",
+                                  "Policy contains a transition to a state [%s] that does not exist"
+                                  % tr.get("state_name"))
+                age = (tr.get("conditions") or {}).get("min_index_age")
+                if age is not None and not self.TIME_VALUE.match(str(age)):
+                    raise EsError(400, "illegal_argument_exception",
+                                  "failed to parse setting [min_index_age] with value [%s] as a time value: "
+                                  "unit is missing or unrecognized" % age)
+        tpls = pol.get("ism_template") or []
+        if isinstance(tpls, dict):
+            tpls = [tpls]
+        es = self.es
+        for t in tpls:
+            for other, op in es.ism.items():
+                if other == name:
+                    continue
+                for ot in op["policy"].get("ism_template") or []:
+                    if ot.get("priority", 0) == t.get("priority", 0) and any(
+                            simple_match(a, b) or simple_match(b, a)
+                            for a in t.get("index_patterns", []) for b in ot.get("index_patterns", [])):
+                        raise EsError(400, "illegal_argument_exception",
+                                      "New policy %s has an ISM template with index pattern %s matching existing "
+                                      "policy templates, please use a different priority than %d"
+                                      % (name, t.get("index_patterns"), t.get("priority", 0)))
+        return pol, tpls
+
+    def ism_get(self, name):
+        es = self.es
+        with es.lock:
+            pols = [{"_id": n, "_seq_no": p["_seq_no"], "_primary_term": p["_primary_term"],
+                     "policy": {"policy": p["policy"]}} for n, p in sorted(es.ism.items())]
+        self.send(200, {"policies": pols, "total_policies": len(pols)})
+
+    def ism_policy(self, name):
+        es, m = self.es, self.command
+        with es.lock:
+            old = es.ism.get(name)
+            if m == "GET":
+                if not old:
+                    raise EsError(404, "status_exception", "Policy not found")
+                return self.send(200, {"_id": name, "_version": old["_version"], "_seq_no": old["_seq_no"],
+                                       "_primary_term": old["_primary_term"], "policy": old["policy"]})
+            if m == "DELETE":
+                if not old:
+                    return self.send(404, {"_index": ".opendistro-ism-config", "_id": name, "_version": 1,
+                                           "result": "not_found", "_shards": {"total": 2, "successful": 1,
+                                                                               "failed": 0},
+                                           "_seq_no": es.ism_seq, "_primary_term": 1})
+                es.commit([{"t": "ismd", "n": name}])
+                return self.send(200, {"_index": ".opendistro-ism-config", "_id": name, "result": "deleted"})
+            self.check_params({"if_seq_no", "if_primary_term"})
+            seq, term = self.params.get("if_seq_no"), self.params.get("if_primary_term")
+            if old and (seq is None or term is None):
+                raise EsError(409, "version_conflict_engine_exception",
+                              "[%s]: version conflict, document already exists (current version [%d])"
+                              % (name, old["_version"]), index=".opendistro-ism-config", shard="0")
+            if seq is not None or term is not None:
+                cur = (old["_seq_no"], old["_primary_term"]) if old else (-2, 0)
+                if (seq, term) != (str(cur[0]), str(cur[1])):
+                    why = ("required seqNo [%s], primary term [%s]. current document has seqNo [%d] and primary "
+                           "term [%d]" % (seq, term, cur[0], cur[1])) if old else (
+                        "required seqNo [%s], primary term [%s]. but no document was found" % (seq, term))
+                    raise EsError(409, "version_conflict_engine_exception", "[%s]: version conflict, %s" % (name, why),
+                                  index=".opendistro-ism-config", shard="0")
+            pol, tpls = self.ism_validate(name, self.json_body(required=True))
+            now = int(time.time() * 1000)
+            stored = {"policy_id": name, "description": pol.get("description", ""), "last_updated_time": now,
+                      "schema_version": 21, "error_notification": pol.get("error_notification"),
+                      "default_state": pol["default_state"], "states": pol["states"],
+                      "ism_template": [dict(t, last_updated_time=now) for t in tpls] or None}
+            rec = {"_version": old["_version"] + 1 if old else 1, "_seq_no": es.ism_seq, "_primary_term": 1,
+                   "policy": stored}
+            es.commit([{"t": "ism", "n": name, "p": rec}])
+        self.send(200 if old else 201, {"_id": name, "_version": rec["_version"], "_primary_term": 1,
+                                        "_seq_no": rec["_seq_no"], "policy": {"policy": stored}})
+
+    def ism_explain(self, expr):
+        es = self.es
+        with es.lock:
+            out, managed = {}, 0
+            for n in es.resolve(expr):
+                pid = es.ism_managed.get(n)
+                if pid:
+                    managed += 1
+                    out[n] = {"index.plugins.index_state_management.policy_id": pid,
+                              "index.opendistro.index_state_management.policy_id": pid,
+                              "index": n, "index_uuid": es.indices[n].uuid, "policy_id": pid, "enabled": True}
+                else:
+                    out[n] = {"index.plugins.index_state_management.policy_id": None,
+                              "index.opendistro.index_state_management.policy_id": None, "enabled": None}
+            out["total_managed_indices"] = managed
+        self.send(200, out)
 
     def refresh(self, expr):
         es = self.es

@@ -5,7 +5,8 @@
  * header, and the value. Whatever comes in, the document that goes into
  * the batch must be one JSON object on one line, as jansson (an
  * independent judge) reads it, with an @timestamp, so it cannot break or
- * forge a _bulk body.
+ * forge a _bulk body. The value also goes to the JSON checker alone, whose
+ * verdict must be jansson's (a differential check).
  */
 #include <jansson.h>
 #include <stdint.h>
@@ -34,6 +35,43 @@ static struct lf_parser *parser(void)
     return p;
 }
 
+/* lf_json_check_object and jansson agree on whether v is one JSON object,
+ * where JSON's grammar and jansson's limits agree: jansson refuses numbers
+ * beyond a double, and \u escapes of a lone surrogate, which the grammar
+ * allows; nesting past LF_JSON_MAX_DEPTH is ours to refuse. The top-level
+ * @timestamp found is jansson's string, and multiline says whether a line
+ * break is there (none can be inside a valid string). */
+static void check_like_jansson(const char *v, size_t n)
+{
+    struct lf_json_object_info info;
+    int rc = lf_json_check_object(v, n, &info);
+    if (rc == LF_ELIMIT)
+        return;
+    json_error_t e;
+    json_t *j = json_loadb(v, n, JSON_ALLOW_NUL, &e);
+    if (!j && (strstr(e.text, "overflow") || strstr(e.text, "too big") ||
+               strstr(e.text, "invalid Unicode")))
+        return;
+    if ((rc == 0) != (j && json_is_object(j)))
+        abort();
+    if (rc == 0) {
+        if (info.multiline != (memchr(v, '\n', n) || memchr(v, '\r', n)))
+            abort();
+        json_t *ts = json_object_get(j, "@timestamp");
+        if (!ts && info.timestamp)
+            abort();
+        if (json_is_string(ts)) {
+            if (!info.timestamp)
+                abort();
+            if (!memchr(info.timestamp, '\\', info.timestamp_len) &&
+                (info.timestamp_len != json_string_length(ts) ||
+                 memcmp(info.timestamp, json_string_value(ts), info.timestamp_len) != 0))
+                abort();
+        }
+    }
+    json_decref(j);
+}
+
 static void ack(struct lf_ack_target *t, uint64_t seq)
 {
     (void)t;
@@ -58,6 +96,7 @@ int LLVMFuzzerTestOneInput(const uint8_t *data, size_t size)
         lens[2] -= lens[i] + 1;
         parts[2] = z + 1;
     }
+    check_like_jansson(parts[2], lens[2]);
     struct lf_kafka_msg m = {.value = parts[2],
                              .len = lens[2],
                              .topic = "t",
@@ -90,8 +129,10 @@ int LLVMFuzzerTestOneInput(const uint8_t *data, size_t size)
             abort();
         json_error_t e;
         json_t *v = json_loadb(doc, d->len, JSON_ALLOW_NUL, &e);
-        /* jansson refuses numbers too big for its int or double; JSON allows them. */
-        if (!v && !strstr(e.text, "overflow") && !strstr(e.text, "too big"))
+        /* jansson refuses numbers too big for its int or double, and lone
+         * surrogates in \u escapes; JSON's grammar allows both. */
+        if (!v && !strstr(e.text, "overflow") && !strstr(e.text, "too big") &&
+            !strstr(e.text, "invalid Unicode"))
             abort();
         if (v && (!json_is_object(v) || !json_object_get(v, "@timestamp")))
             abort();

@@ -35,7 +35,10 @@ static const char test_patterns[] = "# patterns for the unit tests\n"
                                     "SELF %{SELF}\n"
                                     "BROKEN (?:abc\n"
                                     "USES_BROKEN foo %{BROKEN}\n"
-                                    "UNKNOWN_REF %{NOPE}\n";
+                                    "UNKNOWN_REF %{NOPE}\n"
+                                    "BAD_FIELD (?:%{WORD:[a][b?]} )?%{INT:n}\n"
+                                    "TOKEN [a-z0-9]+\n"
+                                    "HEXRUN (?:[0-9a-f]{1,4}:){1,40}\n";
 
 static struct lf_grok_lib *lib;
 static char err[1024];
@@ -256,6 +259,110 @@ static void test_unicode_as_ruby_sees_it(void **state)
            "b\"}");
 }
 
+static void test_unicode_classes_and_boundaries(void **state)
+{
+    (void)state;
+    /* Negated escapes in a class are ASCII too, as in Ruby. */
+    expect("(?<w>[^\\W\\d]+)", "h\xc3\xa9llo", "{\"w\":\"h\"}");
+    /* \B with Unicode word characters: no boundary between h and é. */
+    expect("(?<w>h\\B)", "h\xc3\xa9", "{\"w\":\"h\"}");
+    expect("(?<w>h\\b)", "h\xc3\xa9 h", "{\"w\":\"h\"}");
+    /* ASCII lines take the byte pattern: the same answers. */
+    expect("(?<w>\\b\\w+\\b)", "hello world", "{\"w\":\"hello\"}");
+    expect("(?<w>[[:alpha:]]+)", "ab1", "{\"w\":\"ab\"}");
+    /* Negated POSIX classes and punct. */
+    expect("(?<w>[[:^alpha:]]+)", "\xc3\xa9t\xc3\xa9 42", "{\"w\":\" 42\"}");
+    expect("(?<p>[[:punct:]]+)", "ab\xc2\xbf?! x", "{\"p\":\"\xc2\xbf?!\"}");
+    expect("(?<s>[[:space:]]+)", "a\xc2\xa0 b", "{\"s\":\"\xc2\xa0 \"}");
+    /* A quantifier after a non-ASCII literal takes the whole character,
+     * on ASCII lines (byte pattern) as on others. */
+    expect("^(?<a>x\xc3\xa9*)y", "xy", "{\"a\":\"x\"}");
+    expect("^(?<a>x\xc3\xa9*)y", "x\xc3\xa9\xc3\xa9y", "{\"a\":\"x\xc3\xa9\xc3\xa9\"}");
+}
+
+static void test_nested_repeat_cannot_blow_up(void **state)
+{
+    (void)state;
+    /* The shape of Logstash's URIPROTO: a token with no "://" after it made
+     * (C+)+ try 2^n splits and hit the match limit. */
+    const char *expr = "^(?<t>[a-z]([a-z0-9.+-]+)+)://";
+    lf_grok *g = compile1(expr);
+    assert_non_null(g);
+    assert_string_equal(lf_grok_pattern(g, 0), "^(?<g0>[a-z]([a-z0-9.+-]+))://");
+    char line[2000];
+    memset(line, 'x', sizeof(line));
+    for (size_t i = 0; i < sizeof(line); i += 7)
+        line[i] = (char)('0' + i % 10);
+    line[0] = 'a';
+    line[sizeof(line) - 1] = '!';
+    int rc;
+    assert_string_equal(match_n(g, line, sizeof(line), &rc), "{\"tags\":[\"_grokparsefailure\"]}");
+    assert_int_equal(lf_grok_get_stats(g)->limit_hits, 0);
+    lf_grok_destroy(g);
+    expect(expr, "svn+ssh://host", "{\"t\":\"svn+ssh\"}");
+    /* "*" outside "+" becomes "?"; a reference repeated counts too. */
+    expect("^(?<x>(?:\\d+)*)z", "123z", "{\"x\":\"123\"}");
+    expect("^(?<x>(?:\\d+)*)z", "z", "{}");
+    g = compile1("^(?<x>%{TOKEN}+)$");
+    assert_non_null(g);
+    assert_string_equal(lf_grok_pattern(g, 0), "^(?<g0>(?:[a-z0-9]+))$");
+    lf_grok_destroy(g);
+    /* A class with a POSIX class inside is one character too. */
+    g = compile1("^(?<p>([[:alpha:]_-]+)+)1");
+    assert_non_null(g);
+    assert_string_equal(lf_grok_pattern(g, 0), "^(?<g0>([[:alpha:]_-]+))1");
+    lf_grok_destroy(g);
+    /* The same group captures the same text: the last iteration is all. */
+    expect("^(?:(?<p>[a-z]+)+)1", "abc1", "{\"p\":\"abc\"}");
+    /* Lazy, possessive and longer bodies are left as written. */
+    g = compile1("(a+)+?b(c+)++(ab+)+");
+    assert_non_null(g);
+    assert_string_equal(lf_grok_pattern(g, 0), "(a+)+?b(c+)++(ab+)+");
+    lf_grok_destroy(g);
+}
+
+static void test_references_past_the_size_cap_become_calls(void **state)
+{
+    (void)state;
+    /* Each HEXRUN is some 2 KiB compiled; forty pass PCRE2's 64 KiB cap, so
+     * the expression is compiled again with the references as calls. */
+    char expr[2048] = "^(?<r>%{HEXRUN})(?<t>ff:)$";
+    for (int i = 0; i < 40; i++)
+        strcat(expr, "|zz%{HEXRUN}");
+    lf_grok *g = compile1(expr);
+    if (!g)
+        fail_msg("%s", err);
+    assert_non_null(strstr(lf_grok_pattern(g, 0), "(?(DEFINE)(?<d0>"));
+    int rc;
+    /* A call backtracks: HEXRUN gives "ff:" back to the rest. */
+    assert_string_equal(match_n(g, "aa:bb:ff:", 9, &rc), "{\"r\":\"aa:bb:\",\"t\":\"ff:\"}");
+    lf_grok_destroy(g);
+    /* Under the cap, references are written in place as before. */
+    g = compile1("^(?<r>%{HEXRUN})(?<t>ff:)$");
+    assert_non_null(g);
+    assert_null(strstr(lf_grok_pattern(g, 0), "DEFINE"));
+    assert_string_equal(match_n(g, "aa:bb:ff:", 9, &rc), "{\"r\":\"aa:bb:\",\"t\":\"ff:\"}");
+    lf_grok_destroy(g);
+}
+
+static void test_invalid_field_in_pattern_file(void **state)
+{
+    (void)state;
+    /* Typed in an expression, it is an error the user can fix. */
+    expect_error("%{WORD:[a][b?]}", "invalid field name '[a][b'");
+    /* In a pattern file it compiles, as in Logstash, and a line on which
+     * that group takes text fails (Logstash: "Invalid FieldReference"). */
+    expect("^%{BAD_FIELD}$", "42", "{\"n\":\"42\"}");
+    expect("^%{BAD_FIELD}$", "x 42", "{\"tags\":[\"_grokparsefailure\"]}");
+    const char *exprs[] = {"^%{BAD_FIELD}$", "^(?<w>\\w+) "};
+    lf_grok *g = compile_n(exprs, 2, NULL);
+    assert_non_null(g);
+    int rc;
+    /* Logstash tries no further pattern once one threw. */
+    assert_string_equal(match_n(g, "x 42", 4, &rc), "{\"tags\":[\"_grokparsefailure\"]}");
+    lf_grok_destroy(g);
+}
+
 static void test_oniguruma_untranslatable_rejected(void **state)
 {
     (void)state;
@@ -287,7 +394,9 @@ static void test_catastrophic_backtracking_is_stopped(void **state)
     (void)state;
     struct lf_grok_options opt;
     lf_grok_options_default(&opt);
-    const char *expr = "^(?<x>(a+)+)$";
+    /* (a+)+ is rewritten (test_nested_repeat_cannot_blow_up); this one is
+     * not, and tries about 1.6^40 ways. */
+    const char *expr = "^(?<x>(?:a|aa)+)$";
     lf_grok *g = compile_n(&expr, 1, &opt);
     assert_non_null(g);
     char line[64];
@@ -413,7 +522,7 @@ static void test_explain_shows_pattern(void **state)
 {
     (void)state;
     lf_grok *g = compile1("%{WORD:a} (?m)x");
-    assert_string_equal(lf_grok_pattern(g, 0), "(?<g0>\\b[A-Za-z0-9_]+\\b) (?s)x");
+    assert_string_equal(lf_grok_pattern(g, 0), "(?<g0>\\b\\w+\\b) (?s)x");
     assert_null(lf_grok_pattern(g, 1));
     assert_int_equal(lf_grok_count(g), 1);
     lf_grok_destroy(g);
@@ -441,6 +550,10 @@ int main(void)
         cmocka_unit_test(test_expansion_size_is_capped),
         cmocka_unit_test(test_logstash_reference_forms),
         cmocka_unit_test(test_explain_shows_pattern),
+        cmocka_unit_test(test_unicode_classes_and_boundaries),
+        cmocka_unit_test(test_nested_repeat_cannot_blow_up),
+        cmocka_unit_test(test_invalid_field_in_pattern_file),
+        cmocka_unit_test(test_references_past_the_size_cap_become_calls),
     };
     return cmocka_run_group_tests(tests, setup, teardown);
 }

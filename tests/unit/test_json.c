@@ -251,6 +251,32 @@ static void test_check_object_timestamp_and_lines(void **state)
     char deep2[] = "{\"a\":[[[[[[[[[[[[[[[[[[[[[[[[[[[[[[[[[[[[[[[[[[[[[[[[[[[[[[[[[[[[[[[[[[[[[[]]]]]]]]]"
                    "]]]]]]]]]]]]]]]]]]]]]]]]]]]]]]]]]]]]]]]]]]]]]]]]]]]]]]]]]]]]]]]]]}";
     assert_int_equal(lf_json_check_object(deep2, sizeof(deep2) - 1, NULL), LF_ELIMIT);
+    /* The cap exactly: the top object and 63 arrays in it are fine, 64 not. */
+    char edge[8 + 2 * 64];
+    for (int arrays = 63; arrays <= 64; arrays++) {
+        size_t n = 0;
+        n += (size_t)snprintf(edge, sizeof(edge), "{\"a\":");
+        for (int i = 0; i < arrays; i++)
+            edge[n++] = '[';
+        for (int i = 0; i < arrays; i++)
+            edge[n++] = ']';
+        edge[n++] = '}';
+        assert_int_equal(lf_json_check_object(edge, n, NULL), arrays == 63 ? 0 : LF_ELIMIT);
+    }
+    /* Objects and arrays mixed and closed in the right order only. */
+    const char mixed[] = "{\"a\":[{\"b\":[1,{}]},[]],\"c\":{\"d\":[{}]}}";
+    assert_int_equal(lf_json_check_object(mixed, sizeof(mixed) - 1, &info), 0);
+    assert_false(info.multiline);
+    assert_null(info.timestamp);
+    const char crossed[] = "{\"a\":[{\"b\":1]}}";
+    assert_int_equal(lf_json_check_object(crossed, sizeof(crossed) - 1, NULL), LF_ESYNTAX);
+    /* The last top-level @timestamp string wins; nested ones and other
+     * types do not count. */
+    const char twice[] = "{\"@timestamp\":\"a\",\"x\":{\"@timestamp\":\"b\"},"
+                         "\"@timestamp\"\t:\t\"c\",\"@timestamp\":1}";
+    assert_int_equal(lf_json_check_object(twice, sizeof(twice) - 1, &info), 0);
+    assert_int_equal(info.timestamp_len, 1);
+    assert_memory_equal(info.timestamp, "c", 1);
 }
 
 int main(void)
