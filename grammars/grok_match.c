@@ -246,6 +246,12 @@ static enum text_kind text_kind(const char *line, size_t len)
         if ((w[0] | w[1]) & 0x8080808080808080ull)
             break;
     }
+    if (i + 16 > len && len >= 16) { /* the tail, as one overlapping read */
+        uint64_t w[2];
+        memcpy(w, s + len - 16, 16);
+        if (!((w[0] | w[1]) & 0x8080808080808080ull))
+            return TEXT_ASCII;
+    }
     for (; i < len && s[i] < 0x80; i++)
         ;
     if (i == len)
