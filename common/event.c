@@ -8,7 +8,9 @@
  * one per message shape), so the sort and the keys, braces and commas come
  * out the same each time. A layout remembers them for one set: its order
  * and the JSON text between values, cut where each value goes; writing an
- * event of a known set is then a copy of each piece and its value.
+ * event of a known set is then a copy of each piece and its value. Layouts
+ * are found by a hash of the set (a syslog file parsed by program has a few
+ * dozen shapes, interleaved), in 2-way sets with the newer one first.
  */
 #include "lf.h"
 
@@ -30,6 +32,7 @@ struct layout_key {
 };
 
 struct lf_event_layout {
+    uint32_t hash;           /* set_hash of the set */
     uint32_t n;              /* fields in the set */
     uint32_t nvalues;        /* those written per event (not constant) */
     struct layout_key *keys; /* as added */
@@ -49,7 +52,7 @@ void lf_event_init(struct lf_event *ev)
 {
     memset(ev, 0, offsetof(struct lf_event, arena));
     ev->stable_paths = false;
-    ev->layout_next = ev->layout_hit = 0;
+    ev->layout_hit = 0;
     memset(ev->layouts, 0, sizeof(ev->layouts));
 }
 
@@ -429,24 +432,55 @@ static bool layout_fits(const struct lf_event_layout *l, const struct lf_event *
     return true;
 }
 
-/* The layout for the event's set of fields, trying the last one used first
- * (a file's lines tend to come in runs of one shape). */
-static struct lf_event_layout *find_layout(struct lf_event *ev)
+/* What layout_fits compares, folded into 32 bits. */
+static uint32_t set_hash(const struct lf_event *ev)
 {
-    for (unsigned i = 0; i < LF_EVENT_LAYOUTS; i++) {
-        unsigned slot = (ev->layout_hit + i) % LF_EVENT_LAYOUTS;
-        if (layout_fits(ev->layouts[slot], ev)) {
-            ev->layout_hit = slot;
-            return ev->layouts[slot];
+    uint64_t h = ev->nfields;
+    for (size_t k = 0; k < ev->nfields; k++) {
+        const struct lf_field *f = &ev->fields[k];
+        uint64_t v = (uint64_t)(uintptr_t)f->path ^ ((uint64_t)f->path_len << 48) ^
+                     ((uint64_t)f->flags << 40);
+        if (f->flags & LF_FIELD_CONST)
+            v ^= (uint64_t)(uintptr_t)f->str * 31 + f->len;
+        h = ((h << 7) | (h >> 57)) ^ v;
+    }
+    h *= 0x9E3779B97F4A7C15ull;
+    return (uint32_t)(h >> 32);
+}
+
+/* The first slot of the 2-way set of this hash. */
+static unsigned set_of(uint32_t hash)
+{
+    return (hash % (LF_EVENT_LAYOUTS / 2)) * 2;
+}
+
+/* The layout for the event's set of fields, trying the last one used first
+ * (a file's lines tend to come in runs of one shape); *hash is then the
+ * set's hash, for make_layout. */
+static struct lf_event_layout *find_layout(struct lf_event *ev, uint32_t *hash)
+{
+    if (layout_fits(ev->layouts[ev->layout_hit], ev))
+        return ev->layouts[ev->layout_hit];
+    uint32_t h = *hash = set_hash(ev);
+    unsigned s = set_of(h);
+    for (unsigned way = 0; way < 2; way++) {
+        struct lf_event_layout *l = ev->layouts[s + way];
+        if (l && l->hash == h && layout_fits(l, ev)) {
+            if (way) { /* the newer one first */
+                ev->layouts[s + 1] = ev->layouts[s];
+                ev->layouts[s] = l;
+            }
+            ev->layout_hit = s;
+            return l;
         }
     }
     return NULL;
 }
 
 /* Renders the skeleton of an event already sorted and free of conflicts,
- * keeping it in the oldest slot. Returns NULL when out of memory (the
- * caller writes the slow way). */
-static struct lf_event_layout *make_layout(struct lf_event *ev)
+ * keeping it first in its set (the older of the set's two goes). Returns
+ * NULL when out of memory (the caller writes the slow way). */
+static struct lf_event_layout *make_layout(struct lf_event *ev, uint32_t hash)
 {
     size_t n = ev->nfields;
     struct lf_buf skel;
@@ -464,6 +498,7 @@ static struct lf_event_layout *make_layout(struct lf_event *ev)
                   2 * sc.n * sizeof(uint32_t) + skel.len;
     struct lf_event_layout *l = malloc(size);
     if (l) {
+        l->hash = hash;
         l->n = (uint32_t)n;
         l->nvalues = sc.n;
         l->keys = (struct layout_key *)(l + 1);
@@ -480,10 +515,11 @@ static struct lf_event_layout *make_layout(struct lf_event *ev)
         memcpy(l->order, sc.order, sc.n * sizeof(uint32_t));
         memcpy(l->cuts, sc.cuts, sc.n * sizeof(uint32_t));
         memcpy(l->skel, skel.data, skel.len);
-        free(ev->layouts[ev->layout_next]);
-        ev->layouts[ev->layout_next] = l;
-        ev->layout_hit = ev->layout_next;
-        ev->layout_next = (ev->layout_next + 1) % LF_EVENT_LAYOUTS;
+        unsigned s = set_of(hash);
+        free(ev->layouts[s + 1]);
+        ev->layouts[s + 1] = ev->layouts[s];
+        ev->layouts[s] = l;
+        ev->layout_hit = s;
     }
     free(sc.cuts);
     free(sc.order);
@@ -511,8 +547,9 @@ int lf_event_write_json(struct lf_event *ev, struct lf_buf *out)
 {
     int rc;
 
+    uint32_t hash = 0;
     if (ev->stable_paths) {
-        const struct lf_event_layout *l = find_layout(ev);
+        const struct lf_event_layout *l = find_layout(ev, &hash);
         if (l)
             return write_with_layout(ev, l, out);
     }
@@ -524,7 +561,7 @@ int lf_event_write_json(struct lf_event *ev, struct lf_buf *out)
             return rc;
         sort_order(ev);
     } else if (ev->stable_paths && ev->nfields) {
-        const struct lf_event_layout *l = make_layout(ev);
+        const struct lf_event_layout *l = make_layout(ev, hash);
         if (l)
             return write_with_layout(ev, l, out);
     }

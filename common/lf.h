@@ -243,10 +243,10 @@ size_t lf_ts_format(struct lf_ts_cache *c, int64_t ms, char out[LF_TS_TEXT_LEN])
 #define LF_ACKQ_MIN_SLOTS 64
 #define LF_ACKQ_KEEP_SLOTS 4096
 struct lf_ackq {
-    uint64_t *pos;  /* position reached once entry i's event is safe */
-    uint8_t *done;  /* in the same allocation as pos */
-    size_t cap;     /* most entries pending at once */
-    size_t size;    /* slots allocated (0: none) */
+    uint64_t *pos; /* position reached once entry i's event is safe */
+    uint8_t *done; /* in the same allocation as pos */
+    size_t cap;    /* most entries pending at once */
+    size_t size;   /* slots allocated (0: none) */
     size_t head, count;
     uint64_t first_seq; /* sequence number of the entry at head */
     uint64_t committed; /* position of the last entry of the acked prefix */
@@ -322,7 +322,9 @@ struct lf_field {
 
 #define LF_EVENT_MAX_FIELDS 4096
 #define LF_EVENT_ARENA 1024
-#define LF_EVENT_LAYOUTS 8
+/* Layout slots: 2-way sets picked by a hash of the set of fields, enough for
+ * the few dozen message shapes of a syslog file parsed by program. */
+#define LF_EVENT_LAYOUTS 128
 
 struct lf_event_layout;
 
@@ -341,7 +343,7 @@ struct lf_event {
     char arena[LF_EVENT_ARENA]; /* strings the event owns (formatted times) */
     /* Rendered key skeletons of recent field sets (lf_event_cache_layouts). */
     bool stable_paths;
-    unsigned layout_next, layout_hit;
+    unsigned layout_hit;
     struct lf_event_layout *layouts[LF_EVENT_LAYOUTS];
 };
 

@@ -87,9 +87,19 @@ struct grok_code {
     bool utf_jit, bytes_jit; /* false: the JIT could not compile it */
 };
 
+/* One capture of an expression, flattened for the match loop: its group,
+ * the field it fills and the type, in the expansion's path order. */
+struct grok_slot {
+    uint32_t group;
+    uint32_t path_len;
+    const char *path; /* the field's, owned by the expansion */
+    uint8_t type;
+};
+
 struct grok_expr {
     struct grok_code code;
     struct grok_expansion exp;
+    struct grok_slot *slots; /* exp.ncaps of them */
 };
 
 struct lf_grok {

@@ -31,12 +31,30 @@ void lf_grok_destroy(lf_grok *g)
     for (size_t i = 0; i < g->nexprs; i++) {
         grok_code_free(&g->exprs[i].code);
         grok_expansion_free(&g->exprs[i].exp);
+        free(g->exprs[i].slots);
     }
     free(g->exprs);
     pcre2_match_data_free(g->md);
     pcre2_match_context_free(g->mctx);
     pcre2_jit_stack_free(g->jit_stack);
     free(g);
+}
+
+/* The captures of an expansion as one flat array in path order (what
+ * add_fields walks for every line); NULL when out of memory. */
+static struct grok_slot *make_slots(const struct grok_expansion *exp)
+{
+    struct grok_slot *slots = calloc(exp->ncaps ? exp->ncaps : 1, sizeof(*slots));
+    if (!slots)
+        return NULL;
+    size_t n = 0;
+    for (size_t i = 0; i < exp->nfields; i++) {
+        const struct grok_field *f = &exp->fields[i];
+        for (size_t k = 0; k < f->ncaps; k++)
+            slots[n++] =
+                (struct grok_slot){f->caps[k].group, f->path_len, f->path, f->caps[k].type};
+    }
+    return slots;
 }
 
 lf_grok *lf_grok_create(const struct lf_grok_lib *lib, const char *const *exprs, size_t n,
@@ -70,6 +88,8 @@ lf_grok *lf_grok_create(const struct lf_grok_lib *lib, const char *const *exprs,
         if (grok_compile_expression(lib, exprs[i], i, &g->opt, &e->exp, &e->code, errbuf, errlen))
             goto fail;
         g->nexprs++;
+        if (!(e->slots = make_slots(&e->exp)))
+            goto nomem;
         uint32_t groups = 0;
         pcre2_pattern_info(e->code.utf ? e->code.utf : e->code.bytes, PCRE2_INFO_CAPTURECOUNT,
                            &groups);
@@ -173,58 +193,71 @@ static int convert_float(const char *s, size_t n, struct lf_field *f)
 
 /* Writes the captured fields straight into the event's array: building a
  * struct on the stack and copying it costs a store-forwarding stall per
- * field, which was half the engine's own time. */
-static int add_fields(lf_grok *g, const struct grok_expansion *exp, const char *line,
+ * field, which was half the engine's own time. `top` is what the match
+ * returned: groups from it on took no part, so they are not looked at. */
+static int add_fields(lf_grok *g, const struct grok_expr *e, const char *line, uint32_t top,
                       struct lf_event *ev)
 {
-    int rc = lf_event_reserve(ev, exp->ncaps);
+    int rc = lf_event_reserve(ev, e->exp.ncaps);
     if (rc)
         return rc;
     const PCRE2_SIZE *ov = pcre2_get_ovector_pointer(g->md);
     struct lf_field *out = ev->fields + ev->nfields;
-    for (size_t i = 0; i < exp->nfields; i++) {
-        const struct grok_field *gf = &exp->fields[i];
-        for (size_t k = 0; k < gf->ncaps; k++) {
-            uint32_t grp = gf->caps[k].group;
-            PCRE2_SIZE start = ov[2 * grp], end = ov[2 * grp + 1];
-            /* Groups that took no part, and empty captures, are left out. */
-            if (start == PCRE2_UNSET || end <= start)
-                continue;
-            out->path = gf->path;
-            out->path_len = gf->path_len;
-            out->type = LF_VAL_STRING;
-            out->flags = 0;
-            out->str = line + start;
-            out->len = end - start;
-            if (gf->caps[k].type == GROK_INT) {
-                if (parse_int(out->str, out->len, &out->v.i))
-                    out->type = LF_VAL_INT;
-                else
-                    g->stats.bad_conversions++;
-            } else if (gf->caps[k].type == GROK_FLOAT) {
-                if (!convert_float(out->str, out->len, out))
-                    g->stats.bad_conversions++;
-            }
-            out++;
+    const struct grok_slot *slot = e->slots, *end = e->slots + e->exp.ncaps;
+    for (; slot < end; slot++) {
+        uint32_t grp = slot->group;
+        if (grp >= top)
+            continue;
+        PCRE2_SIZE start = ov[2 * grp], stop = ov[2 * grp + 1];
+        /* Groups that took no part, and empty captures, are left out. */
+        if (start == PCRE2_UNSET || stop <= start)
+            continue;
+        out->path = slot->path;
+        out->path_len = slot->path_len;
+        out->type = LF_VAL_STRING;
+        out->flags = 0;
+        out->str = line + start;
+        out->len = stop - start;
+        if (slot->type == GROK_INT) {
+            if (parse_int(out->str, out->len, &out->v.i))
+                out->type = LF_VAL_INT;
+            else
+                g->stats.bad_conversions++;
+        } else if (slot->type == GROK_FLOAT) {
+            if (!convert_float(out->str, out->len, out))
+                g->stats.bad_conversions++;
         }
+        out++;
     }
     ev->nfields = (size_t)(out - ev->fields);
     return 0;
 }
 
-/* Whether s has no byte above 0x7f, eight bytes at a time. */
-static bool is_ascii(const char *s, size_t n)
+/* What a line is made of: ASCII only, other valid UTF-8, or not UTF-8. */
+enum text_kind { TEXT_ASCII, TEXT_UTF8, TEXT_BYTES };
+
+static enum text_kind text_kind(const char *line, size_t len)
 {
-    uint64_t acc = 0;
+    const unsigned char *s = (const unsigned char *)line;
     size_t i = 0;
-    for (; i + 8 <= n; i += 8) {
-        uint64_t w;
-        memcpy(&w, s + i, 8);
-        acc |= w;
+    for (; i + 16 <= len; i += 16) {
+        uint64_t w[2];
+        memcpy(w, s + i, 16);
+        if ((w[0] | w[1]) & 0x8080808080808080ull)
+            break;
     }
-    for (; i < n; i++)
-        acc |= (unsigned char)s[i];
-    return !(acc & 0x8080808080808080ull);
+    if (i + 16 > len && len >= 16) { /* the tail, as one overlapping read */
+        uint64_t w[2];
+        memcpy(w, s + len - 16, 16);
+        if (!((w[0] | w[1]) & 0x8080808080808080ull))
+            return TEXT_ASCII;
+    }
+    for (; i < len && s[i] < 0x80; i++)
+        ;
+    if (i == len)
+        return TEXT_ASCII;
+    /* Everything before i is ASCII, so i starts a character. */
+    return lf_utf8_valid(line + i, len - i) ? TEXT_UTF8 : TEXT_BYTES;
 }
 
 /* Whether a group without a field (grok.c, open_capture) captured text. */
@@ -254,8 +287,9 @@ static int match(lf_grok *g, const char *line, size_t len, struct lf_event *ev, 
     /* ASCII lines (nearly every line) and lines that are not UTF-8 take the
      * byte pattern; other UTF-8 the UTF one, without PCRE2 checking it again
      * (grok.c, compile()). */
-    bool ascii = is_ascii(line, len);
-    bool utf = !ascii && lf_utf8_valid(line, len);
+    enum text_kind kind = text_kind(line, len);
+    bool ascii = kind == TEXT_ASCII;
+    bool utf = kind == TEXT_UTF8;
     for (size_t i = 0; i < g->nexprs; i++) {
         const struct grok_code *c = &g->exprs[i].code;
         const pcre2_code *re = utf || !c->bytes ? c->utf : c->bytes;
@@ -274,7 +308,7 @@ static int match(lf_grok *g, const char *line, size_t len, struct lf_event *ev, 
         }
         if (m >= 0) {
             g->stats.matched++;
-            if ((rc = add_fields(g, &e->exp, line, ev)))
+            if ((rc = add_fields(g, e, line, (uint32_t)m, ev)))
                 return rc;
             return (int)i;
         }

@@ -32,33 +32,38 @@ enum zone_kind { ZONE_LOCAL, ZONE_FIXED };
 
 struct program_grammar {
     const char *name; /* process.name; ending in '/': a prefix ("postfix/smtpd") */
+    size_t len;       /* strlen(name), so that finding one costs no strlen */
     const char *expr;
 };
+#define PROGRAM(name, expr)                                                                        \
+    {                                                                                              \
+        name, sizeof(name) - 1, expr                                                               \
+    }
 
 static const struct program_grammar programs[] = {
-    {"sshd", "^(?:%{SSHD_MESSAGES}|%{PAM_MESSAGE})$"},
-    {"sudo", "^(?:%{SUDO_MESSAGE}|%{PAM_MESSAGE})$"},
-    {"su", "^(?:%{SU_MESSAGE}|%{PAM_MESSAGE})$"},
-    {"CRON", "^(?:%{CRON_MESSAGE}|%{PAM_MESSAGE})$"},
-    {"cron", "^(?:%{CRON_MESSAGE}|%{PAM_MESSAGE})$"},
-    {"crond", "^(?:%{CRON_MESSAGE}|%{PAM_MESSAGE})$"},
-    {"systemd", "^%{SYSTEMD_MESSAGES}$"},
-    {"systemd-logind", "^%{LOGIND_MESSAGE}$"},
-    {"kernel", "^%{KERNEL_LINE}$"},
-    {"useradd", "^%{SHADOW_MESSAGE}$"},
-    {"groupadd", "^%{SHADOW_MESSAGE}$"},
-    {"usermod", "^%{SHADOW_MESSAGE}$"},
-    {"userdel", "^%{SHADOW_MESSAGE}$"},
-    {"groupdel", "^%{SHADOW_MESSAGE}$"},
-    {"gpasswd", "^%{SHADOW_MESSAGE}$"},
-    {"passwd", "^(?:%{SHADOW_MESSAGE}|%{PAM_MESSAGE})$"},
-    {"chpasswd", "^(?:%{SHADOW_MESSAGE}|%{PAM_MESSAGE})$"},
-    {"chage", "^%{SHADOW_MESSAGE}$"},
-    {"login", "^%{PAM_MESSAGE}$"},
-    {"postfix/", "^%{POSTFIX_MESSAGES}$"},
-    {"dovecot", "^%{DOVECOT_MESSAGE}$"},
-    {"haproxy", "^%{HAPROXY_MESSAGE}$"},
-    {"nginx", "^%{NGINXACCESS_SYSLOG}$"},
+    PROGRAM("sshd", "^(?:%{SSHD_MESSAGES}|%{PAM_MESSAGE})$"),
+    PROGRAM("sudo", "^(?:%{SUDO_MESSAGE}|%{PAM_MESSAGE})$"),
+    PROGRAM("su", "^(?:%{SU_MESSAGE}|%{PAM_MESSAGE})$"),
+    PROGRAM("CRON", "^(?:%{CRON_MESSAGE}|%{PAM_MESSAGE})$"),
+    PROGRAM("cron", "^(?:%{CRON_MESSAGE}|%{PAM_MESSAGE})$"),
+    PROGRAM("crond", "^(?:%{CRON_MESSAGE}|%{PAM_MESSAGE})$"),
+    PROGRAM("systemd", "^%{SYSTEMD_MESSAGES}$"),
+    PROGRAM("systemd-logind", "^%{LOGIND_MESSAGE}$"),
+    PROGRAM("kernel", "^%{KERNEL_LINE}$"),
+    PROGRAM("useradd", "^%{SHADOW_MESSAGE}$"),
+    PROGRAM("groupadd", "^%{SHADOW_MESSAGE}$"),
+    PROGRAM("usermod", "^%{SHADOW_MESSAGE}$"),
+    PROGRAM("userdel", "^%{SHADOW_MESSAGE}$"),
+    PROGRAM("groupdel", "^%{SHADOW_MESSAGE}$"),
+    PROGRAM("gpasswd", "^%{SHADOW_MESSAGE}$"),
+    PROGRAM("passwd", "^(?:%{SHADOW_MESSAGE}|%{PAM_MESSAGE})$"),
+    PROGRAM("chpasswd", "^(?:%{SHADOW_MESSAGE}|%{PAM_MESSAGE})$"),
+    PROGRAM("chage", "^%{SHADOW_MESSAGE}$"),
+    PROGRAM("login", "^%{PAM_MESSAGE}$"),
+    PROGRAM("postfix/", "^%{POSTFIX_MESSAGES}$"),
+    PROGRAM("dovecot", "^%{DOVECOT_MESSAGE}$"),
+    PROGRAM("haproxy", "^%{HAPROXY_MESSAGE}$"),
+    PROGRAM("nginx", "^%{NGINXACCESS_SYSLOG}$"),
 };
 #define NPROGRAMS (sizeof(programs) / sizeof(programs[0]))
 /* Any other program: logger(1) metrics and PAM, as LOGFERRY_SYSLOG had. */
@@ -182,8 +187,8 @@ struct lf_parser *lf_parser_create(const struct lf_grammar_conf *gc, const char 
     const char *header[] = {HEADER_EXPRESSION};
     bool dispatch = is_dispatch(gc);
     p->grok = dispatch ? lf_grok_create(lib, header, 1, &p->opt, err, sizeof(err))
-                       : lf_grok_create(lib, (const char *const *)gc->expressions,
-                                        gc->nexpressions, &p->opt, err, sizeof(err));
+                       : lf_grok_create(lib, (const char *const *)gc->expressions, gc->nexpressions,
+                                        &p->opt, err, sizeof(err));
     if (!p->grok) {
         snprintf(errbuf, errlen, "grammar %s: %s", gc->name, err);
         goto fail;
@@ -249,6 +254,151 @@ struct lf_parser *lf_parser_for_source(struct lf_parser *p, const char *path)
     return p;
 }
 
+/*
+ * A program's grammar is an anchored alternation, "^(?:A|B|...)$", each
+ * branch often an alternation of its own ("%{SSHD_MESSAGES}"). PCRE2 spends
+ * some 27 instructions per capture group of a pattern on every match,
+ * whether the group takes part or not, so one pattern of every message kind
+ * (80 groups for postfix) costs more in groups than in matching. Tried as
+ * one expression per branch, "^(?:A)$" then "^(?:B)$"..., a line pays for
+ * the groups of the branches tried only, and the result is the same: an
+ * ordered alternation under anchors takes the first branch that matches.
+ * Only the form "(?:...)" spanning a whole reference's definition is split,
+ * and a branch only when it is itself such a reference.
+ */
+#define MAX_BRANCHES 64
+#define MAX_SPLIT_DEPTH 4
+
+struct branches {
+    char *expr[MAX_BRANCHES];
+    size_t n;
+    bool failed; /* too many, or out of memory: compile unsplit */
+};
+
+/* The index of the ']' closing the class opened at s[open], or n. */
+static size_t class_close(const char *s, size_t n, size_t open)
+{
+    size_t j = open + 1;
+    if (j < n && s[j] == '^')
+        j++;
+    if (j < n && s[j] == ']') /* a ']' first is literal */
+        j++;
+    for (; j < n && s[j] != ']'; j++) {
+        if (s[j] == '\\')
+            j++;
+        else if (s[j] == '[' && j + 1 < n && s[j + 1] == ':') /* [:alpha:] */
+            for (j += 2; j < n && s[j] != ']'; j++)
+                ;
+    }
+    return j < n ? j : n;
+}
+
+/* The index of the ')' closing the group opened at s[open], or n. Escapes,
+ * classes and nested groups are skipped; \Q...\E is not read (n). */
+static size_t group_close(const char *s, size_t n, size_t open)
+{
+    int depth = 0;
+    for (size_t i = open; i < n; i++) {
+        if (s[i] == '\\') {
+            if (i + 1 < n && (s[i + 1] == 'Q' || s[i + 1] == 'E'))
+                return n;
+            i++;
+        } else if (s[i] == '[') {
+            i = class_close(s, n, i);
+        } else if (s[i] == '(') {
+            depth++;
+        } else if (s[i] == ')' && --depth == 0) {
+            return i;
+        }
+    }
+    return n;
+}
+
+static void add_branch(struct branches *b, const char *s, size_t n)
+{
+    if (b->n == MAX_BRANCHES) {
+        b->failed = true;
+        return;
+    }
+    char *e = malloc(n + 7);
+    if (!e) {
+        b->failed = true;
+        return;
+    }
+    memcpy(e, "^(?:", 4);
+    memcpy(e + 4, s, n);
+    memcpy(e + 4 + n, ")$", 3);
+    b->expr[b->n++] = e;
+}
+
+static void split_alternation(const struct lf_grok_lib *lib, const char *s, size_t n, int depth,
+                              struct branches *b);
+
+/* s[0..n) as branches: a reference to a definition that is one "(?:...)"
+ * holding a '|' is split, anything else is one branch. */
+static void split_branch(const struct lf_grok_lib *lib, const char *s, size_t n, int depth,
+                         struct branches *b)
+{
+    if (depth < MAX_SPLIT_DEPTH && n > 3 && memcmp(s, "%{", 2) == 0 && s[n - 1] == '}' &&
+        !memchr(s, ':', n) && n - 3 < 128) {
+        char name[128];
+        memcpy(name, s + 2, n - 3);
+        name[n - 3] = '\0';
+        const char *def = lf_grok_lib_lookup(lib, name);
+        size_t len = def ? strlen(def) : 0;
+        if (len > 4 && memcmp(def, "(?:", 3) == 0 && group_close(def, len, 0) == len - 1) {
+            split_alternation(lib, def + 3, len - 4, depth + 1, b);
+            return;
+        }
+    }
+    add_branch(b, s, n);
+}
+
+/* The top-level branches of the alternation s[0..n) (a group's inside). */
+static void split_alternation(const struct lf_grok_lib *lib, const char *s, size_t n, int depth,
+                              struct branches *b)
+{
+    size_t start = 0;
+    for (size_t i = 0; i < n; i++) {
+        if (s[i] == '\\' && s[i + 1] != 'Q')
+            i++;
+        else if (s[i] == '[')
+            i = class_close(s, n, i);
+        else if (s[i] == '(')
+            i = group_close(s, n, i);
+        else if (s[i] == '|') {
+            split_branch(lib, s + start, i - start, depth, b);
+            start = i + 1;
+        }
+        if (i >= n || (s[i] == '\\' && s[i + 1] == 'Q')) { /* unbalanced or unreadable */
+            b->failed = true;
+            return;
+        }
+    }
+    split_branch(lib, s + start, n - start, depth, b);
+}
+
+/* Compiles a program's expression as one expression per branch when it is
+ * "^(?:...)$" or "^%{NAME}$" with NAME an alternation; else, or when that
+ * does not compile, as it is. */
+static lf_grok *compile_program(struct lf_parser *p, const char *expr, char *err, size_t errlen)
+{
+    struct branches b = {.n = 0};
+    size_t n = strlen(expr);
+    if (n > 3 && expr[0] == '^' && expr[n - 1] == '$') {
+        if (memcmp(expr + 1, "(?:", 3) == 0 && group_close(expr, n - 1, 1) == n - 2)
+            split_alternation(p->lib, expr + 4, n - 6, 0, &b);
+        else
+            split_branch(p->lib, expr + 1, n - 2, 0, &b);
+    }
+    lf_grok *g = NULL;
+    if (!b.failed && b.n > 1)
+        g = lf_grok_create(p->lib, (const char *const *)b.expr, b.n, &p->opt, err, errlen);
+    for (size_t i = 0; i < b.n; i++)
+        free(b.expr[i]);
+    return g ? g : lf_grok_create(p->lib, &expr, 1, &p->opt, err, errlen);
+}
+
 /* The second-stage grammar i (NPROGRAMS: any other program), compiled on
  * first use; NULL when it did not compile. */
 static lf_grok *program_grok_at(struct lf_parser *p, size_t i, const char *name, size_t n)
@@ -257,7 +407,7 @@ static lf_grok *program_grok_at(struct lf_parser *p, size_t i, const char *name,
         return p->program_groks[i];
     const char *expr = i < NPROGRAMS ? programs[i].expr : OTHER_PROGRAM_EXPRESSION;
     char err[1024];
-    if (!(p->program_groks[i] = lf_grok_create(p->lib, &expr, 1, &p->opt, err, sizeof(err)))) {
+    if (!(p->program_groks[i] = compile_program(p, expr, err, sizeof(err)))) {
         p->program_failed[i] = true;
         lf_log(LF_LOG_ERROR, "grammar", "grammar %s, messages of %.*s: %s", p->name, (int)n, name,
                err);
@@ -270,9 +420,11 @@ static lf_grok *program_grok(struct lf_parser *p, const char *name, size_t n)
 {
     size_t i;
     for (i = 0; i < NPROGRAMS; i++) {
-        size_t len = strlen(programs[i].name);
-        if (programs[i].name[len - 1] == '/' ? n > len && memcmp(name, programs[i].name, len) == 0
-                                             : n == len && memcmp(name, programs[i].name, n) == 0)
+        const struct program_grammar *g = &programs[i];
+        if (n < g->len || name[0] != g->name[0])
+            continue;
+        if (g->name[g->len - 1] == '/' ? n > g->len && memcmp(name, g->name, g->len) == 0
+                                       : n == g->len && memcmp(name, g->name, n) == 0)
             break;
     }
     return program_grok_at(p, i, name, n);
@@ -298,8 +450,7 @@ size_t lf_parser_groks(struct lf_parser *p, const lf_grok **out, size_t max)
 }
 
 int lf_parser_groks_of(struct lf_parser *const *parsers, const struct lf_grammar_conf *grammars,
-                       size_t n, const lf_grok ***groks_out, const char ***names_out,
-                       size_t *count)
+                       size_t n, const lf_grok ***groks_out, const char ***names_out, size_t *count)
 {
     size_t total = 0;
     for (size_t i = 0; i < n; i++)
@@ -447,8 +598,8 @@ static int parse_iso_time(struct lf_parser *p, const char *s, size_t n, int64_t 
     if (t == 10 || t > 12)
         return 0;
     if (!digits(s, n, 0, 4, &y) || !digits(s, n, 5, 2, &mo) || !digits(s, n, 8, 2, &d) ||
-        !digits(s, n, t, 2, &hh) || t + 2 >= n || s[t + 2] != ':' ||
-        !digits(s, n, t + 3, 2, &mi) || mo < 1 || mo > 12 || d < 1 || d > 31)
+        !digits(s, n, t, 2, &hh) || t + 2 >= n || s[t + 2] != ':' || !digits(s, n, t + 3, 2, &mi) ||
+        mo < 1 || mo > 12 || d < 1 || d > 31)
         return 0;
     size_t at = t + 5;
     if (at < n && s[at] == ':') {
@@ -495,10 +646,9 @@ static int parse_http_time(const char *s, size_t n, int64_t *ms)
 {
     int d, y, hh, mi, ss, oh, om, mo;
     if (n != 26 || s[2] != '/' || s[6] != '/' || s[11] != ':' || s[20] != ' ' ||
-        (s[21] != '+' && s[21] != '-') || !digits(s, n, 0, 2, &d) ||
-        !(mo = month_number(s + 3)) || !digits(s, n, 7, 4, &y) || !digits(s, n, 12, 2, &hh) ||
-        !digits(s, n, 15, 2, &mi) || !digits(s, n, 18, 2, &ss) || !digits(s, n, 22, 2, &oh) ||
-        !digits(s, n, 24, 2, &om))
+        (s[21] != '+' && s[21] != '-') || !digits(s, n, 0, 2, &d) || !(mo = month_number(s + 3)) ||
+        !digits(s, n, 7, 4, &y) || !digits(s, n, 12, 2, &hh) || !digits(s, n, 15, 2, &mi) ||
+        !digits(s, n, 18, 2, &ss) || !digits(s, n, 22, 2, &oh) || !digits(s, n, 24, 2, &om))
         return 0;
     int64_t local_s =
         days_from_civil(y, (unsigned)mo, (unsigned)d) * 86400 + hh * 3600 + mi * 60 + ss;

@@ -4,7 +4,8 @@
 #   -> bench/sink/es_sink.c, a small C stand-in for Elasticsearch 8 that
 #   answers one item per action and keeps only counts,
 # over the 1M-line corpus, ROUNDS times without gzip and ROUNDS times with
-# `gzip: true`, interleaved. Per run: lines/s, the agent's CPU seconds per
+# `gzip: true`, interleaved (LF_BENCH_COMPARE=1: the default configuration
+# against SYSLOGLINE only, and the ratio of their CPU per line). Per run: lines/s, the agent's CPU seconds per
 # million lines (user + sys from /proc/PID/stat when the sink has the last
 # document), peak RSS (VmHWM), body bytes as the sink received them. Then
 # min/median, the byte ratio and CPU cost of gzip, and ratios against Fluent
@@ -110,10 +111,23 @@ wait_for() {
 # built-in default, to measure what the default configuration costs).
 expr='%{SYSLOGLINE}'
 [ -n "${LF_BENCH_EXPR:-}" ] && expr=$LF_BENCH_EXPR
+# LF_BENCH_COMPARE=1: instead of gzip against no gzip, the default
+# configuration (no grammars section: the built-in syslog grammar, by path,
+# header and program) against SYSLOGLINE only, both without gzip,
+# interleaved, and the ratio of their CPU per line.
+compare=${LF_BENCH_COMPARE:-}
 
-# run GZIP ROUND: one measured run; appends a result line to $work/results.
+# grammar_section GRAMMAR: the config's grammars section ("default": none).
+grammar_section() {
+  [ "$1" = default ] && return
+  printf 'grammars:\n  syslog:\n    expressions: [%s]\n' "'$1'"
+}
+
+# run GZIP ROUND [GRAMMAR]: one measured run; appends a result line to
+# $work/results. GRAMMAR: an expression, or "default"; $expr if not given.
 run() {
-  local gzip=$1 round=$2 d=$work/run-$1-$2
+  local gzip=$1 round=$2 grammar=${3:-$expr} d
+  d=$work/run-$1-$2-$([ "${3:-}" = default ] && echo default || echo expr)
   mkdir -p "$d"
   "$sink" --port-file "$d/port" --check-ids --check-docs --expect-docs "$lines" \
     --done-file "$d/done.json" > "$d/sink.json" 2> "$d/sink.log" &
@@ -123,9 +137,7 @@ run() {
 agent:
   data_dir: $d/data
   timezone: UTC
-grammars:
-  syslog:
-    expressions: ['$expr']
+$(grammar_section "$grammar")
 inputs:
   metrics:
     enabled: false
@@ -165,9 +177,9 @@ YML
   local counters
   counters=$(grep -o 'output elasticsearch: .*' "$d/agent.log" | tail -1)
   python3 - "$d" "$work/expected.json" "$lines" "$gzip" "$round" "$start" "$ticks" "$clk_tck" \
-    "$hwm" "$counters" >> "$work/results" <<'PY'
+    "$hwm" "$counters" "$grammar" >> "$work/results" <<'PY'
 import json, os, sys
-d, expected_path, lines, gz, rnd, start, ticks, tck, hwm, counters = sys.argv[1:]
+d, expected_path, lines, gz, rnd, start, ticks, tck, hwm, counters, grammar = sys.argv[1:]
 lines = int(lines)
 done = json.load(open(os.path.join(d, "done.json")))
 final = json.load(open(os.path.join(d, "sink.json")))
@@ -197,7 +209,7 @@ before = done["before_last"]
 steady = before["docs"] / (before["at"] - float(start)) if before["docs"] else lines / wall
 cpu = int(ticks) / int(tck)
 print(json.dumps({
-    "gzip": gz == "true", "round": int(rnd), "wall": wall, "lps": lines / wall,
+    "gzip": gz == "true", "grammar": grammar, "round": int(rnd), "wall": wall, "lps": lines / wall,
     "steady_lps": steady, "tail_wait": done["done_at"] - before["at"],
     "cpu": cpu, "cpu_per_m": cpu * 1e6 / lines, "rss_mb": int(hwm) / 1024,
     "cpu_exit": float(user_e) + float(sys_e), "rss_exit_mb": int(rss_e) / 1024,
@@ -210,11 +222,42 @@ import json, sys
 r = json.loads(sys.stdin.read())
 print("%-8s round %d: %7.0f lines/s (%.2f s, of which %.2f s for the last partial batch; steady %.0f lines/s), agent CPU %.2f s = %.2f CPU-s/M lines (%.2f s at exit), "
       "peak RSS %.1f MB, %d bulk requests, %.1f MB body sent (%.1f MB decoded), sink CPU %.2f s%s" % (
-      "gzip" if r["gzip"] else "no gzip", r["round"], r["lps"], r["wall"], r["tail_wait"], r["steady_lps"], r["cpu"], r["cpu_per_m"],
+      ("gzip" if r["gzip"] else "no gzip") + ("" if r["grammar"] == "%{SYSLOGLINE}" else ", " + r["grammar"]),
+      r["round"], r["lps"], r["wall"], r["tail_wait"], r["steady_lps"], r["cpu"], r["cpu_per_m"],
       r["cpu_exit"], r["rss_mb"], r["bulk_requests"], r["body_bytes"] / 1e6, r["decoded_bytes"] / 1e6,
       r["sink_cpu"], "" if not r["problems"] else "\n  CHECK FAILED: " + "; ".join(r["problems"])))'
 }
 
+if [ -n "$compare" ]; then
+  for round in $(seq 1 "$rounds"); do
+    run false "$round" '%{SYSLOGLINE}'
+    run false "$round" default
+  done
+  python3 - "$work/results" <<'PY'
+import json, statistics, sys
+runs = [json.loads(l) for l in open(sys.argv[1])]
+def med(g, k):
+    return statistics.median(r[k] for r in runs if r["grammar"] == g)
+def span(g, k):
+    v = sorted(r[k] for r in runs if r["grammar"] == g)
+    return "%.2f / %.2f / %.2f" % (v[0], statistics.median(v), v[-1])
+sl, df = "%{SYSLOGLINE}", "default"
+rounds = sorted({r["round"] for r in runs})
+per = [next(r for r in runs if r["grammar"] == df and r["round"] == n)["cpu_per_m"] /
+       next(r for r in runs if r["grammar"] == sl and r["round"] == n)["cpu_per_m"] for n in rounds]
+print("== SYSLOGLINE only, %d runs: %s CPU-s per million lines (min / median / max), body %.1f MB"
+      % (len(rounds), span(sl, "cpu_per_m"), med(sl, "body_bytes") / 1e6))
+print("== default grammar, %d runs: %s CPU-s per million lines (min / median / max), body %.1f MB"
+      % (len(rounds), span(df, "cpu_per_m"), med(df, "body_bytes") / 1e6))
+print("== default / SYSLOGLINE-only CPU per line: %.2f (medians %.2f / %.2f; per round %s; "
+      "target <= 1.2)" % (med(df, "cpu_per_m") / med(sl, "cpu_per_m"), med(df, "cpu_per_m"),
+      med(sl, "cpu_per_m"), " ".join("%.2f" % x for x in per)))
+if any(r["problems"] for r in runs):
+    print("== CORRECTNESS: a run failed a check (see above)")
+    sys.exit(1)
+PY
+  exit
+fi
 for round in $(seq 1 "$rounds"); do
   run false "$round"
   run true "$round"
