@@ -178,30 +178,6 @@ static bool hex4(struct jscan *s, unsigned *cp)
     return true;
 }
 
-static size_t put_utf8(char *d, unsigned cp)
-{
-    if (cp < 0x80) {
-        d[0] = (char)cp;
-        return 1;
-    }
-    if (cp < 0x800) {
-        d[0] = (char)(0xC0 | cp >> 6);
-        d[1] = (char)(0x80 | (cp & 0x3F));
-        return 2;
-    }
-    if (cp < 0x10000) {
-        d[0] = (char)(0xE0 | cp >> 12);
-        d[1] = (char)(0x80 | (cp >> 6 & 0x3F));
-        d[2] = (char)(0x80 | (cp & 0x3F));
-        return 3;
-    }
-    d[0] = (char)(0xF0 | cp >> 18);
-    d[1] = (char)(0x80 | (cp >> 12 & 0x3F));
-    d[2] = (char)(0x80 | (cp >> 6 & 0x3F));
-    d[3] = (char)(0x80 | (cp & 0x3F));
-    return 4;
-}
-
 /* One \u escape (s->p after the 'u'), a surrogate pair taken whole. */
 static bool unicode_escape(struct jscan *s, unsigned *cp)
 {
@@ -247,7 +223,7 @@ static bool scan_string(struct jscan *s, const char **str, size_t *len)
         if (hit) {
             d[k++] = to[hit - from];
         } else if (e == 'u' && unicode_escape(s, &cp)) {
-            k += put_utf8(d + k, cp);
+            k += lf_utf8_put(d + k, cp);
         } else {
             return false;
         }

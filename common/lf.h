@@ -124,6 +124,10 @@ int lf_json_write_string(struct lf_buf *b, const char *s, size_t n);
  * values past U+10FFFF), else 0. Fast on ASCII. */
 int lf_utf8_valid(const char *s, size_t n);
 
+/* Writes code point cp (at most U+10FFFF, not a surrogate) as UTF-8 at d,
+ * which has room for 4 bytes; returns the bytes written. */
+size_t lf_utf8_put(char *d, unsigned cp);
+
 /* Appends a finite double in the shortest form that reads back the same,
  * always with a '.' or an exponent so Elasticsearch maps it as a float. A
  * non-finite value is written as null. */

@@ -322,30 +322,6 @@ static int hex4(struct lf_jsonlines *j, unsigned *cp)
     return 0;
 }
 
-static size_t put_utf8(char *d, unsigned cp)
-{
-    if (cp < 0x80) {
-        d[0] = (char)cp;
-        return 1;
-    }
-    if (cp < 0x800) {
-        d[0] = (char)(0xC0 | cp >> 6);
-        d[1] = (char)(0x80 | (cp & 0x3F));
-        return 2;
-    }
-    if (cp < 0x10000) {
-        d[0] = (char)(0xE0 | cp >> 12);
-        d[1] = (char)(0x80 | (cp >> 6 & 0x3F));
-        d[2] = (char)(0x80 | (cp & 0x3F));
-        return 3;
-    }
-    d[0] = (char)(0xF0 | cp >> 18);
-    d[1] = (char)(0x80 | (cp >> 12 & 0x3F));
-    d[2] = (char)(0x80 | (cp >> 6 & 0x3F));
-    d[3] = (char)(0x80 | (cp & 0x3F));
-    return 4;
-}
-
 /* A \u escape (j->p after the 'u'): a surrogate pair taken whole, a lone
  * surrogate as U+FFFD. */
 static int unicode_escape(struct lf_jsonlines *j, unsigned *cp)
@@ -419,7 +395,7 @@ static int read_string(struct lf_jsonlines *j, char *dst, size_t cap, size_t *le
         else if ((rc = unicode_escape(j, &cp)))
             return rc;
         else
-            k += put_utf8(dst + k, cp);
+            k += lf_utf8_put(dst + k, cp);
     }
     return syntax(j, "an unterminated string");
 }
